@@ -1,0 +1,1 @@
+"""Kaizen FastAPI plugin."""

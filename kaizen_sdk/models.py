@@ -1,0 +1,228 @@
+"""Wire models of the Kaizen CT protocol.
+
+These pydantic models are the single definition of what the CT server sends back. The SDK
+parses responses into them and the CT server (``kaizen_server``) uses the same classes as
+its response models, so client and server cannot drift apart.
+
+Unknown fields are ignored so that a newer server never breaks an older client.
+
+Example:
+    >>> Task.model_validate({"id": "3b4e", "name": "summarize_ticket", "future_field": 1}).name
+    'summarize_ticket'
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "TERMINAL_JOB_STATUSES",
+    "CostEstimate",
+    "FeedbackResult",
+    "Job",
+    "JobStatus",
+    "OptimizeResult",
+    "Prompt",
+    "PromptStatus",
+    "PromptVersion",
+    "Task",
+    "TraceResult",
+    "WireModel",
+]
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: ignores unknown fields, accepts field names or aliases."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, protected_namespaces=())
+
+
+class JobStatus(StrEnum):
+    """Lifecycle states of an optimization job."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    PR_FAILED = "PR_FAILED"
+
+
+TERMINAL_JOB_STATUSES: frozenset[str] = frozenset(
+    {JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.PR_FAILED}
+)
+"""Statuses after which a job never changes again (``wait_for_job`` stops on these)."""
+
+
+class PromptStatus(StrEnum):
+    """Lifecycle states of a prompt version."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    REJECTED = "rejected"
+
+
+class Task(WireModel):
+    """A task: one LLM feature of an app whose prompt Kaizen keeps improving.
+
+    Example:
+        >>> task = Task(id="3b4e", name="classify_intent", feedback_threshold=75)
+        >>> task.feedback_threshold
+        75
+    """
+
+    id: str
+    name: str
+    description: str | None = None
+    schema_json: dict[str, Any] | None = None
+    feedback_threshold: int = 50
+    feedback_retention_limit: int | None = None
+    evaluator_config: dict[str, Any] | None = None
+    teacher_model: str | None = None
+    judge_model: str | None = None
+    module_type: str | None = None
+    cost_budget: float | None = None
+    github_repo: str | None = None
+    github_base_branch: str | None = None
+    prompt_path: str | None = None
+    prompt_format: str | None = None
+    auto_activate: bool = False
+    activation_margin: float = 0.0
+    created_at: datetime | None = None
+    feedback_count: int = 0
+    last_optimization: datetime | None = None
+    active_prompt_score: float | None = None
+    threshold_progress: str | None = None
+
+
+class Prompt(WireModel):
+    """A prompt version of a task; ``get_prompt`` returns the active one.
+
+    ``is_fallback`` is set by the SDK (never by the server) when the prompt is the caller's
+    fallback, served because the CT server was unreachable and nothing was cached.
+
+    Example:
+        >>> Prompt(id="7c8d", task_id="3b4e", version_number=2, prompt_text="Summarize:").prompt_text
+        'Summarize:'
+    """
+
+    id: str
+    task_id: str
+    version_number: int = 0
+    prompt_text: str
+    eval_score: float | None = None
+    status: str = PromptStatus.ACTIVE
+    optimizer: str | None = None
+    dspy_version: str | None = None
+    created_at: datetime | None = None
+    is_fallback: bool = False
+
+
+PromptVersion = Prompt
+"""Alias of :class:`Prompt`, the name the CT server uses."""
+
+
+class FeedbackResult(WireModel):
+    """A stored feedback entry, as returned by ``log_feedback``.
+
+    The existing CT server serializes ``metadata`` as ``metadata_``; both are accepted.
+
+    Example:
+        >>> FeedbackResult(id="f1", task_id="t1", score=0.9, metadata_={"a": 1}).metadata
+        {'a': 1}
+    """
+
+    id: str
+    task_id: str
+    inputs: dict[str, Any] | None = None
+    output: str | None = None
+    score: float | None = None
+    source: str = "sdk"
+    metadata: dict[str, Any] | None = Field(
+        default=None, validation_alias=AliasChoices("metadata", "metadata_")
+    )
+    trace_id: str | None = None
+    created_at: datetime | None = None
+
+
+class Job(WireModel):
+    """An optimization job; poll it with ``get_job`` or ``wait_for_job``.
+
+    Example:
+        >>> Job(id="j1", task_id="t1", status="SUCCESS").is_terminal
+        True
+    """
+
+    id: str
+    task_id: str
+    prompt_version_id: str | None = None
+    status: str = JobStatus.PENDING
+    triggered_by: str | None = None
+    feedback_count: int | None = None
+    pr_url: str | None = None
+    error_message: str | None = None
+    job_metadata: dict[str, Any] | None = None
+    progress_step: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job reached SUCCESS, FAILURE or PR_FAILED."""
+        return self.status in TERMINAL_JOB_STATUSES
+
+
+class CostEstimate(WireModel):
+    """What an optimization run is expected to cost, computed before it starts."""
+
+    estimated_cost_usd: float = 0.0
+    estimated_llm_calls: int = 0
+    train_size: int = 0
+    val_size: int = 0
+    max_trials: int = 0
+    teacher_model: str | None = None
+    judge_model: str | None = None
+
+
+class OptimizeResult(WireModel):
+    """Answer of ``trigger_optimization``: the queued job and its cost estimate.
+
+    Example:
+        >>> r = OptimizeResult(job=Job(id="j1", task_id="t1"), cost_estimate=CostEstimate())
+        >>> r.cost_estimate.estimated_cost_usd
+        0.0
+    """
+
+    job: Job
+    cost_estimate: CostEstimate
+    budget_warning: str | None = None
+
+
+class TraceResult(WireModel):
+    """A recorded LLM call; its ``id`` is what ``score()`` takes.
+
+    Example:
+        >>> TraceResult(id="tr1", task_id="t1", score=0.85).score
+        0.85
+    """
+
+    id: str
+    task_id: str
+    prompt_text: str | None = None
+    response_text: str | None = None
+    model: str | None = None
+    tokens: int | None = None
+    latency_ms: float | None = None
+    score: float | None = None
+    scored_by: str | None = None
+    inputs: dict[str, Any] | None = None
+    prompt_version_id: str | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None, validation_alias=AliasChoices("metadata", "metadata_")
+    )
+    created_at: datetime | None = None
