@@ -1,0 +1,12 @@
+"""The optimization engine: rated feedback -> DSPy -> a better prompt version -> pull request.
+
+Modules, one job each:
+
+- :mod:`.settings` server-wide defaults (LM endpoint, price table, time limit, GitHub).
+- :mod:`.plan` how a run is shaped (train/val split, optimizer, trials), shared by the
+  cost estimate and the pipeline so both always agree.
+- :mod:`.pricing` / :mod:`.cost` the pre-run cost estimate and budget warning.
+- :mod:`.pipeline` the DSPy run itself (pure inputs -> outcome), built from
+  :mod:`.signature`, :mod:`.dataset`, :mod:`.metric`, :mod:`.optimizers`, :mod:`.render`,
+  :mod:`.lm` and :mod:`.usage`.
+"""

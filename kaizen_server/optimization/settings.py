@@ -1,0 +1,56 @@
+"""Server-wide settings of the optimization engine, read from ``KAIZEN_*`` environment variables.
+
+Example:
+    >>> OptimizationSettings(default_teacher_model="openai/gpt-4o-mini").default_teacher_model
+    'openai/gpt-4o-mini'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kaizen_server.optimization.pricing import ModelPrice
+
+__all__ = ["OptimizationSettings", "get_optimization_settings"]
+
+
+class OptimizationSettings(BaseSettings):
+    """Defaults used when a task does not say otherwise.
+
+    Every field maps to ``KAIZEN_<FIELD>`` (``KAIZEN_LLM_API_BASE``, ``KAIZEN_MODEL_PRICES`` as
+    JSON, ...). With nothing set, no LM is configured and jobs use the no-LM optimizer.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KAIZEN_", extra="ignore")
+
+    default_teacher_model: str | None = None
+    """Teacher (task) model used when a task sets no ``teacher_model``."""
+    default_judge_model: str | None = None
+    """Judge model used when a task sets no ``judge_model``; None -> deterministic metric."""
+    llm_api_base: str | None = None
+    """OpenAI-compatible endpoint (``http://host:port/v1``) for every model; None -> provider."""
+    llm_api_key: str | None = None
+    """API key sent to ``llm_api_base`` (or the provider)."""
+    llm_timeout_s: float = 60.0
+    llm_num_retries: int = 1
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    """Extra/overriding entries of the price table, model name -> USD per 1M tokens."""
+    job_time_limit_s: float = 1800.0
+    """Hard wall-clock limit of one optimization job; over it the job is killed."""
+    job_workdir: Path | None = None
+    """Where jobs keep their DSPy cache; None -> a temporary directory per job."""
+    github_token: str | None = None
+    """Token for GitHub pull requests; None -> pull requests go to a local git repository."""
+    github_api_url: str = "https://api.github.com"
+    pr_repo_dir: Path | None = None
+    """Base folder for local-git pull requests when a task's ``github_repo`` is a bare name."""
+
+
+@lru_cache(maxsize=1)
+def get_optimization_settings() -> OptimizationSettings:
+    """The process-wide settings (read once from the environment)."""
+    return OptimizationSettings()
