@@ -1,0 +1,201 @@
+"""The local stand-in LLM's behaviour: read a prompt, write a ticket summary, deterministically.
+
+No model runs here. The stand-in exists so the whole Kaizen loop runs offline and so that a
+new prompt version *visibly* changes the output. It follows what it finds in the prompt:
+
+Instructions (anywhere before the examples, case-insensitive):
+    - ``at most N words`` / ``in N words`` / ``under N words``: a word budget (default 60).
+    - ``bullet``: one bullet point per sentence.
+    - ``one sentence`` / ``single sentence``: only the first relevant sentence.
+    - ``concise`` / ``skip greetings`` / ``focus on the problem``: drop greetings and sign-offs.
+    - ``priority`` / ``urgency``: start with ``[urgent]`` or ``[routine]``.
+
+Worked examples (``Ticket: ...`` / ``Summary: ...`` pairs, ``Input:``/``Output:``, or DSPy's
+``[[ ## summary ## ]]`` fields): the answer copies the examples' leading label and bullet
+style, takes their median length as its word budget, drops greetings when the examples have
+none, and ends with a note saying how many examples it followed.
+
+Example:
+    >>> stand_in_summary("Summarize in at most 5 words.", "Hi team, my invoice is wrong again.")
+    'Hi team, my invoice is…'
+    >>> stand_in_summary("Be concise.", "Hi team, my invoice is wrong. Thanks, Ana")
+    'My invoice is wrong.'
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_WORD_LIMIT", "STAND_IN_MODEL", "PromptGuide", "Style", "stand_in_summary"]
+
+STAND_IN_MODEL = "stand-in"
+DEFAULT_WORD_LIMIT = 60
+EXAMPLES_NOTE = "(following {count} rated example{plural})"
+
+_WORD_LIMIT = re.compile(
+    r"\b(?:at most|no more than|up to|under|fewer than|within|in)\s+(\d{1,3})\s+words\b", re.I
+)
+_OUTPUT_LABEL = re.compile(r"^\s*(?:summary|output|answer|response)\s*:\s*(.*)$", re.I)
+_INPUT_LABEL = re.compile(r"^\s*(?:ticket|input|text|question|example\s*\d*)\s*:\s*(.*)$", re.I)
+_DSPY_FIELD = re.compile(r"^\s*\[\[\s*##\s*(\w+)\s*##\s*\]\]\s*$")
+_DSPY_OUTPUTS = {"summary", "output", "answer", "response"}
+_LEADING_LABEL = re.compile(r"^([A-Z][\w ]{0,20}):\s")
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^,.!]*[,.!]\s*", re.I
+)
+_SIGN_OFF = re.compile(r"^(?:thanks|thank you|regards|best|cheers|kind regards|sincerely)\b", re.I)
+_URGENT = re.compile(r"\b(?:urgent|asap|immediately|outage|down|blocked|cannot|can't|critical)\b",
+                     re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class PromptGuide:
+    """What a prompt tells the stand-in: its instruction text and its examples' outputs."""
+
+    instructions: str
+    examples: tuple[str, ...]
+
+    @classmethod
+    def read(cls, prompt: str) -> PromptGuide:
+        """Split a prompt into instructions and worked-example outputs.
+
+        Example:
+            >>> PromptGuide.read("Be brief.\\n\\nTicket: a\\nSummary: b").examples
+            ('b',)
+        """
+        instructions: list[str] = []
+        examples: list[str] = []
+        current: list[str] | None = None
+        in_examples = False
+        for line in prompt.splitlines():
+            field = _DSPY_FIELD.match(line)
+            output = _OUTPUT_LABEL.match(line)
+            if field or output or _INPUT_LABEL.match(line):
+                in_examples = True
+                _flush(current, examples)
+                current = None
+                if output:
+                    current = [output.group(1)]
+                elif field and field.group(1).lower() in _DSPY_OUTPUTS:
+                    current = []
+                continue
+            if current is not None:
+                if line.strip():
+                    current.append(line)
+                    continue
+                _flush(current, examples)
+                current = None
+            if not in_examples:
+                instructions.append(line)
+        _flush(current, examples)
+        return cls("\n".join(instructions).strip(), tuple(examples))
+
+
+def _flush(lines: list[str] | None, into: list[str]) -> None:
+    if lines is None:
+        return
+    kept = [line for line in lines if not line.strip().startswith("(following ")]
+    text = "\n".join(kept).strip()
+    if text:
+        into.append(text)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the stand-in writes its summary, derived from a :class:`PromptGuide`."""
+
+    word_limit: int = DEFAULT_WORD_LIMIT
+    bullets: bool = False
+    one_sentence: bool = False
+    skip_greetings: bool = False
+    priority: bool = False
+    label: str | None = None
+    example_count: int = 0
+
+    @classmethod
+    def of(cls, guide: PromptGuide) -> Style:
+        """Read the instructions first, then let the examples fill in what they leave open.
+
+        Example:
+            >>> Style.of(PromptGuide.read("Use bullet points, at most 12 words.")).word_limit
+            12
+        """
+        text = guide.instructions.lower()
+        limit_match = _WORD_LIMIT.search(guide.instructions)
+        examples = guide.examples
+        labels = [m.group(1) if (m := _LEADING_LABEL.match(e)) else None for e in examples]
+        shared_label = labels[0] if labels and len(set(labels)) == 1 else None
+        if limit_match:
+            word_limit = max(1, int(limit_match.group(1)))
+        elif examples:
+            word_limit = max(5, int(statistics.median(len(e.split()) for e in examples)))
+        else:
+            word_limit = DEFAULT_WORD_LIMIT
+        return cls(
+            word_limit=word_limit,
+            bullets="bullet" in text or _mostly(examples, lambda e: e.lstrip().startswith("- ")),
+            one_sentence="one sentence" in text or "single sentence" in text,
+            skip_greetings=any(k in text for k in ("concise", "greeting", "focus on the problem"))
+            or (bool(examples) and not any(_GREETING.match(e) for e in examples)),
+            priority="priority" in text or "urgency" in text,
+            label=shared_label,
+            example_count=len(examples),
+        )
+
+
+def _mostly(examples: tuple[str, ...], test: Callable[[str], bool]) -> bool:
+    return bool(examples) and sum(1 for e in examples if test(e)) * 2 > len(examples)
+
+
+def _sentences(ticket: str, skip_greetings: bool) -> list[str]:
+    parts = [p.strip() for p in _SENTENCE_END.split(ticket.strip()) if p.strip()]
+    if not skip_greetings:
+        return parts
+    kept: list[str] = []
+    for part in parts:
+        if _SIGN_OFF.match(part):
+            break
+        part = _GREETING.sub("", part).strip()
+        if part and len(part.split()) > 1:
+            kept.append(part[0].upper() + part[1:])
+    return kept or parts
+
+
+def _clip(words: list[str], limit: int) -> tuple[list[str], bool]:
+    return (words[:limit], True) if len(words) > limit else (words, False)
+
+
+def stand_in_summary(prompt: str, ticket: str) -> str:
+    """Summarize ``ticket`` the way ``prompt`` asks (see the module docstring for the rules).
+
+    Example:
+        >>> stand_in_summary("Ticket: x\\nSummary: Issue: x", "Hello, the app is down.")
+        'Issue: The app is down.\\n(following 1 rated example)'
+    """
+    style = Style.of(PromptGuide.read(prompt))
+    sentences = _sentences(ticket, style.skip_greetings)
+    if style.one_sentence:
+        sentences = sentences[:1]
+    budget = style.word_limit
+    chosen: list[str] = []
+    for sentence in sentences:
+        words, clipped = _clip(sentence.split(), budget)
+        if not words:
+            break
+        chosen.append(" ".join(words) + ("…" if clipped else ""))
+        budget -= len(words)
+        if clipped or budget <= 0:
+            break
+    body = "\n".join(f"- {s}" for s in chosen) if style.bullets else " ".join(chosen)
+    if style.label and not body.startswith(f"{style.label}:"):
+        body = f"{style.label}: {body}"
+    if style.priority:
+        body = ("[urgent] " if _URGENT.search(ticket) else "[routine] ") + body
+    if style.example_count:
+        plural = "" if style.example_count == 1 else "s"
+        body += "\n" + EXAMPLES_NOTE.format(count=style.example_count, plural=plural)
+    return body

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The demo: sets up .venv, starts the CT server (SQLite in .demo/) and the example app,
+# creates the demo task and its first prompt version if missing, prints the URLs.
+# Ctrl-C stops both.
+#
+# Environment overrides:
+#   KAIZEN_DEMO_CT_PORT   CT server port           (default 8000)
+#   KAIZEN_DEMO_APP_PORT  example app port         (default 8001)
+#   KAIZEN_DEMO_HOST      interface to listen on   (default 127.0.0.1)
+#   KAIZEN_DEMO_VENV      an existing virtualenv to use instead of bootstrapping .venv
+#   KAIZEN_DEMO_DIR       state folder (database, logs, API key; default .demo)
+#   KAIZEN_DEMO_THRESHOLD ratings that start an optimization job (default 5)
+#   EXAMPLE_LLM_BASE_URL  an OpenAI-compatible endpoint for the app (default: the stand-in)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+if [ -n "${KAIZEN_DEMO_VENV:-}" ]; then
+    VENV="$KAIZEN_DEMO_VENV"
+else
+    scripts/bootstrap.sh
+    VENV="$ROOT/.venv"
+fi
+PY="$VENV/bin/python"
+CT_PORT="${KAIZEN_DEMO_CT_PORT:-8000}"
+APP_PORT="${KAIZEN_DEMO_APP_PORT:-8001}"
+HOST="${KAIZEN_DEMO_HOST:-127.0.0.1}"
+STATE="${KAIZEN_DEMO_DIR:-$ROOT/.demo}"
+THRESHOLD="${KAIZEN_DEMO_THRESHOLD:-5}"
+mkdir -p "$STATE"
+STATE="$(cd "$STATE" && pwd)"
+
+# This checkout's code wins over whatever the virtualenv has installed.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+# A local API key, made once and kept in the state folder (readable by you only).
+if [ ! -s "$STATE/api-key" ]; then
+    (umask 077 && "$PY" -c 'import secrets; print("kz-demo-" + secrets.token_urlsafe(24))' \
+        > "$STATE/api-key")
+fi
+export KAIZEN_API_KEY="$(cat "$STATE/api-key")"
+export KAIZEN_BASE_URL="http://127.0.0.1:$CT_PORT"
+export KAIZEN_DATABASE_URL="${KAIZEN_DATABASE_URL:-sqlite+aiosqlite:///$STATE/kaizen.db}"
+
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    if [ "${#pids[@]}" -gt 0 ]; then
+        echo
+        echo "==> stopping the example app and the CT server"
+        kill -TERM "${pids[@]}" 2>/dev/null || true
+        wait "${pids[@]}" 2>/dev/null || true
+    fi
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap stop EXIT
+
+wait_for() {  # wait_for NAME URL LOG PID: poll URL until 200, with a deadline
+    "$PY" - "$@" <<'PYEOF'
+import os, sys, time
+import httpx
+name, url, log, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(f"{name} exited during start-up; see {log}")
+    try:
+        if httpx.get(url, timeout=1.0).status_code == 200:
+            sys.exit(0)
+    except httpx.TransportError:
+        pass
+    time.sleep(0.2)
+sys.exit(f"{name} did not answer {url} within 60 s; see {log}")
+PYEOF
+}
+
+echo "==> CT server on http://$HOST:$CT_PORT (SQLite in $STATE, log $STATE/ct-server.log)"
+(cd "$STATE" && "$PY" -m kaizen_server migrate) > "$STATE/ct-server.log" 2>&1 \
+    || { cat "$STATE/ct-server.log"; exit 1; }
+(cd "$STATE" && exec "$PY" -m kaizen_server serve --host "$HOST" --port "$CT_PORT") \
+    >> "$STATE/ct-server.log" 2>&1 &
+pids+=($!)
+wait_for "CT server" "http://127.0.0.1:$CT_PORT/health" "$STATE/ct-server.log" "${pids[0]}"
+
+echo "==> demo task and its first prompt version"
+"$PY" -m example_app.seed_demo --threshold "$THRESHOLD"
+
+echo "==> example app on http://$HOST:$APP_PORT (log $STATE/example-app.log)"
+"$PY" -m uvicorn example_app.main:app --host "$HOST" --port "$APP_PORT" \
+    > "$STATE/example-app.log" 2>&1 &
+pids+=($!)
+wait_for "example app" "http://127.0.0.1:$APP_PORT/health" "$STATE/example-app.log" "${pids[1]}"
+
+cat <<EOT
+
+  Kaizen demo is running.
+
+    Example app   http://$HOST:$APP_PORT/        <- open this in your browser
+    CT server     http://$HOST:$CT_PORT          (API key in $STATE/api-key)
+
+  1. Pick a sample ticket (or paste one) and press "Summarize".
+  2. Rate the summary with thumbs up or down; add a comment if you like.
+  3. After $THRESHOLD ratings an optimization job starts: watch it on the right.
+  4. When it succeeds, a new draft prompt version appears: press "Activate".
+  5. Summarize again: the new version number and a different summary.
+
+  Press Ctrl-C to stop both servers.
+EOT
+wait -n "${pids[@]}" || true
+echo "==> a server exited; see the logs in $STATE"
