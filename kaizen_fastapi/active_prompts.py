@@ -1,0 +1,113 @@
+"""Resolve the active prompt of a task for a request, from the SDK's TTL cache.
+
+The SDK cache does the heavy lifting (stale-while-revalidate, one fetch per key, negative
+caching, fallback when the server is down); this adds the plugin's policy: configured
+fallback prompts, strict mode, counters, and remembering which cache keys are in use so the
+prompt-change stream can refresh exactly those.
+
+Example:
+    >>> resolver = PromptResolver(client, settings, metrics, monitor)  # doctest: +SKIP
+    >>> prompt = await resolver.resolve("summarize_ticket")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from kaizen_fastapi.connectivity import ConnectivityMonitor
+from kaizen_fastapi.metrics import KaizenMetrics
+from kaizen_fastapi.settings import KaizenSettings
+from kaizen_sdk import AsyncCTClient, Prompt
+from kaizen_sdk.errors import CTConnectionError, CTError, CTNotFoundError
+
+__all__ = ["PromptResolver", "PromptUnavailableError"]
+
+logger = logging.getLogger("kaizen_fastapi")
+
+
+class PromptUnavailableError(Exception):
+    """No prompt can be served for the task (or strict mode refuses the fallback)."""
+
+    def __init__(self, task: str, reason: str) -> None:
+        super().__init__(f"no prompt for task {task!r}: {reason}")
+        self.task = task
+        self.reason = reason
+
+
+class PromptResolver:
+    """Per-app prompt policy on top of the shared client's cache."""
+
+    def __init__(
+        self,
+        client: AsyncCTClient,
+        settings: KaizenSettings,
+        metrics: KaizenMetrics,
+        monitor: ConnectivityMonitor,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._metrics = metrics
+        self._monitor = monitor
+        self._keys_in_use: set[str] = set()
+
+    async def resolve(self, task: str) -> Prompt:
+        """The prompt to serve for ``task`` now.
+
+        Raises:
+            PromptUnavailableError: nothing cached, server unreachable and no fallback; the
+                task has no active prompt and no fallback; or strict mode and only the
+                fallback is available.
+        """
+        self._keys_in_use.add(task)
+        fallback = self._settings.fallback_prompts.get(task)
+        try:
+            prompt = await self._client.get_prompt(task, fallback=fallback)
+        except CTNotFoundError as exc:
+            prompt = self._configured_fallback(task, fallback, exc)
+        except CTError as exc:
+            if isinstance(exc, CTConnectionError):
+                self._monitor.report_failure("prompt fetch", exc)
+            prompt = self._configured_fallback(task, fallback, exc)
+        if prompt.is_fallback:
+            if self._settings.strict:
+                self._metrics.inc("prompt_unavailable")
+                raise PromptUnavailableError(task, "the CT server is unreachable (strict mode)")
+            self._metrics.inc("prompt_fallback_serves")
+        self._metrics.inc("prompts_served")
+        return prompt
+
+    def _configured_fallback(self, task: str, fallback: str | None, error: CTError) -> Prompt:
+        if fallback is None:
+            self._metrics.inc("prompt_unavailable")
+            raise PromptUnavailableError(task, error.message) from error
+        return Prompt(id="fallback", task_id=task, prompt_text=fallback, is_fallback=True)
+
+    async def warm(self, tasks: Iterable[str], time_limit: float) -> None:
+        """Fetch the prompts of ``tasks`` into the cache; gives up quietly after ``time_limit``."""
+        tasks = list(tasks)
+        if not tasks:
+            return
+        self._keys_in_use.update(tasks)
+        fetches = [self._client.get_prompt(task, fallback=None) for task in tasks]
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*fetches, return_exceptions=True), time_limit
+            )
+        except TimeoutError:
+            logger.warning("Kaizen prompt warm-up gave up after %.1fs", time_limit)
+            return
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.warning("Kaizen could not warm the prompt of %r: %s", task, result)
+
+    async def refresh_changed(self, task_id: str, task_name: str) -> None:
+        """Refresh the cache entries in use for a task whose active prompt changed."""
+        for key in sorted(self._keys_in_use & {task_id, task_name}):
+            try:
+                await self._client.refresh_prompt(key)
+            except CTError as exc:
+                logger.warning("Kaizen could not refresh the prompt of %r (%s); "
+                               "dropping the cached one", key, exc.message)
+                self._client.invalidate_prompt(key)

@@ -1,0 +1,125 @@
+"""``KaizenPromptMiddleware``: the active prompt of the request's task, for every request.
+
+A pure ASGI middleware: it never reads, buffers or wraps the body, so streaming responses,
+server-sent events and disconnect detection behave exactly as without it. Per HTTP request:
+
+1. map the path to a task (``routes`` globs after ``exclude`` globs; by default the
+   ``prompt_routes`` / ``prompt_routes_exclude`` settings); endpoints can also declare their
+   task with ``Depends(uses_prompt("task"))``;
+2. take the task's active prompt from the SDK's TTL cache (the CT server is only waited on
+   for a task never fetched before), or the configured fallback when the server is down;
+3. expose it to the handler (``ActivePrompt`` dependency, ``current_prompt()``) and name the
+   version served in the ``X-Kaizen-Prompt-Version`` response header.
+
+In strict mode, a request whose prompt is unavailable gets a 503 problem at once. Installing
+the middleware twice is harmless (the inner one steps aside).
+
+Example:
+    >>> app = FastAPI()  # doctest: +SKIP
+    >>> app.include_router(kaizen_router)  # doctest: +SKIP
+    >>> app.add_middleware(KaizenPromptMiddleware, routes={"/summarize*": "summarize"})
+    ... # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kaizen_fastapi.active_prompts import PromptUnavailableError
+from kaizen_fastapi.lifespan import runtime_from_state
+from kaizen_fastapi.problems import problem_response
+from kaizen_fastapi.request_prompt import RequestPrompt, enter_request, leave_request
+from kaizen_fastapi.runtime import KaizenRuntime
+from kaizen_fastapi.settings import task_for_path
+
+__all__ = ["KaizenPromptMiddleware"]
+
+_APPLIED = "kaizen_fastapi.prompt_middleware"
+
+
+class KaizenPromptMiddleware:
+    """Resolve the request's prompt before the handler runs; header it on the way out.
+
+    Args:
+        app: The wrapped ASGI app.
+        routes: Path glob -> task; default: the ``prompt_routes`` setting.
+        exclude: Path globs never mapped; default: the ``prompt_routes_exclude`` setting.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Mapping[str, str] | None = None,
+        exclude: Sequence[str] | None = None,
+    ) -> None:
+        self.app = app
+        self._routes = dict(routes) if routes is not None else None
+        self._exclude = list(exclude) if exclude is not None else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get(_APPLIED):
+            await self.app(scope, receive, send)
+            return
+        scope[_APPLIED] = True
+        runtime = runtime_from_state(scope.get("state"))
+        if runtime is None:  # lifespan not running: dependencies will say so clearly
+            await self.app(scope, receive, send)
+            return
+        slot = RequestPrompt(task=self._task_for(scope["path"], runtime))
+        if slot.task is not None:
+            try:
+                slot.prompt = await runtime.prompts.resolve(slot.task)
+            except PromptUnavailableError as exc:
+                if runtime.settings.strict:
+                    await _unavailable(exc, scope, receive, send)
+                    return
+                slot.error = exc.reason
+        await self._call_with_prompt(slot, runtime.settings.prompt_header, scope, receive, send)
+
+    def _task_for(self, path: str, runtime: KaizenRuntime) -> str | None:
+        settings = runtime.settings
+        routes = self._routes if self._routes is not None else settings.prompt_routes
+        exclude = self._exclude if self._exclude is not None else settings.prompt_routes_exclude
+        return task_for_path(path, routes, exclude)
+
+    async def _call_with_prompt(
+        self, slot: RequestPrompt, header: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        header_name = header.lower().encode("latin-1")
+        started = False
+
+        async def send_with_version(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                value = slot.header_value
+                if value is not None:
+                    headers = [*message.get("headers", []), (header_name, value.encode())]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        token = enter_request(slot)
+        try:
+            await self.app(scope, receive, send_with_version)
+        except PromptUnavailableError as exc:  # raised by ActivePrompt / uses_prompt
+            if started:
+                raise
+            await _unavailable(exc, scope, receive, send)
+        finally:
+            leave_request(token)
+
+
+async def _unavailable(
+    exc: PromptUnavailableError, scope: Scope, receive: Receive, send: Send
+) -> None:
+    response = problem_response(
+        503,
+        "Prompt unavailable",
+        f"No prompt can be served for task {exc.task!r}: {exc.reason}.",
+        instance=scope.get("path"),
+        headers={"Retry-After": "5"},
+    )
+    await response(scope, receive, send)

@@ -1,0 +1,74 @@
+"""RFC 7807 problem responses of the plugin's endpoints and middleware.
+
+Example:
+    >>> response = problem_response(429, "Too many requests", "Slow down.", instance="/kaizen/x")
+    >>> response.status_code, response.media_type
+    (429, 'application/problem+json')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import JSONResponse
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "FieldError", "Problem", "problem_response"]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request body."""
+
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 7807 problem body, as every 4xx/5xx of the plugin returns it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Invalid feedback token",
+                    "status": 401,
+                    "detail": "The token's signature does not match.",
+                    "instance": "/kaizen/feedback",
+                }
+            ]
+        }
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """Build an ``application/problem+json`` response."""
+    body = Problem(
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=list(errors) if errors is not None else None,
+    )
+    content: dict[str, Any] = body.model_dump(exclude_none=True)
+    return JSONResponse(
+        content, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
+    )

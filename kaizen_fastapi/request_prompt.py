@@ -1,0 +1,76 @@
+"""The prompt of the request being handled, held in a ContextVar (never a shared dict).
+
+The middleware (or a ``uses_prompt`` dependency) fills the request's slot; the handler reads it
+through the ``ActivePrompt`` dependency or :func:`current_prompt`, and the middleware names the
+version in the response header.
+
+Example:
+    >>> current_prompt() is None  # outside a request handled by the middleware
+    True
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+
+from kaizen_sdk import Prompt
+
+__all__ = [
+    "RequestPrompt",
+    "current_prompt",
+    "current_request_prompt",
+    "enter_request",
+    "leave_request",
+    "prompt_header_value",
+]
+
+
+@dataclass(slots=True)
+class RequestPrompt:
+    """Per-request slot: the task the request belongs to and the prompt served for it."""
+
+    task: str | None = None
+    prompt: Prompt | None = None
+    error: str | None = None
+
+    @property
+    def header_value(self) -> str | None:
+        """Value of the prompt-version response header (``None``: no prompt served)."""
+        if self.prompt is None:
+            return None
+        return prompt_header_value(self.prompt)
+
+
+def prompt_header_value(prompt: Prompt) -> str:
+    """What the response header says about ``prompt``: its version number or ``fallback``."""
+    return "fallback" if prompt.is_fallback else str(prompt.version_number)
+
+
+_current: ContextVar[RequestPrompt | None] = ContextVar("kaizen_request_prompt", default=None)
+
+
+def current_request_prompt() -> RequestPrompt | None:
+    """The slot of the request being handled, if the prompt middleware runs."""
+    return _current.get()
+
+
+def current_prompt() -> Prompt | None:
+    """The prompt served for the request being handled, if any.
+
+    Example:
+        >>> from kaizen_fastapi import current_prompt
+        >>> prompt = current_prompt()  # inside a handler  # doctest: +SKIP
+    """
+    slot = _current.get()
+    return slot.prompt if slot is not None else None
+
+
+def enter_request(slot: RequestPrompt) -> Token[RequestPrompt | None]:
+    """Make ``slot`` the current request's (used by the middleware)."""
+    return _current.set(slot)
+
+
+def leave_request(token: Token[RequestPrompt | None]) -> None:
+    """Undo :func:`enter_request`."""
+    _current.reset(token)

@@ -1,0 +1,150 @@
+"""Everything the plugin keeps for one running app: client, queue, tokens, counters.
+
+One :class:`KaizenRuntime` exists per app while its lifespan runs; it lives in the lifespan
+state (so in ``request.state``), never in a module global or ``app.state``, so two apps (or
+two tests) in one process never share a client.
+
+Example:
+    >>> runtime = KaizenRuntime(KaizenSettings(api_key="kz-key"))  # doctest: +SKIP
+    >>> await runtime.start()  # doctest: +SKIP
+    >>> runtime.metrics_snapshot()["feedback_queued"]  # doctest: +SKIP
+    0
+    >>> await runtime.stop()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from kaizen_fastapi.active_prompts import PromptResolver
+from kaizen_fastapi.connectivity import ConnectivityMonitor
+from kaizen_fastapi.feedback_queue import DeliveryQueue
+from kaizen_fastapi.metrics import KaizenMetrics, PrometheusExport
+from kaizen_fastapi.prompt_events import PromptChange, PromptEventSubscriber
+from kaizen_fastapi.rate_limit import TokenBucketLimiter
+from kaizen_fastapi.settings import KaizenSettings
+from kaizen_fastapi.tokens import FeedbackTokenSigner, ReplayGuard, derive_token_key
+from kaizen_sdk import AsyncCTClient, FeedbackItem
+from kaizen_sdk.config import resolve_config
+from kaizen_sdk.errors import CTError
+from kaizen_sdk.retry import RetryPolicy
+
+__all__ = ["ClientFactory", "KaizenConfigurationError", "KaizenRuntime", "default_client"]
+
+logger = logging.getLogger("kaizen_fastapi")
+
+ClientFactory = Callable[[KaizenSettings], AsyncCTClient]
+"""Builds the shared client from the settings (replace it to inject a test transport)."""
+
+
+class KaizenConfigurationError(RuntimeError):
+    """The plugin cannot start with these settings (the message names the fix)."""
+
+
+def default_client(settings: KaizenSettings) -> AsyncCTClient:
+    """The shared ``AsyncCTClient`` for ``settings``."""
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    try:
+        return AsyncCTClient(
+            api_key=api_key,
+            base_url=settings.base_url,
+            cache_ttl=settings.cache_ttl,
+            timeout=settings.timeout,
+        )
+    except CTError as exc:
+        raise KaizenConfigurationError(
+            f"Kaizen cannot create its CT client ({exc.message}); set KAIZEN_API_KEY or pass "
+            "KaizenSettings(api_key=...)"
+        ) from exc
+
+
+class KaizenRuntime:
+    """The plugin's per-app state between start-up and shutdown."""
+
+    def __init__(
+        self, settings: KaizenSettings, client_factory: ClientFactory = default_client
+    ) -> None:
+        self.settings = settings
+        self.client = client_factory(settings)
+        api_key = resolve_config(
+            settings.api_key.get_secret_value() if settings.api_key else None, settings.base_url
+        ).api_key
+        self.base_url = self.client.base_url.rstrip("/")
+        self.metrics = KaizenMetrics()
+        self.monitor = ConnectivityMonitor(self.base_url)
+        self.prompts = PromptResolver(self.client, settings, self.metrics, self.monitor)
+        self.queue = DeliveryQueue(
+            self.client,
+            self.metrics,
+            self.monitor,
+            maxsize=settings.queue_size,
+            batch_size=settings.batch_size,
+            flush_interval=settings.flush_interval,
+            retry=RetryPolicy(
+                backoff_base=settings.retry_backoff_initial,
+                backoff_max=settings.retry_backoff_max,
+            ),
+        )
+        secret = settings.token_secret.get_secret_value() if settings.token_secret else api_key
+        self.tokens = FeedbackTokenSigner(derive_token_key(secret), ttl=settings.token_ttl)
+        self.used_tokens = ReplayGuard(ttl=settings.token_ttl, maxsize=settings.max_used_tokens)
+        self.rate_limiter = TokenBucketLimiter(
+            rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+        )
+        self.prompt_events: PromptEventSubscriber | None = None
+        if settings.prompt_events:
+            self.prompt_events = PromptEventSubscriber(
+                self.base_url,
+                api_key,
+                on_change=self._on_prompt_change,
+                metrics=self.metrics,
+                monitor=self.monitor,
+                read_timeout=settings.events_read_timeout,
+                retry=RetryPolicy(
+                    backoff_base=settings.events_backoff_initial,
+                    backoff_max=settings.events_backoff_max,
+                ),
+            )
+        self._prometheus = PrometheusExport(self.metrics_snapshot)
+
+    async def start(self) -> None:
+        """Start the delivery worker and the prompt stream, then warm the configured prompts.
+
+        Never fails because the CT server is down: warming gives up after ``warm_timeout``.
+        """
+        await self.queue.start()
+        if self.prompt_events is not None:
+            self.prompt_events.start()
+        await self.prompts.warm(self.settings.warm_tasks, self.settings.warm_timeout)
+        if self.settings.prometheus:
+            self._prometheus.register()
+
+    async def stop(self) -> None:
+        """Stop the stream, flush pending deliveries (bounded), close the client."""
+        self._prometheus.unregister()
+        if self.prompt_events is not None:
+            await self.prompt_events.stop()
+        await self.queue.close(self.settings.shutdown_flush_timeout)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.client.close(), 5.0)
+
+    def enqueue_feedback(self, item: FeedbackItem) -> bool:
+        """Queue end-user feedback for delivery; False if the queue is full."""
+        return self.queue.offer(item)
+
+    def metrics_snapshot(self) -> dict[str, int]:
+        """The plugin counters plus the SDK prompt-cache statistics (``cache_*``)."""
+        snapshot = self.metrics.as_dict()
+        stats = self.client.cache_stats
+        for name in ("hits", "misses", "stale_serves", "fallback_serves", "fetch_errors",
+                     "refreshes"):
+            snapshot[f"cache_{name}"] = int(getattr(stats, name))
+        return snapshot
+
+    async def _on_prompt_change(self, change: PromptChange) -> None:
+        logger.info("Kaizen prompt of %s changed to version %d", change.task_name,
+                    change.version_number)
+        await self.prompts.refresh_changed(change.task_id, change.task_name)
