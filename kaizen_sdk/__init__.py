@@ -6,6 +6,8 @@ Example:
     ...     print(client.get_prompt("summarize_ticket").prompt_text)
 """
 
+from kaizen_sdk.async_client import AsyncCTClient
+from kaizen_sdk.client import CTClient
 from kaizen_sdk.errors import (
     CTAuthError,
     CTConflictError,
@@ -17,6 +19,8 @@ from kaizen_sdk.errors import (
     CTTimeoutError,
     CTValidationError,
 )
+from kaizen_sdk.feedback_item import FeedbackItem
+from kaizen_sdk.instrument import instrument
 from kaizen_sdk.models import (
     CostEstimate,
     FeedbackResult,
@@ -29,9 +33,12 @@ from kaizen_sdk.models import (
     Task,
     TraceResult,
 )
+from kaizen_sdk.prompt_cache import PromptCacheStats
 
 __all__ = [
+    "AsyncCTClient",
     "CTAuthError",
+    "CTClient",
     "CTConflictError",
     "CTConnectionError",
     "CTError",
@@ -41,13 +48,16 @@ __all__ = [
     "CTTimeoutError",
     "CTValidationError",
     "CostEstimate",
+    "FeedbackItem",
     "FeedbackResult",
     "Job",
     "JobStatus",
     "OptimizeResult",
     "Prompt",
+    "PromptCacheStats",
     "PromptStatus",
     "PromptVersion",
     "Task",
     "TraceResult",
+    "instrument",
 ]

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -66,6 +67,10 @@ class PromptStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# ``schema_json`` is the wire name of a task field; it shadows a deprecated BaseModel method.
+warnings.filterwarnings("ignore", message='Field name "schema_json"', category=UserWarning)
+
+
 class Task(WireModel):
     """A task: one LLM feature of an app whose prompt Kaizen keeps improving.
 
@@ -78,7 +83,7 @@ class Task(WireModel):
     id: str
     name: str
     description: str | None = None
-    schema_json: dict[str, Any] | None = None
+    schema_json: dict[str, Any] | None = None  # type: ignore[assignment]  # wire name
     feedback_threshold: int = 50
     feedback_retention_limit: int | None = None
     evaluator_config: dict[str, Any] | None = None
@@ -106,7 +111,7 @@ class Prompt(WireModel):
     fallback, served because the CT server was unreachable and nothing was cached.
 
     Example:
-        >>> Prompt(id="7c8d", task_id="3b4e", version_number=2, prompt_text="Summarize:").prompt_text
+        >>> Prompt(id="7c8d", task_id="3b4e", prompt_text="Summarize:").prompt_text
         'Summarize:'
     """
 

@@ -1,0 +1,51 @@
+"""``FeedbackItem``: one feedback entry to send, alone or in a batch.
+
+Validation happens on construction (score in [0, 1], known fields only), so a bad item fails
+in the caller's process before anything is sent. ``id`` is generated once per item: sending
+the same item again (a retry) can never store a second row.
+
+Example:
+    >>> item = FeedbackItem(task_id="summarize_ticket", output="Login issue.", score=0.9)
+    >>> item.to_wire()["score"], len(item.id)
+    (0.9, 36)
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["FeedbackItem"]
+
+
+class FeedbackItem(BaseModel):
+    """A feedback entry as sent to ``POST /api/v1/feedback`` (and ``/feedback/batch``).
+
+    Attributes:
+        task_id: UUID or name of the task.
+        inputs: Input variables passed to the LLM.
+        output: The LLM's output text.
+        score: Quality score in [0.0, 1.0].
+        source: Who produced the feedback (``"sdk"``, ``"user"``, ``"judge"``...).
+        metadata: Arbitrary JSON metadata.
+        id: Client-generated idempotency key (a UUID unless given).
+        trace_id: The trace this feedback rates, if any.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: str = Field(min_length=1)
+    inputs: dict[str, Any] | None = None
+    output: str | None = None
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    source: str = "sdk"
+    metadata: dict[str, Any] | None = None
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
+    trace_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body (``trace_id`` left out when unset, for older servers)."""
+        return self.model_dump(mode="json", exclude_none=False,
+                               exclude={"trace_id"} if self.trace_id is None else None)

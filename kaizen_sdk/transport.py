@@ -1,0 +1,158 @@
+"""One HTTP call as a sans-IO description, sent with retries under one overall deadline.
+
+``RequestSpec`` says what to send and how to read the answer; ``send_with_retries`` turns it
+into ``Send``/``Sleep`` steps, maps failures to :mod:`kaizen_sdk.errors` and decides retries
+with :class:`~kaizen_sdk.retry.RetryPolicy`. A retried request is the very same request (same
+body, same client-generated id), so a retry can never store a row twice.
+
+Example:
+    >>> spec = RequestSpec("GET", "/api/v1/jobs/j1", parse=lambda response: response.json())
+    >>> spec.is_retry_safe
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from kaizen_sdk.core import ClientCore
+from kaizen_sdk.errors import CTConnectionError, CTError, CTTimeoutError, error_for_status
+from kaizen_sdk.retry import parse_retry_after
+from kaizen_sdk.steps import Send, Sleep, Steps
+
+__all__ = [
+    "RequestSpec",
+    "error_from_response",
+    "error_from_transport",
+    "parse_as",
+    "send_with_retries",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec(Generic[T]):
+    """Everything about one API call except how the bytes travel.
+
+    Attributes:
+        method: HTTP method.
+        path: Path below the base URL (already percent-encoded).
+        parse: Turns a successful (2xx/304) response into the result.
+        params: Query parameters.
+        json: JSON body.
+        headers: Extra headers (e.g. ``If-None-Match``).
+        retry_safe: Repeating the request cannot change the outcome (see :mod:`retry`).
+    """
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: Mapping[str, str | int] | None = None
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry_safe: bool | None = None
+
+    @property
+    def is_retry_safe(self) -> bool:
+        return self.method == "GET" if self.retry_safe is None else self.retry_safe
+
+    def build(self, core: ClientCore, timeout: float) -> httpx.Request:
+        """The ``httpx.Request`` of one attempt, with that attempt's timeout."""
+        request = httpx.Request(
+            self.method, core.url(self.path), params=self.params, json=self.json,
+            headers={**core.headers(), **self.headers},
+        )
+        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        return request
+
+
+def send_with_retries(spec: RequestSpec[T], core: ClientCore) -> Steps[T]:
+    """Send ``spec``, retrying per the policy, never past ``core.config.deadline`` in total.
+
+    Raises:
+        CTError: the subclass for the final HTTP status, or ``CTConnectionError`` /
+            ``CTTimeoutError`` when the server could not be reached in time.
+    """
+    deadline = core.clock() + core.config.deadline
+    attempt = 0
+    while True:
+        attempt += 1
+        remaining = deadline - core.clock()
+        if remaining <= 0:
+            raise CTTimeoutError(f"{spec.method} {spec.path}: deadline of "
+                                 f"{core.config.deadline:g}s exceeded after {attempt - 1} attempts")
+        request = spec.build(core, timeout=min(core.config.timeout, remaining))
+        retry_after: float | None = None
+        try:
+            response: httpx.Response = yield Send(request)
+        except httpx.TransportError as exc:
+            error = error_from_transport(exc, spec)
+            retryable = core.retry.retries_transport_error(exc, spec.is_retry_safe)
+        else:
+            if response.status_code < 400:
+                return spec.parse(response)
+            error = error_from_response(response)
+            retryable = core.retry.retries_status(response.status_code, spec.is_retry_safe)
+            if response.status_code in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if not retryable or attempt > core.retry.max_retries:
+            raise error
+        delay = retry_after if retry_after is not None else core.retry.backoff(attempt,
+                                                                               core.uniform)
+        if core.clock() + delay >= deadline:
+            raise error
+        yield Sleep(delay)
+
+
+def error_from_transport(error: httpx.TransportError, spec: RequestSpec[Any]) -> CTError:
+    """``CTTimeoutError`` for timeouts, ``CTConnectionError`` for every other transport failure."""
+    kind = CTTimeoutError if isinstance(error, httpx.TimeoutException) else CTConnectionError
+    reason = str(error) or type(error).__name__
+    error_out = kind(f"{spec.method} {spec.path}: CT server unreachable: {reason}")
+    error_out.__cause__ = error
+    return error_out
+
+
+def error_from_response(response: httpx.Response) -> CTError:
+    """The :class:`CTError` subclass for an error response; message ``"title: detail"``."""
+    status = response.status_code
+    body: Any = None
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict) and ("title" in body or "detail" in body):
+        title = str(body.get("title") or response.reason_phrase or f"HTTP {status}")
+        detail = body.get("detail")
+        if detail is not None and not isinstance(detail, str):
+            detail = json.dumps(detail)
+        message = f"{title}: {detail}" if detail else title
+    else:
+        text = response.text.strip()[:200]
+        message = f"HTTP {status} {response.reason_phrase}" + (f": {text}" if text else "")
+    return error_for_status(status)(message, status_code=status,
+                                    detail=body if body is not None else None)
+
+
+def parse_as(kind: type[T]) -> Callable[[httpx.Response], T]:
+    """A ``parse`` function validating the JSON body as ``kind`` (a model, ``list[Model]``...)."""
+    adapter: TypeAdapter[T] = TypeAdapter(kind)
+
+    def parse(response: httpx.Response) -> T:
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as exc:
+            raise CTError(
+                f"{response.request.method} {response.request.url.path}: unexpected response "
+                f"body: {exc.error_count()} validation error(s)",
+                status_code=response.status_code, detail=exc.errors(include_url=False),
+            ) from exc
+
+    return parse
