@@ -1,0 +1,103 @@
+"""FastAPI dependencies: the server context, database sessions, API-key authentication.
+
+Example:
+    >>> @router.get("/things")                               # doctest: +SKIP
+    ... async def things(session: ReadSession) -> list[str]: ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_server.context import ServerContext
+from kaizen_server.services.api_keys import hash_key, verify_key
+from kaizen_server.services.errors import UnauthorizedError
+from kaizen_server.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "Context",
+    "Cursor",
+    "Limit",
+    "ReadSession",
+    "TaskFilter",
+    "WriteSession",
+    "get_context",
+    "require_api_key",
+    "set_next_cursor",
+]
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key (kaizen-server keys create)."
+)
+
+
+def get_context(request: Request) -> ServerContext:
+    """The app's :class:`ServerContext`."""
+    context: ServerContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServerContext, Depends(get_context)]
+
+
+async def read_session(context: Context) -> AsyncIterator[AsyncSession]:
+    """A session for reads (on SQLite: a deferred transaction)."""
+    async with context.database.reader() as session:
+        yield session
+
+
+async def write_session(context: Context) -> AsyncIterator[AsyncSession]:
+    """A session for writes (on SQLite: ``BEGIN IMMEDIATE``, so writers queue)."""
+    async with context.database.writer() as session:
+        yield session
+
+
+ReadSession = Annotated[AsyncSession, Depends(read_session)]
+WriteSession = Annotated[AsyncSession, Depends(write_session)]
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=200, description="The X-Next-Cursor header of the previous page."),
+]
+TaskFilter = Annotated[
+    str | None,
+    Query(min_length=1, max_length=200, description="Only this task (UUID or name)."),
+]
+DEFAULT_PAGE_SIZE = DEFAULT_LIMIT
+
+
+async def require_api_key(
+    context: Context, key: Annotated[str | None, Security(api_key_header)]
+) -> uuid.UUID:
+    """Authenticate the request by its ``X-API-Key``: 401 when missing, unknown or revoked.
+
+    Verified keys are trusted for ``api_key_cache_seconds`` without a query (so a
+    revocation takes effect within that time on every replica).
+    """
+    if not key:
+        raise UnauthorizedError("Missing X-API-Key header")
+    key_hash = hash_key(key)
+    cached = context.verified_keys.get(key_hash)
+    if cached is not None:
+        return cached
+    async with context.database.reader() as session:
+        key_id = await verify_key(session, key)
+    if key_id is None:
+        raise UnauthorizedError("Invalid or revoked API key")
+    if context.settings.api_key_cache_seconds > 0:
+        context.verified_keys[key_hash] = key_id
+    return key_id
+
+
+def set_next_cursor(response: Response, page: Page[object]) -> None:
+    """Expose the next page's cursor in the ``X-Next-Cursor`` header."""
+    if page.next_cursor is not None:
+        response.headers["X-Next-Cursor"] = page.next_cursor

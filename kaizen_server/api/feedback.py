@@ -1,0 +1,60 @@
+"""``/api/v1/feedback``: record (single, batch; idempotent by client id) and list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from kaizen_sdk.models import FeedbackResult
+from kaizen_server.api.dependencies import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    ReadSession,
+    TaskFilter,
+    WriteSession,
+    set_next_cursor,
+)
+from kaizen_server.request_models import FeedbackBatch, FeedbackCreate
+from kaizen_server.services.feedback import list_feedback, record_feedback
+from kaizen_server.services.views import feedback_view
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/feedback", tags=["feedback"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackResult,
+    responses={200: {"model": FeedbackResult, "description": "A repeat of a stored id"}},
+)
+async def create_feedback(
+    body: FeedbackCreate, response: Response, session: WriteSession
+) -> FeedbackResult:
+    """Store one feedback entry; repeating a client ``id`` returns the stored row (200)."""
+    (record,) = await record_feedback(session, [body])
+    if not record.created:
+        response.status_code = status.HTTP_200_OK
+    return record.result
+
+
+@router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=list[FeedbackResult])
+async def create_feedback_batch(body: FeedbackBatch, session: WriteSession) -> list[FeedbackResult]:
+    """Store up to 1000 entries all-or-nothing; results in the order sent."""
+    records = await record_feedback(session, body.items, batch=True)
+    return [record.result for record in records]
+
+
+@router.get("", response_model=list[FeedbackResult])
+async def get_feedback(
+    response: Response,
+    session: ReadSession,
+    task_id: TaskFilter = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> list[FeedbackResult]:
+    """Feedback newest first, optionally of one task."""
+    page = await list_feedback(session, task_ref=task_id, limit=limit, cursor=cursor)
+    set_next_cursor(response, page)
+    return [feedback_view(row) for row in page.items]

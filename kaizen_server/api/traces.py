@@ -1,0 +1,71 @@
+"""``/api/v1/traces``: record (single, batch), get, list, score."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from kaizen_sdk.models import TraceResult
+from kaizen_server.api.dependencies import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    ReadSession,
+    TaskFilter,
+    WriteSession,
+    set_next_cursor,
+)
+from kaizen_server.request_models import TraceBatch, TraceCreate, TraceScore
+from kaizen_server.services import traces as service
+from kaizen_server.services.views import trace_view
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/traces", tags=["traces"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TraceResult,
+    responses={200: {"model": TraceResult, "description": "A repeat of a stored id"}},
+)
+async def create_trace(body: TraceCreate, response: Response, session: WriteSession) -> TraceResult:
+    """Record one LLM call; repeating a client ``id`` returns the stored row (200)."""
+    (record,) = await service.record_traces(session, [body])
+    if not record.created:
+        response.status_code = status.HTTP_200_OK
+    return record.result
+
+
+@router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=list[TraceResult])
+async def create_trace_batch(body: TraceBatch, session: WriteSession) -> list[TraceResult]:
+    """Record up to 1000 calls all-or-nothing; results in the order sent."""
+    return [
+        record.result for record in await service.record_traces(session, body.items, batch=True)
+    ]
+
+
+@router.get("", response_model=list[TraceResult])
+async def list_traces(
+    response: Response,
+    session: ReadSession,
+    task_id: TaskFilter = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> list[TraceResult]:
+    """Traces newest first, optionally of one task."""
+    page = await service.list_traces(session, task_ref=task_id, limit=limit, cursor=cursor)
+    set_next_cursor(response, page)
+    return [trace_view(row) for row in page.items]
+
+
+@router.get("/{trace_id}", response_model=TraceResult)
+async def get_trace(trace_id: str, session: ReadSession) -> TraceResult:
+    """One trace."""
+    return trace_view(await service.find_trace(session, trace_id))
+
+
+@router.post("/{trace_id}/score", response_model=TraceResult)
+async def score_trace(trace_id: str, body: TraceScore, session: WriteSession) -> TraceResult:
+    """Score a trace; the score is also stored as the trace's feedback row."""
+    return await service.score_trace(session, trace_id, body)

@@ -1,0 +1,111 @@
+"""The CT server's FastAPI app factory.
+
+Example:
+    >>> from kaizen_server.settings import ServerSettings
+    >>> app = create_app(ServerSettings(database_url="sqlite+aiosqlite:///./demo.db"))
+    >>> app.title
+    'Kaizen CT server'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from kaizen_server.api import build_api_router, health
+from kaizen_server.context import ServerContext
+from kaizen_server.db.engine import Database
+from kaizen_server.events.broker import PollingBroker, PostgresNotifyBroker, PromptEventBroker
+from kaizen_server.http.body_limit import BodyLimitMiddleware
+from kaizen_server.http.problems import install_problem_handlers
+from kaizen_server.http.request_log import RequestLogMiddleware
+from kaizen_server.http.trailing_slash import TrailingSlashMiddleware
+from kaizen_server.jobs.dispatch import JobDispatcher, build_dispatcher
+from kaizen_server.services.api_keys import ensure_bootstrap_key, has_active_keys
+from kaizen_server.settings import ServerSettings, load_settings
+
+__all__ = ["NO_KEY_HINT", "create_app"]
+
+log = logging.getLogger("kaizen_server")
+
+NO_KEY_HINT = (
+    "No API key is configured: every /api/v1 request will get 401. Create one with "
+    "`kaizen-server keys create --name my-app`, or set KAIZEN_API_KEY for a dev bootstrap key."
+)
+
+DESCRIPTION = """
+The Kaizen continuous-tuning server: tasks, feedback, traces, prompt versions and
+optimization jobs. Authenticate with the `X-API-Key` header. Every path also answers with a
+trailing slash. Errors are RFC 7807 `application/problem+json`.
+"""
+
+
+def _package_version() -> str:
+    try:
+        return version("kaizen")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _broker(settings: ServerSettings, database: Database) -> PromptEventBroker:
+    if database.is_sqlite:
+        return PollingBroker(database.reader, interval=settings.sse_poll_seconds)
+    return PostgresNotifyBroker(settings.database_url)
+
+
+async def _prepare_api_keys(context: ServerContext) -> None:
+    async with context.database.writer() as session:
+        if context.settings.api_key is not None:
+            await ensure_bootstrap_key(session, context.settings.api_key.get_secret_value())
+        if not await has_active_keys(session):
+            log.warning(NO_KEY_HINT)
+
+
+def create_app(
+    settings: ServerSettings | None = None, *, dispatcher: JobDispatcher | None = None
+) -> FastAPI:
+    """Build the app; the database schema must be migrated (``kaizen-server migrate``).
+
+    ``dispatcher`` replaces the one :func:`kaizen_server.jobs.dispatch.build_dispatcher`
+    would install (e.g. in tests).
+    """
+    settings = settings or load_settings()
+    database = Database.connect(settings.database_url)
+    context = ServerContext(
+        settings=settings,
+        database=database,
+        broker=_broker(settings, database),
+        dispatcher=dispatcher or build_dispatcher(settings, database),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _prepare_api_keys(context)
+        await context.broker.start()
+        await context.dispatcher.start()
+        try:
+            yield
+        finally:
+            await context.dispatcher.stop()
+            await context.broker.stop()
+            await database.dispose()
+
+    app = FastAPI(
+        title="Kaizen CT server",
+        version=_package_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.context = context
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrailingSlashMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(health.router)
+    app.include_router(build_api_router())
+    return app

@@ -1,0 +1,150 @@
+"""The ``kaizen-server`` command: serve, migrate, and manage API keys.
+
+Example (shell)::
+
+    kaizen-server serve --host 127.0.0.1 --port 8000
+    kaizen-server keys create --name my-app
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_server.db.engine import Database
+from kaizen_server.db.migrate import current_revision, upgrade_to_head
+from kaizen_server.services import api_keys
+from kaizen_server.services.errors import NotFoundError
+from kaizen_server.settings import ServerSettings, SettingsError, load_settings
+
+__all__ = ["cli", "main"]
+
+ResultT = TypeVar("ResultT")
+
+cli = typer.Typer(
+    name="kaizen-server",
+    help="The Kaizen CT server: REST API, storage, API keys.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> ServerSettings:
+    try:
+        return load_settings(
+            **{key: value for key, value in overrides.items() if value is not None}
+        )
+    except SettingsError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _with_session(
+    settings: ServerSettings, work: Callable[[AsyncSession], Awaitable[ResultT]]
+) -> ResultT:
+    """Migrate the database, then run ``work`` in a write session."""
+    upgrade_to_head(settings.database_url)
+
+    async def run() -> ResultT:
+        database = Database.connect(settings.database_url)
+        try:
+            async with database.writer() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [KAIZEN_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [KAIZEN_PORT].")] = None,
+    log_level: Annotated[str | None, typer.Option(help="Log level [KAIZEN_LOG_LEVEL].")] = None,
+) -> None:
+    """Apply pending migrations, then serve the API with uvicorn."""
+    import uvicorn
+
+    from kaizen_server.app import NO_KEY_HINT, create_app
+    from kaizen_server.http.request_log import configure_logging
+
+    settings = _settings(host=host, port=port, log_level=log_level)
+    configure_logging(settings.log_level)
+    upgrade_to_head(settings.database_url)
+    if settings.api_key is None and not _with_session(settings, api_keys.has_active_keys):
+        errors.print(f"[yellow]{NO_KEY_HINT}[/yellow]")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending migrations to KAIZEN_DATABASE_URL."""
+    settings = _settings()
+    upgrade_to_head(settings.database_url)
+    revision = asyncio.run(current_revision(settings.database_url))
+    console.print(f"database at revision [bold]{revision}[/bold]")
+
+
+@keys_cli.command("create")
+def create_key(
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. the app's name.")],
+) -> None:
+    """Create a key and print it (this is the only time it is shown)."""
+    if not 0 < len(name) <= 200:
+        errors.print("[red]error:[/red] --name must be 1 to 200 characters")
+        raise typer.Exit(2)
+    created = _with_session(_settings(), lambda session: api_keys.create_key(session, name))
+    console.print(f"Created API key [bold]{created.record.id}[/bold] ({name}).")
+    console.print("Store it now, it is not shown again:")
+    print(created.secret)
+
+
+@keys_cli.command("list")
+def list_keys() -> None:
+    """List keys (never the secrets)."""
+    keys = _with_session(_settings(), api_keys.list_keys)
+    table = Table("id", "name", "prefix", "created", "status")
+    for key in keys:
+        status = "revoked" if key.revoked_at else "active"
+        table.add_row(
+            str(key.id),
+            key.name,
+            key.key_prefix + "...",
+            key.created_at.isoformat(timespec="seconds"),
+            status,
+        )
+    console.print(table)
+
+
+@keys_cli.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="Key id (or a unique prefix).")]) -> None:
+    """Revoke a key: requests with it get 401 from then on."""
+    try:
+        key = _with_session(_settings(), lambda session: api_keys.revoke_key(session, key_id))
+    except NotFoundError as exc:
+        errors.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    console.print(f"Revoked API key [bold]{key.id}[/bold] ({key.name}).")
+
+
+def main() -> None:
+    """Entry point of the ``kaizen-server`` console script."""
+    cli()

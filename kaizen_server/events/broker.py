@@ -1,0 +1,210 @@
+"""Brokers that wake SSE subscribers when a prompt event is stored, on any replica.
+
+The ``prompt_events`` table is the source of truth; a broker only tells subscribers "look
+again". :class:`PostgresNotifyBroker` uses ``LISTEN/NOTIFY`` (the ``NOTIFY`` is sent inside
+the activation's transaction, so it is delivered on commit, to every replica);
+:class:`PollingBroker` polls the table's highest id (SQLite: one replica, cheap query).
+
+Example:
+    >>> broker = PollingBroker(database.reader, interval=0.25)  # doctest: +SKIP
+    >>> with broker.subscribe() as wake:                          # doctest: +SKIP
+    ...     await wake.wait(timeout=15.0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kaizen_server.db.models import PromptEvent
+
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "PollingBroker",
+    "PostgresNotifyBroker",
+    "PromptEventBroker",
+    "Subscription",
+]
+
+log = logging.getLogger("kaizen_server.events")
+
+NOTIFY_CHANNEL = "kaizen_prompt_events"
+_EVENT_ORDER_LOCK_ID = 724_311_002
+"""Advisory lock held while an event is written, so event ids commit in increasing order."""
+
+
+class Subscription:
+    """A subscriber's wake-up flag."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tell the subscriber to look for new events."""
+        self._event.set()
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait until woken (True) or ``seconds`` passed (False); re-arms the flag."""
+        try:
+            await asyncio.wait_for(self._event.wait(), seconds)
+        except TimeoutError:
+            return False
+        self._event.clear()
+        return True
+
+
+class PromptEventBroker(Protocol):
+    """What the services and the SSE stream need from a broker."""
+
+    async def start(self) -> None:
+        """Begin listening (called in the app lifespan)."""
+
+    async def stop(self) -> None:
+        """Stop listening and release connections."""
+
+    async def prepare_event(self, session: AsyncSession) -> None:
+        """Called in a write transaction before an event row is inserted."""
+
+    async def announce(self, session: AsyncSession, event_id: int) -> None:
+        """Called in the same transaction after the event row is inserted."""
+
+    def wake_local(self) -> None:
+        """Called after the commit: wake this replica's subscribers at once."""
+
+    def subscribe(self) -> contextlib.AbstractContextManager[Subscription]:
+        """Register a subscriber for as long as the context is open."""
+
+
+class _SubscriberSet:
+    """Subscriber bookkeeping shared by the brokers."""
+
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription] = set()
+
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subscriptions)
+
+    def wake_local(self) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.wake()
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[Subscription]:
+        subscription = Subscription()
+        self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscriptions.discard(subscription)
+
+
+class PollingBroker(_SubscriberSet):
+    """Wakes subscribers when the highest ``prompt_events.id`` grows (polled while any listen)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
+        super().__init__()
+        self._sessions = sessions
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._poll(), name="kaizen-prompt-event-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def prepare_event(self, session: AsyncSession) -> None:
+        """Nothing to do: SQLite serializes writers already."""
+
+    async def announce(self, session: AsyncSession, event_id: int) -> None:
+        """Nothing to send: subscribers of other processes poll."""
+
+    async def _latest_id(self) -> int:
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.max(PromptEvent.id))) or 0)
+
+    async def _poll(self) -> None:
+        seen: int | None = None
+        while True:
+            await asyncio.sleep(self._interval)
+            if not self.has_subscribers:
+                seen = None
+                continue
+            try:
+                latest = await self._latest_id()
+            except Exception:
+                log.exception("polling prompt events failed")
+                continue
+            if seen is not None and latest > seen:
+                self.wake_local()
+            seen = latest
+
+
+class PostgresNotifyBroker(_SubscriberSet):
+    """Wakes subscribers on ``NOTIFY kaizen_prompt_events`` from any replica."""
+
+    def __init__(self, database_url: str, reconnect_seconds: float = 1.0) -> None:
+        super().__init__()
+        url = make_url(database_url).set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self._reconnect_seconds = reconnect_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="kaizen-prompt-event-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), timeout=10.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def prepare_event(self, session: AsyncSession) -> None:
+        await session.execute(text(f"SELECT pg_advisory_xact_lock({_EVENT_ORDER_LOCK_ID})"))
+
+    async def announce(self, session: AsyncSession, event_id: int) -> None:
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": NOTIFY_CHANNEL, "payload": str(event_id)},
+        )
+
+    def _on_notify(self, *_args: Any) -> None:
+        self.wake_local()
+
+    async def _listen(self) -> None:
+        import asyncpg
+
+        while True:
+            try:
+                connection = await asyncpg.connect(self._dsn)
+            except (OSError, asyncpg.PostgresError):
+                log.warning("LISTEN connection failed; retrying", exc_info=True)
+                await asyncio.sleep(self._reconnect_seconds)
+                continue
+            closed = asyncio.Event()
+            try:
+                connection.add_termination_listener(lambda _conn, flag=closed: flag.set())
+                await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                self._connected.set()
+                self.wake_local()  # catch up on anything missed while disconnected
+                await closed.wait()
+                log.warning("LISTEN connection lost; reconnecting")
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(connection.close(timeout=2.0))

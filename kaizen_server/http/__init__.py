@@ -1,0 +1,1 @@
+"""HTTP plumbing: problem responses, pure-ASGI middlewares, request logs."""

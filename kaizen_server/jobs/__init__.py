@@ -1,0 +1,1 @@
+"""Optimization job dispatch: the seam between the API and the optimization worker."""

@@ -1,0 +1,256 @@
+"""Request bodies of the CT server API (the response models live in ``kaizen_sdk.models``).
+
+Every body rejects what a database could not store: NUL characters, NaN/Infinity, numbers
+beyond the column range, absurdly deep JSON. So bad input is a 422, never a 500.
+
+Example:
+    >>> FeedbackCreate(task_id="summarize_ticket", score=0.9, metadata_={"user": "u1"}).metadata
+    {'user': 'u1'}
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+__all__ = [
+    "MAX_BATCH_ITEMS",
+    "MAX_JSON_DEPTH",
+    "ActivateRequest",
+    "FeedbackBatch",
+    "FeedbackCreate",
+    "PromptVersionCreate",
+    "TaskCreate",
+    "TaskUpdate",
+    "TraceBatch",
+    "TraceCreate",
+    "TraceScore",
+]
+
+MAX_BATCH_ITEMS = 1000
+MAX_JSON_DEPTH = 32
+_MAX_INT = 2**31 - 1
+
+TaskName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")
+]
+TaskRef = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+LongText = Annotated[str, StringConstraints(max_length=1_000_000)]
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+JsonObject = dict[str, Any]
+
+
+def _first_unstorable(value: Any, path: str, depth: int = 0) -> str | None:
+    """Describe the first value a database cannot store, or ``None`` when all is fine."""
+    if depth > MAX_JSON_DEPTH:
+        return f"{path}: nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, str):
+        return f"{path}: NUL characters are not allowed" if "\x00" in value else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path}: NaN and Infinity are not allowed"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _first_unstorable(key, f"{path} key", depth + 1) or _first_unstorable(
+                item, f"{path}.{key}", depth + 1
+            )
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _first_unstorable(item, f"{path}[{index}]", depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: finite numbers only, no NUL characters anywhere."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                problem = _first_unstorable(value, str(key))
+                if problem:
+                    raise ValueError(problem)
+        return data
+
+
+class TaskFields(RequestModel):
+    """Fields shared by task creation and update."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: LongText | None = None
+    input_schema: JsonObject | None = Field(
+        default=None,
+        alias="schema_json",
+        description="Inputs of the task: {name: type} or a JSON Schema with `properties`.",
+    )
+    feedback_threshold: int = Field(default=50, ge=1, le=_MAX_INT)
+    feedback_retention_limit: int | None = Field(default=None, ge=1, le=_MAX_INT)
+    evaluator_config: JsonObject | None = None
+    teacher_model: ShortText | None = None
+    judge_model: ShortText | None = None
+    module_type: ShortText | None = None
+    cost_budget: float | None = Field(default=None, ge=0.0, le=1e9)
+    github_repo: ShortText | None = None
+    github_base_branch: ShortText | None = None
+    prompt_path: ShortText | None = None
+    prompt_format: Literal["text", "json", "yaml"] | None = None
+    auto_activate: bool = False
+    activation_margin: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class TaskCreate(TaskFields):
+    """Body of ``POST /api/v1/tasks``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "summarize_ticket",
+                    "description": "Summarize a support ticket in two sentences.",
+                    "schema_json": {"ticket": "string"},
+                    "feedback_threshold": 50,
+                    "teacher_model": "openai/gpt-4o",
+                }
+            ]
+        },
+    )
+
+    name: TaskName
+
+
+class TaskUpdate(TaskFields):
+    """Body of ``PATCH /api/v1/tasks/{task}``: only the fields sent are changed."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"feedback_threshold": 75}]}
+    )
+
+    name: TaskName | None = None
+    feedback_threshold: int = Field(default=50, ge=1, le=_MAX_INT)
+
+
+class FeedbackCreate(RequestModel):
+    """Body of ``POST /api/v1/feedback`` (one item of a batch)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": "summarize_ticket",
+                    "inputs": {"ticket": "My order never arrived."},
+                    "output": "The customer reports a missing order.",
+                    "score": 0.9,
+                    "source": "sdk",
+                    "metadata": {"user": "u-17"},
+                }
+            ]
+        }
+    )
+
+    task_id: TaskRef = Field(description="UUID or name of the task.")
+    inputs: JsonObject | None = None
+    output: LongText | None = None
+    score: Score | None = None
+    source: ShortText = "sdk"
+    metadata: JsonObject | None = Field(
+        default=None, validation_alias=AliasChoices("metadata", "metadata_")
+    )
+    id: uuid.UUID | None = Field(default=None, description="Client-generated idempotency key.")
+    trace_id: uuid.UUID | None = Field(default=None, description="The trace this feedback rates.")
+
+
+class FeedbackBatch(RequestModel):
+    """Body of ``POST /api/v1/feedback/batch``: stored all-or-nothing."""
+
+    items: list[FeedbackCreate] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class TraceCreate(RequestModel):
+    """Body of ``POST /api/v1/traces`` (one item of a batch)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": "summarize_ticket",
+                    "prompt_text": "Summarize the ticket:",
+                    "response_text": "The customer reports a missing order.",
+                    "model": "openai/gpt-4o-mini",
+                    "tokens": 184,
+                    "latency_ms": 812.5,
+                    "inputs": {"ticket": "My order never arrived."},
+                }
+            ]
+        }
+    )
+
+    task_id: TaskRef = Field(description="UUID or name of the task.")
+    prompt_text: LongText | None = None
+    response_text: LongText | None = None
+    model: ShortText | None = None
+    tokens: int | None = Field(default=None, ge=0, le=2**53)
+    latency_ms: float | None = Field(default=None, ge=0.0, le=1e12)
+    inputs: JsonObject | None = None
+    prompt_version_id: uuid.UUID | None = None
+    metadata: JsonObject | None = Field(
+        default=None, validation_alias=AliasChoices("metadata", "metadata_")
+    )
+    id: uuid.UUID | None = Field(default=None, description="Client-generated idempotency key.")
+
+
+class TraceBatch(RequestModel):
+    """Body of ``POST /api/v1/traces/batch``: stored all-or-nothing."""
+
+    items: list[TraceCreate] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class TraceScore(RequestModel):
+    """Body of ``POST /api/v1/traces/{trace_id}/score``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"score": 0.8, "scored_by": "user"}]})
+
+    score: Score
+    scored_by: ShortText = "sdk"
+
+
+class PromptVersionCreate(RequestModel):
+    """Body of ``POST /api/v1/prompts/{task}/versions``: a version written by hand."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"prompt_text": "Summarize the ticket in two sentences.", "activate": True}
+            ]
+        }
+    )
+
+    prompt_text: Annotated[str, StringConstraints(min_length=1, max_length=1_000_000)]
+    activate: bool = False
+    eval_score: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ActivateRequest(RequestModel):
+    """Body of ``POST /api/v1/prompts/{task}/activate`` (``?version_id=`` works too)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version_id": "5f0c..."}]})
+
+    version_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None

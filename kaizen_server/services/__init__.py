@@ -1,0 +1,1 @@
+"""Business logic of the CT server, independent of HTTP (routers in ``kaizen_server.api``)."""

@@ -1,0 +1,133 @@
+"""API keys: created once (only a SHA-256 hash is stored), listed, revoked, verified.
+
+Keys are 256-bit random tokens, so a fast hash is enough (no password stretching needed).
+
+Example:
+    >>> hash_key("kz-abc") == hash_key("kz-abc")
+    True
+    >>> len(generate_key()) > 40
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_server.db.columns import utc_now
+from kaizen_server.db.models import ApiKey
+from kaizen_server.services.errors import NotFoundError
+
+__all__ = [
+    "BOOTSTRAP_KEY_NAME",
+    "CreatedKey",
+    "create_key",
+    "ensure_bootstrap_key",
+    "generate_key",
+    "has_active_keys",
+    "hash_key",
+    "list_keys",
+    "revoke_key",
+    "verify_key",
+]
+
+KEY_PREFIX = "kz-"
+BOOTSTRAP_KEY_NAME = "bootstrap (KAIZEN_API_KEY)"
+
+
+def generate_key() -> str:
+    """A new random API key."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """The stored form of ``key`` (hex SHA-256)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _display_prefix(key: str) -> str:
+    return key[:10]
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A freshly created key: ``secret`` is shown once and never stored."""
+
+    record: ApiKey
+    secret: str
+
+
+async def create_key(session: AsyncSession, name: str) -> CreatedKey:
+    """Create and store a new key called ``name``; returns the secret once."""
+    secret = generate_key()
+    record = ApiKey(name=name, key_hash=hash_key(secret), key_prefix=_display_prefix(secret))
+    session.add(record)
+    await session.commit()
+    return CreatedKey(record, secret)
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    """Every key, oldest first (revoked ones included)."""
+    return list((await session.scalars(select(ApiKey).order_by(ApiKey.created_at))).all())
+
+
+async def revoke_key(session: AsyncSession, key_ref: str) -> ApiKey:
+    """Revoke the key whose id (or unique id prefix) is ``key_ref``."""
+    keys = [key for key in await list_keys(session) if str(key.id).startswith(key_ref.lower())]
+    if len(keys) != 1 or not key_ref:
+        raise NotFoundError(f"No single API key matches {key_ref!r}")
+    key = keys[0]
+    if key.revoked_at is None:
+        key.revoked_at = utc_now()
+        await session.commit()
+    return key
+
+
+async def ensure_bootstrap_key(session: AsyncSession, secret: str) -> None:
+    """Accept ``secret`` (from ``KAIZEN_API_KEY``) as a key, storing only its hash.
+
+    An earlier revocation of the same key is lifted: the environment says to accept it.
+    """
+    key_hash = hash_key(secret)
+    existing = await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    if existing is None:
+        session.add(
+            ApiKey(
+                name=BOOTSTRAP_KEY_NAME,
+                key_hash=key_hash,
+                key_prefix=_display_prefix(secret),
+                is_bootstrap=True,
+            )
+        )
+    else:
+        existing.revoked_at = None
+    try:
+        await session.commit()
+    except IntegrityError:  # another replica stored it at the same moment
+        await session.rollback()
+
+
+async def has_active_keys(session: AsyncSession) -> bool:
+    """True when at least one key is not revoked."""
+    return (
+        await session.scalar(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1))
+    ) is not None
+
+
+async def verify_key(session: AsyncSession, secret: str) -> uuid.UUID | None:
+    """The id of the active key ``secret``, ``None`` when unknown or revoked."""
+    row = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.revoked_at).where(ApiKey.key_hash == hash_key(secret))
+        )
+    ).first()
+    if row is None or row[1] is not None:
+        return None
+    key_id: uuid.UUID = row[0]
+    return key_id

@@ -1,0 +1,193 @@
+"""Feedback: the ONE place feedback rows are created (single, batch, trace scores).
+
+``record_feedback`` validates every item before writing anything, stores the batch in one
+transaction, returns stored rows for repeated client ids, and prunes each task down to its
+``feedback_retention_limit``. Hooks that react to new feedback (e.g. the optimization
+auto-trigger) belong right after its commit.
+
+Example:
+    >>> records = await record_feedback(session, [FeedbackCreate(task_id="t", score=1.0)])
+    ... # doctest: +SKIP
+    >>> records[0].created  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_sdk import models as wire
+from kaizen_server.db.models import Feedback, Task, Trace
+from kaizen_server.request_models import FeedbackCreate
+from kaizen_server.services.errors import InputValidationError, NotFoundError
+from kaizen_server.services.input_schema import check_inputs
+from kaizen_server.services.pagination import Page, fetch_page
+from kaizen_server.services.tasks import find_task
+from kaizen_server.services.transactions import retry_on_conflict
+from kaizen_server.services.views import feedback_view
+
+__all__ = [
+    "FeedbackRecord",
+    "item_location",
+    "list_feedback",
+    "prune_feedback",
+    "record_feedback",
+    "resolve_tasks",
+]
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """A stored feedback row and whether this call created it (False: a repeat or update)."""
+
+    result: wire.FeedbackResult
+    created: bool
+    task_id: uuid.UUID
+
+
+def item_location(index: int, batch: bool) -> str:
+    """Where an item sits in the request body, for error messages."""
+    return f"body.items[{index}]" if batch else "body"
+
+
+async def resolve_tasks(session: AsyncSession, refs: Sequence[str], *, batch: bool) -> list[Task]:
+    """The task of every item (by UUID or name), 404 naming the first unknown one."""
+    found: dict[str, Task] = {}
+    tasks = []
+    for index, ref in enumerate(refs):
+        if ref not in found:
+            try:
+                found[ref] = await find_task(session, ref)
+            except NotFoundError as exc:
+                raise NotFoundError(f"{item_location(index, batch)}.task_id: {exc.detail}") from exc
+        tasks.append(found[ref])
+    return tasks
+
+
+async def _feedback_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Feedback]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Feedback).where(Feedback.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def _traces_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Trace]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Trace).where(Trace.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def _feedback_by_trace(
+    session: AsyncSession, trace_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, Feedback]:
+    if not trace_ids:
+        return {}
+    rows = await session.scalars(select(Feedback).where(Feedback.trace_id.in_(trace_ids)))
+    return {row.trace_id: row for row in rows if row.trace_id is not None}
+
+
+async def prune_feedback(session: AsyncSession, task: Task) -> None:
+    """Delete the oldest feedback of ``task`` beyond its ``feedback_retention_limit``."""
+    limit = task.feedback_retention_limit
+    if limit is None:
+        return
+    count = await session.scalar(
+        select(func.count()).select_from(Feedback).where(Feedback.task_id == task.id)
+    )
+    excess = (count or 0) - limit
+    if excess <= 0:
+        return
+    oldest = (
+        select(Feedback.id)
+        .where(Feedback.task_id == task.id)
+        .order_by(Feedback.created_at.asc(), Feedback.id.asc())
+        .limit(excess)
+    )
+    await session.execute(
+        delete(Feedback).where(Feedback.id.in_(oldest)).execution_options(synchronize_session=False)
+    )
+
+
+async def _store(
+    session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool
+) -> list[FeedbackRecord]:
+    tasks = await resolve_tasks(session, [item.task_id for item in items], batch=batch)
+    existing = await _feedback_by_id(session, {i.id for i in items if i.id is not None})
+    traces = await _traces_by_id(session, {i.trace_id for i in items if i.trace_id})
+    by_trace = await _feedback_by_trace(session, {i.trace_id for i in items if i.trace_id})
+    records: list[FeedbackRecord] = []
+    for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
+        where = item_location(index, batch)
+        stored = existing.get(item.id) if item.id is not None else None
+        if stored is not None:
+            records.append(FeedbackRecord(feedback_view(stored), False, stored.task_id))
+            continue
+        trace = traces.get(item.trace_id) if item.trace_id is not None else None
+        if item.trace_id is not None and trace is None:
+            raise NotFoundError(f"{where}.trace_id: Trace '{item.trace_id}' not found")
+        if trace is not None and trace.task_id != task.id:
+            raise InputValidationError(
+                f"{where}.trace_id: trace '{trace.id}' belongs to another task"
+            )
+        inputs = item.inputs if item.inputs is not None or trace is None else trace.inputs
+        check_inputs(task.schema_json, inputs, f"{where}.inputs")
+        row = by_trace.get(trace.id) if trace is not None else None
+        created = row is None
+        if row is None:
+            row = Feedback(id=item.id or uuid.uuid4(), task_id=task.id, trace_id=item.trace_id)
+            row.inputs = inputs
+            row.output = (
+                item.output if item.output is not None or trace is None else trace.response_text
+            )
+            session.add(row)
+            if item.id is not None:
+                existing[item.id] = row
+            if trace is not None:
+                by_trace[trace.id] = row
+        elif item.inputs is not None or item.output is not None:
+            row.inputs = inputs
+            row.output = item.output if item.output is not None else row.output
+        row.score = item.score
+        row.source = item.source
+        row.metadata_ = item.metadata if item.metadata is not None else row.metadata_
+        if trace is not None:
+            trace.score = item.score
+            trace.scored_by = item.source
+        await session.flush()
+        records.append(FeedbackRecord(feedback_view(row), created, task.id))
+    for task in {task.id: task for task in tasks}.values():
+        await prune_feedback(session, task)
+    await session.commit()
+    return records
+
+
+async def record_feedback(
+    session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool = False
+) -> list[FeedbackRecord]:
+    """Validate and store ``items`` all-or-nothing, in order.
+
+    A repeated client ``id`` returns the stored row (``created=False``), also when the repeat
+    races the original. Feedback for a trace that already has feedback updates that row and
+    sets the trace's score. Raises :class:`NotFoundError` (unknown task or trace) or
+    :class:`InputValidationError` (inputs not matching ``schema_json``) naming the item.
+    """
+    return await retry_on_conflict(
+        session, lambda: _store(session, items, batch=batch), what="feedback"
+    )
+
+
+async def list_feedback(
+    session: AsyncSession, *, task_ref: str | None, limit: int, cursor: str | None
+) -> Page[Feedback]:
+    """Feedback newest first, optionally of one task."""
+    statement = select(Feedback)
+    if task_ref is not None:
+        task = await find_task(session, task_ref)
+        statement = statement.where(Feedback.task_id == task.id)
+    return await fetch_page(session, statement, Feedback, limit=limit, cursor=cursor)

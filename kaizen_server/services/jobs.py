@@ -1,0 +1,37 @@
+"""Optimization jobs: look up one, list them newest first.
+
+Example:
+    >>> job = await find_job(session, "2f1c...")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_server.db.models import OptimizationJob
+from kaizen_server.services.errors import NotFoundError
+from kaizen_server.services.pagination import Page, fetch_page
+from kaizen_server.services.tasks import find_task, parse_uuid
+
+__all__ = ["find_job", "list_jobs"]
+
+
+async def find_job(session: AsyncSession, job_ref: str) -> OptimizationJob:
+    """The job with id ``job_ref``; :class:`NotFoundError` for unknown or non-UUID ids."""
+    job_id = parse_uuid(job_ref)
+    job = None if job_id is None else await session.get(OptimizationJob, job_id)
+    if job is None:
+        raise NotFoundError(f"Job {job_ref[:100]!r} not found")
+    return job
+
+
+async def list_jobs(
+    session: AsyncSession, *, task_ref: str | None, limit: int, cursor: str | None
+) -> Page[OptimizationJob]:
+    """Jobs newest first, optionally of one task (by UUID or name)."""
+    statement = select(OptimizationJob)
+    if task_ref is not None:
+        task = await find_task(session, task_ref)
+        statement = statement.where(OptimizationJob.task_id == task.id)
+    return await fetch_page(session, statement, OptimizationJob, limit=limit, cursor=cursor)

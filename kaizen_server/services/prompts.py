@@ -1,0 +1,176 @@
+"""Prompt versions: the active prompt, version history, new versions, activation.
+
+Activation archives the previously active version, stores a ``prompt_events`` row and
+announces it through the broker, all in one transaction.
+
+Example:
+    >>> version = await create_version(session, broker, task, "Summarize:", activate=True)
+    ... # doctest: +SKIP
+    >>> version.status  # doctest: +SKIP
+    'active'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_sdk.models import PromptStatus
+from kaizen_server.db.models import PromptEvent, PromptVersion, Task
+from kaizen_server.events.broker import PromptEventBroker
+from kaizen_server.services.errors import NotFoundError
+from kaizen_server.services.tasks import find_task, parse_uuid, task_matches
+from kaizen_server.services.transactions import retry_on_conflict
+
+__all__ = [
+    "PROMPT_ACTIVATED",
+    "activate_version",
+    "active_prompt",
+    "create_version",
+    "list_versions",
+    "prompt_etag",
+]
+
+PROMPT_ACTIVATED = "prompt.activated"
+
+
+def prompt_etag(version: PromptVersion) -> str:
+    """Strong ETag of an active prompt: changes with the version, its text and status.
+
+    Example:
+        >>> v = PromptVersion(id=uuid.UUID(int=1), prompt_text="Hi", status="active")
+        >>> prompt_etag(v) == prompt_etag(v), prompt_etag(v).startswith('"')
+        (True, True)
+    """
+    digest = hashlib.sha256(f"{version.id}\x1f{version.status}\x1f{version.prompt_text}".encode())
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+async def active_prompt(session: AsyncSession, task_ref: str) -> PromptVersion:
+    """The active version of the task ``task_ref`` (UUID or name): one indexed query.
+
+    Raises :class:`NotFoundError` for an unknown task or a task without an active prompt.
+    """
+    if 0 < len(task_ref) <= 200 and "\x00" not in task_ref:
+        version = await session.scalar(
+            select(PromptVersion)
+            .join(Task, Task.id == PromptVersion.task_id)
+            .where(task_matches(task_ref), PromptVersion.status == PromptStatus.ACTIVE.value)
+            .limit(1)
+        )
+        if version is not None:
+            return version
+    task = await find_task(session, task_ref)
+    raise NotFoundError(f"Task {task.name!r} has no active prompt")
+
+
+async def list_versions(session: AsyncSession, task_ref: str) -> list[PromptVersion]:
+    """Every version of the task, newest first."""
+    task = await find_task(session, task_ref)
+    rows = await session.scalars(
+        select(PromptVersion)
+        .where(PromptVersion.task_id == task.id)
+        .order_by(PromptVersion.version_number.desc())
+    )
+    return list(rows.all())
+
+
+async def _activate_in_transaction(
+    session: AsyncSession, broker: PromptEventBroker, task: Task, version: PromptVersion
+) -> None:
+    await broker.prepare_event(session)
+    await session.execute(
+        update(PromptVersion)
+        .where(
+            PromptVersion.task_id == task.id,
+            PromptVersion.status == PromptStatus.ACTIVE.value,
+            PromptVersion.id != version.id,
+        )
+        .values(status=PromptStatus.ARCHIVED.value)
+        .execution_options(synchronize_session=False)
+    )
+    version.status = PromptStatus.ACTIVE.value
+    await session.flush()
+    event = PromptEvent(
+        event_type=PROMPT_ACTIVATED,
+        task_id=task.id,
+        task_name=task.name,
+        version_id=version.id,
+        version_number=version.version_number,
+    )
+    session.add(event)
+    await session.flush()
+    await broker.announce(session, event.id)
+
+
+async def create_version(
+    session: AsyncSession,
+    broker: PromptEventBroker,
+    task: Task,
+    prompt_text: str,
+    *,
+    activate: bool = False,
+    eval_score: float | None = None,
+    optimizer: str | None = "manual",
+    dspy_version: str | None = None,
+    dspy_state: dict[str, Any] | None = None,
+    job_id: uuid.UUID | None = None,
+    status: str = PromptStatus.DRAFT.value,
+) -> PromptVersion:
+    """Store the next version of ``task`` (committed); with ``activate`` it becomes active."""
+
+    async def attempt() -> PromptVersion:
+        latest = await session.scalar(
+            select(func.max(PromptVersion.version_number)).where(PromptVersion.task_id == task.id)
+        )
+        version = PromptVersion(
+            task_id=task.id,
+            version_number=(latest or 0) + 1,
+            prompt_text=prompt_text,
+            eval_score=eval_score,
+            status=PromptStatus.DRAFT.value if activate else status,
+            optimizer=optimizer,
+            dspy_version=dspy_version,
+            dspy_state=dspy_state,
+            job_id=job_id,
+        )
+        session.add(version)
+        await session.flush()
+        if activate:
+            await _activate_in_transaction(session, broker, task, version)
+        await session.commit()
+        return version
+
+    version = await retry_on_conflict(session, attempt, what="prompt version")
+    if activate:
+        broker.wake_local()
+    return version
+
+
+async def activate_version(
+    session: AsyncSession, broker: PromptEventBroker, task_ref: str, version_ref: str
+) -> PromptVersion:
+    """Make ``version_ref`` the active version of the task (the old active one is archived)."""
+
+    async def attempt() -> PromptVersion | None:
+        task = await find_task(session, task_ref)
+        version_id = parse_uuid(version_ref)
+        version = None if version_id is None else await session.get(PromptVersion, version_id)
+        if version is None or version.task_id != task.id:
+            raise NotFoundError(
+                f"Prompt version {version_ref[:100]!r} not found for task {task.name!r}"
+            )
+        if version.status == PromptStatus.ACTIVE.value:
+            return version
+        await _activate_in_transaction(session, broker, task, version)
+        await session.commit()
+        return version
+
+    version = await retry_on_conflict(session, attempt, what="activation")
+    broker.wake_local()
+    assert version is not None
+    return version

@@ -1,0 +1,188 @@
+"""Tasks: create, find by UUID or name, list, update, delete, and their aggregates.
+
+Example:
+    >>> task = await find_task(session, "summarize_ticket")  # doctest: +SKIP
+    >>> (await task_views(session, [task]))[0].threshold_progress  # doctest: +SKIP
+    '12/50'
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_sdk import models as wire
+from kaizen_server.db.models import Feedback, OptimizationJob, PromptVersion, Task
+from kaizen_server.request_models import TaskCreate, TaskUpdate
+from kaizen_server.services.errors import ConflictError, InputValidationError, NotFoundError
+from kaizen_server.services.input_schema import check_schema_definition
+from kaizen_server.services.pagination import Page, fetch_page
+from kaizen_server.services.views import TaskStats, task_view
+
+__all__ = [
+    "create_task",
+    "delete_task",
+    "find_task",
+    "list_tasks",
+    "parse_uuid",
+    "task_matches",
+    "task_views",
+    "update_task",
+]
+
+_MAX_REF_LENGTH = 200
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    """``value`` as a UUID, or ``None`` when it is not one.
+
+    Example:
+        >>> parse_uuid("not-a-uuid") is None
+        True
+    """
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError):
+        return None
+
+
+def task_matches(ref: str) -> ColumnElement[bool]:
+    """SQL condition selecting the task whose UUID or name is ``ref``."""
+    as_uuid = parse_uuid(ref)
+    by_name = Task.name == ref
+    return by_name if as_uuid is None else or_(Task.id == as_uuid, by_name)
+
+
+def _usable_ref(ref: str) -> bool:
+    return 0 < len(ref) <= _MAX_REF_LENGTH and "\x00" not in ref
+
+
+async def find_task(session: AsyncSession, ref: str, *, for_update: bool = False) -> Task:
+    """The task whose UUID or name is ``ref``; :class:`NotFoundError` otherwise."""
+    if _usable_ref(ref):
+        statement = select(Task).where(task_matches(ref))
+        if for_update:
+            statement = statement.with_for_update()
+        task = (await session.scalars(statement.limit(1))).first()
+        if task is not None:
+            return task
+    raise NotFoundError(f"Task {ref[:_MAX_REF_LENGTH]!r} not found")
+
+
+async def _stats(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, TaskStats]:
+    if not task_ids:
+        return {}
+    last_success = (
+        select(
+            OptimizationJob.task_id.label("task_id"),
+            func.max(OptimizationJob.completed_at).label("completed_at"),
+        )
+        .where(OptimizationJob.task_id.in_(task_ids), OptimizationJob.status == "SUCCESS")
+        .group_by(OptimizationJob.task_id)
+        .subquery()
+    )
+    since = or_(
+        last_success.c.completed_at.is_(None), Feedback.created_at > last_success.c.completed_at
+    )
+    counts = await session.execute(
+        select(
+            Feedback.task_id,
+            func.count(),
+            func.sum(case((since, 1), else_=0)),
+        )
+        .select_from(Feedback)
+        .outerjoin(last_success, last_success.c.task_id == Feedback.task_id)
+        .where(Feedback.task_id.in_(task_ids))
+        .group_by(Feedback.task_id)
+    )
+    count_by_task = {row[0]: (int(row[1]), int(row[2] or 0)) for row in counts}
+    optimized = dict(
+        (row[0], row[1])
+        for row in await session.execute(
+            select(last_success.c.task_id, last_success.c.completed_at)
+        )
+    )
+    scores = dict(
+        (row[0], row[1])
+        for row in await session.execute(
+            select(PromptVersion.task_id, PromptVersion.eval_score).where(
+                PromptVersion.task_id.in_(task_ids), PromptVersion.status == "active"
+            )
+        )
+    )
+    return {
+        task_id: TaskStats(
+            feedback_count=count_by_task.get(task_id, (0, 0))[0],
+            feedback_since_optimization=count_by_task.get(task_id, (0, 0))[1],
+            last_optimization=optimized.get(task_id),
+            active_prompt_score=scores.get(task_id),
+        )
+        for task_id in task_ids
+    }
+
+
+async def task_views(session: AsyncSession, tasks: Sequence[Task]) -> list[wire.Task]:
+    """Wire ``Task`` models of ``tasks`` with their aggregates (three queries in all)."""
+    stats = await _stats(session, [task.id for task in tasks])
+    return [task_view(task, stats[task.id]) for task in tasks]
+
+
+def _task_values(body: TaskCreate | TaskUpdate, *, only_set: bool) -> dict[str, Any]:
+    values = body.model_dump(exclude_unset=only_set)
+    if "input_schema" in values:
+        values["schema_json"] = values.pop("input_schema")
+        check_schema_definition(values["schema_json"])
+    return values
+
+
+async def create_task(session: AsyncSession, body: TaskCreate) -> Task:
+    """Store a new task; :class:`ConflictError` when the name is taken."""
+    task = Task(**_task_values(body, only_set=False))
+    session.add(task)
+    await _commit_named(session, body.name)
+    return task
+
+
+async def _commit_named(session: AsyncSession, name: str | None) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise ConflictError(f"A task named {name!r} already exists") from exc
+
+
+async def update_task(session: AsyncSession, ref: str, body: TaskUpdate) -> Task:
+    """Change the fields sent in ``body``; :class:`ConflictError` on a taken name."""
+    values = _task_values(body, only_set=True)
+    for field in ("name", "feedback_threshold", "auto_activate", "activation_margin"):
+        if field in values and values[field] is None:
+            raise InputValidationError(f"body.{field}: may not be null")
+    task = await find_task(session, ref, for_update=True)
+    for field, value in values.items():
+        setattr(task, field, value)
+    await _commit_named(session, values.get("name"))
+    return task
+
+
+async def delete_task(session: AsyncSession, ref: str) -> None:
+    """Delete a task; feedback, traces, prompt versions and jobs go with it."""
+    task = await find_task(session, ref)
+    await session.execute(delete(Task).where(Task.id == task.id))
+    await session.commit()
+
+
+async def list_tasks(
+    session: AsyncSession, *, name: str | None, limit: int, cursor: str | None
+) -> Page[Task]:
+    """Tasks newest first, optionally only the one called ``name``."""
+    statement = select(Task)
+    if name is not None:
+        statement = statement.where(Task.name == name)
+    return await fetch_page(session, statement, Task, limit=limit, cursor=cursor)

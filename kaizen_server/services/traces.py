@@ -1,0 +1,122 @@
+"""Traces: recorded LLM calls (single, batch, idempotent by client id) and their scores.
+
+Scoring a trace goes through :func:`kaizen_server.services.feedback.record_feedback`, so a
+scored trace is one feedback row the optimizer learns from.
+
+Example:
+    >>> trace = await score_trace(session, trace_id, TraceScore(score=0.8))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kaizen_sdk import models as wire
+from kaizen_server.db.models import PromptVersion, Trace
+from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
+from kaizen_server.services.errors import NotFoundError
+from kaizen_server.services.feedback import item_location, record_feedback, resolve_tasks
+from kaizen_server.services.input_schema import check_inputs
+from kaizen_server.services.pagination import Page, fetch_page
+from kaizen_server.services.tasks import find_task, parse_uuid
+from kaizen_server.services.transactions import retry_on_conflict
+from kaizen_server.services.views import trace_view
+
+__all__ = ["TraceRecord", "find_trace", "list_traces", "record_traces", "score_trace"]
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    """A stored trace and whether this call created it (False: a repeated client id)."""
+
+    result: wire.TraceResult
+    created: bool
+
+
+async def find_trace(session: AsyncSession, trace_ref: str) -> Trace:
+    """The trace with id ``trace_ref``; :class:`NotFoundError` for unknown or non-UUID ids."""
+    trace_id = parse_uuid(trace_ref)
+    trace = None if trace_id is None else await session.get(Trace, trace_id)
+    if trace is None:
+        raise NotFoundError(f"Trace {trace_ref[:100]!r} not found")
+    return trace
+
+
+async def _store(
+    session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool
+) -> list[TraceRecord]:
+    tasks = await resolve_tasks(session, [item.task_id for item in items], batch=batch)
+    client_ids = {item.id for item in items if item.id is not None}
+    existing: dict[uuid.UUID, Trace] = {}
+    if client_ids:
+        rows = await session.scalars(select(Trace).where(Trace.id.in_(client_ids)))
+        existing = {row.id: row for row in rows}
+    version_ids = {item.prompt_version_id for item in items if item.prompt_version_id}
+    version_tasks: dict[uuid.UUID, uuid.UUID] = {}
+    if version_ids:
+        pairs = await session.execute(
+            select(PromptVersion.id, PromptVersion.task_id).where(PromptVersion.id.in_(version_ids))
+        )
+        version_tasks = {row[0]: row[1] for row in pairs}
+    records = []
+    for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
+        stored = existing.get(item.id) if item.id is not None else None
+        if stored is not None:
+            records.append(TraceRecord(trace_view(stored), False))
+            continue
+        where = item_location(index, batch)
+        if item.prompt_version_id is not None and (
+            version_tasks.get(item.prompt_version_id) != task.id
+        ):
+            raise NotFoundError(
+                f"{where}.prompt_version_id: prompt version '{item.prompt_version_id}' "
+                f"not found for task {task.name!r}"
+            )
+        check_inputs(task.schema_json, item.inputs, f"{where}.inputs")
+        values = item.model_dump(exclude={"task_id", "id", "metadata"})
+        trace = Trace(
+            id=item.id or uuid.uuid4(), task_id=task.id, metadata_=item.metadata, **values
+        )
+        session.add(trace)
+        if item.id is not None:
+            existing[item.id] = trace
+        await session.flush()
+        records.append(TraceRecord(trace_view(trace), True))
+    await session.commit()
+    return records
+
+
+async def record_traces(
+    session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool = False
+) -> list[TraceRecord]:
+    """Validate and store ``items`` all-or-nothing, in order; repeats return stored rows."""
+    return await retry_on_conflict(
+        session, lambda: _store(session, items, batch=batch), what="trace"
+    )
+
+
+async def score_trace(session: AsyncSession, trace_ref: str, body: TraceScore) -> wire.TraceResult:
+    """Set a trace's score and store it as the trace's feedback row (created or updated)."""
+    trace = await find_trace(session, trace_ref)
+    item = FeedbackCreate(
+        task_id=str(trace.task_id), trace_id=trace.id, score=body.score, source=body.scored_by
+    )
+    await record_feedback(session, [item])
+    await session.refresh(trace)
+    return trace_view(trace)
+
+
+async def list_traces(
+    session: AsyncSession, *, task_ref: str | None, limit: int, cursor: str | None
+) -> Page[Trace]:
+    """Traces newest first, optionally of one task."""
+    statement = select(Trace)
+    if task_ref is not None:
+        task = await find_task(session, task_ref)
+        statement = statement.where(Trace.task_id == task.id)
+    return await fetch_page(session, statement, Trace, limit=limit, cursor=cursor)

@@ -1,0 +1,90 @@
+"""Server settings, read from ``KAIZEN_*`` environment variables (pydantic-settings).
+
+Example:
+    >>> ServerSettings(database_url="sqlite+aiosqlite:///./demo.db").port
+    8000
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATABASE_URL", "ServerSettings", "SettingsError", "load_settings"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+class ServerSettings(BaseSettings):
+    """Configuration of the CT server.
+
+    Every field maps to an environment variable with the ``KAIZEN_`` prefix, e.g.
+    ``KAIZEN_DATABASE_URL`` or ``KAIZEN_MAX_BODY_BYTES``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KAIZEN_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///... or postgresql+asyncpg://...",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: LogLevel = "info"
+    api_key: SecretStr | None = Field(
+        default=None, description="Bootstrap API key accepted by the server (stored hashed)."
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest request body.")
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    sse_poll_seconds: float = Field(
+        default=0.25, gt=0, description="How often a SQLite replica polls for prompt events."
+    )
+    api_key_cache_seconds: float = Field(
+        default=2.0, ge=0, description="How long a verified API key is trusted without a query."
+    )
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {value.split('://', 1)[0]!r})"
+            )
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is a SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> ServerSettings:
+    """Read the settings from the environment, raising :class:`SettingsError` on bad values.
+
+    Example:
+        >>> load_settings(port=9000).port
+        9000
+    """
+    try:
+        return ServerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"KAIZEN_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"invalid server settings: {problems}") from exc
