@@ -1,0 +1,88 @@
+"""The example app: a support-ticket summarizer whose prompt Kaizen improves.
+
+The Kaizen wiring is these lines of :func:`create_app`::
+
+    app.include_router(kaizen_router)                     # shared client + /kaizen/feedback
+    app.add_middleware(KaizenPromptMiddleware, routes={"/api/summarize": task})  # prompt
+    ...                                                   # handlers: ActivePrompt, KaizenClient
+
+Run: ``uvicorn example_app.main:app --port 8001`` with ``KAIZEN_BASE_URL`` and
+``KAIZEN_API_KEY`` pointing at a CT server (``scripts/demo.sh`` does all of it).
+
+Example:
+    >>> app = create_app(ExampleSettings(task_name="summarize_ticket"))
+    >>> "/kaizen/feedback" in {route.path for route in app.routes}
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from example_app.api import router as api_router
+from example_app.llm import LLMError, build_llm
+from example_app.problems import ct_error_handler, llm_error_handler
+from example_app.seed_demo import FIRST_PROMPT
+from example_app.settings import ExampleSettings, get_settings
+from kaizen_fastapi import (
+    KaizenPromptMiddleware,
+    KaizenSettings,
+    get_kaizen_settings,
+    kaizen_router,
+)
+from kaizen_sdk import CTError
+
+__all__ = ["app", "create_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: ExampleSettings | None = None) -> FastAPI:
+    """Build the app; ``settings`` default to the ``EXAMPLE_*`` environment."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        llm = build_llm(settings)
+        try:
+            yield {"llm": llm}
+        finally:
+            await llm.aclose()
+
+    app = FastAPI(title="Kaizen example: support ticket summarizer", lifespan=lifespan)
+    app.state.example_settings = settings
+
+    # Kaizen: the end-user feedback endpoints and the shared client (started with the app).
+    app.include_router(kaizen_router)
+    # Kaizen: the active prompt of the summarize task for every /api/summarize request.
+    app.add_middleware(KaizenPromptMiddleware, routes={"/api/summarize": settings.task_name})
+    # Kaizen settings come from KAIZEN_* variables; code adds a prompt for when the CT server
+    # is down and nothing is cached yet.
+    app.dependency_overrides[get_kaizen_settings] = lambda: KaizenSettings(
+        fallback_prompts={settings.task_name: FIRST_PROMPT}
+    )
+
+    app.include_router(api_router)
+    app.add_exception_handler(CTError, ct_error_handler)
+    app.add_exception_handler(LLMError, llm_error_handler)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/health", tags=["example"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()
