@@ -1,0 +1,81 @@
+"""Feedback tokens: signature, expiry, replay protection."""
+
+from __future__ import annotations
+
+import pytest
+
+from kaizen_fastapi.tokens import (
+    ExpiredTokenError,
+    FeedbackTokenSigner,
+    InvalidTokenError,
+    ReplayGuard,
+    derive_token_key,
+)
+
+
+def test_issued_token_verifies_and_carries_task_trace_and_nonce() -> None:
+    signer = FeedbackTokenSigner(derive_token_key("secret"), ttl=60)
+    claims = signer.verify(signer.issue(task_id="summarize", trace_id="tr-1"))
+    assert (claims.task_id, claims.trace_id) == ("summarize", "tr-1")
+    assert len(claims.nonce) >= 16
+    other = signer.verify(signer.issue(task_id="summarize", trace_id="tr-1"))
+    assert other.nonce != claims.nonce
+    assert other.feedback_id != claims.feedback_id
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature changed
+        lambda t: "x" + t,  # payload changed
+        lambda t: t.split(".")[0],  # no signature
+        lambda t: "",
+        lambda t: "not-a-token",
+    ],
+)
+def test_tampered_tokens_are_invalid(tamper: object) -> None:
+    signer = FeedbackTokenSigner(derive_token_key("secret"), ttl=60)
+    token = signer.issue(task_id="t", trace_id="r")
+    with pytest.raises(InvalidTokenError):
+        signer.verify(tamper(token))  # type: ignore[operator]
+
+
+def test_token_signed_with_another_key_is_invalid() -> None:
+    mine = FeedbackTokenSigner(derive_token_key("mine"), ttl=60)
+    theirs = FeedbackTokenSigner(derive_token_key("theirs"), ttl=60)
+    with pytest.raises(InvalidTokenError):
+        mine.verify(theirs.issue(task_id="t", trace_id="r"))
+
+
+def test_expired_token_is_rejected() -> None:
+    now = [1000.0]
+    signer = FeedbackTokenSigner(derive_token_key("k"), ttl=10, clock=lambda: now[0])
+    token = signer.issue(task_id="t", trace_id="r")
+    now[0] += 9.9
+    assert signer.verify(token).trace_id == "r"
+    now[0] += 0.2
+    with pytest.raises(ExpiredTokenError):
+        signer.verify(token)
+
+
+def test_replay_guard_accepts_a_token_once_and_can_release_it() -> None:
+    signer = FeedbackTokenSigner(derive_token_key("k"), ttl=60)
+    claims = signer.verify(signer.issue(task_id="t", trace_id="r"))
+    guard = ReplayGuard(ttl=60, maxsize=10)
+    assert not guard.is_used(claims)
+    assert guard.consume(claims)
+    assert guard.is_used(claims)
+    assert not guard.consume(claims)
+    guard.release(claims)
+    assert guard.consume(claims)
+
+
+def test_feedback_id_is_derived_from_the_nonce() -> None:
+    signer = FeedbackTokenSigner(derive_token_key("k"), ttl=60)
+    token = signer.issue(task_id="t", trace_id="r")
+    assert signer.verify(token).feedback_id == signer.verify(token).feedback_id
+
+
+def test_derived_key_does_not_contain_the_secret() -> None:
+    assert b"super-secret" not in derive_token_key("super-secret")
+    assert derive_token_key("a") != derive_token_key("b")
