@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from kaizen_sdk import operations as ops
 from kaizen_sdk.binding import AsyncRunner, bind_operations
 from kaizen_sdk.client_base import ClientBase
 from kaizen_sdk.prompt_cache_asyncio import AsyncioPromptCache
@@ -54,6 +53,7 @@ class AsyncCTClient(AsyncRunner, ClientBase[httpx.AsyncBaseTransport]):
         max_retries: Keyword-only: retries after the first attempt (default 3).
         cache_maxsize: Keyword-only: most prompts cached (default 1024).
         deadline: Keyword-only: total seconds per call, retries included (default ``timeout``).
+        clock: Keyword-only: monotonic clock for cache expiry and deadlines (tests).
 
     ``async with AsyncCTClient() as client:`` closes the pool on exit; so does ``await
     client.close()``.
@@ -72,7 +72,7 @@ class AsyncCTClient(AsyncRunner, ClientBase[httpx.AsyncBaseTransport]):
                                        follow_redirects=False)
         self._cache = AsyncioPromptCache(
             ttl=config.cache_ttl, maxsize=config.cache_maxsize,
-            fetch=lambda key, etag: ops.fetch_prompt(self._core, key, etag), run=self._run)
+            fetch=self._fetch_prompt, run=self._run, clock=self._core.clock)
 
     async def close(self) -> None:
         """Close the underlying async HTTP connection pool (and cancel background refreshes).

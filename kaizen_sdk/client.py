@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from kaizen_sdk import operations as ops
 from kaizen_sdk.binding import SyncRunner, bind_operations
 from kaizen_sdk.client_base import ClientBase
 from kaizen_sdk.prompt_cache_threads import ThreadedPromptCache
@@ -49,6 +48,7 @@ class CTClient(SyncRunner, ClientBase[httpx.BaseTransport]):
         max_retries: Keyword-only: retries after the first attempt (default 3).
         cache_maxsize: Keyword-only: most prompts cached (default 1024).
         deadline: Keyword-only: total seconds per call, retries included (default ``timeout``).
+        clock: Keyword-only: monotonic clock for cache expiry and deadlines (tests).
 
     ``with CTClient() as client:`` closes the connection pool on exit; so does ``close()``.
 
@@ -67,7 +67,7 @@ class CTClient(SyncRunner, ClientBase[httpx.BaseTransport]):
                                   follow_redirects=False)
         self._cache = ThreadedPromptCache(
             ttl=config.cache_ttl, maxsize=config.cache_maxsize,
-            fetch=lambda key, etag: ops.fetch_prompt(self._core, key, etag), run=self._run)
+            fetch=self._fetch_prompt, run=self._run, clock=self._core.clock)
 
     def close(self) -> None:
         """Close the underlying HTTP connection pool (and stop background refreshes).

@@ -5,14 +5,18 @@
 from __future__ import annotations
 
 import copy
+import time
 from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Generic, Protocol, Self, TypeVar
 
 from kaizen_sdk import operations as ops
 from kaizen_sdk.binding import Operation
 from kaizen_sdk.config import resolve_config
 from kaizen_sdk.core import ClientCore
-from kaizen_sdk.prompt_cache import PromptCacheStats
+from kaizen_sdk.prompt_cache import FetchResult, PromptCacheStats
+from kaizen_sdk.steps import Steps
 
 __all__ = ["ClientBase"]
 
@@ -38,6 +42,7 @@ class ClientBase(Generic[TransportT]):
         max_retries: Retries after the first attempt for retry-safe failures (default 3).
         cache_maxsize: Most prompts kept in memory (least recently used dropped first).
         deadline: Seconds one call may take in total, retries included (default ``timeout``).
+        clock: Monotonic clock for cache expiry, deadlines and polling (tests, simulations).
     """
 
     _core: ClientCore
@@ -54,11 +59,16 @@ class ClientBase(Generic[TransportT]):
         max_retries: int = 3,
         cache_maxsize: int = 1024,
         deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         config = resolve_config(api_key, base_url, cache_ttl, timeout, deadline=deadline,
                                 max_retries=max_retries, cache_maxsize=cache_maxsize)
-        self._core = ClientCore.from_config(config)
+        self._core = replace(ClientCore.from_config(config), clock=clock)
         self._open(transport)
+
+    def _fetch_prompt(self, task_id: str, etag: str | None) -> Steps[FetchResult]:
+        """The prompt cache's fetch: the active prompt, revalidated with ``etag``."""
+        return ops.fetch_prompt(self._core, task_id, etag)
 
     @abstractmethod
     def _open(self, transport: TransportT | None) -> None:

@@ -82,6 +82,8 @@ class PromptCacheStats:
         fallback_serves: Lookups answered with the caller's ``fallback``.
         fetch_errors: Fetches that failed (any error).
         refreshes: Background and forced refreshes started.
+        size: Prompts cached now.
+        in_flight: Fetches running now.
 
     Example:
         >>> from kaizen_sdk import CTClient
@@ -96,6 +98,8 @@ class PromptCacheStats:
     fallback_serves: int
     fetch_errors: int
     refreshes: int
+    size: int = 0
+    in_flight: int = 0
 
     @property
     def hit_ratio(self) -> float:
@@ -308,7 +312,8 @@ class PromptCacheCore(Generic[FlightT]):
             return PromptCacheStats(
                 hits=self._hits, misses=self._misses, stale_serves=self._stale_serves,
                 fallback_serves=self._fallback_serves, fetch_errors=self._fetch_errors,
-                refreshes=self._refreshes,
+                refreshes=self._refreshes, size=len(self._entries),
+                in_flight=len(self._flights),
             )
 
     def __len__(self) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
@@ -52,9 +53,10 @@ class AsyncioPromptCache:
         maxsize: int,
         fetch: Callable[[str, str | None], Steps[FetchResult]],
         run: Callable[[Steps[Prompt]], Coroutine[Any, Any, Prompt]],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._core: PromptCacheCore[FetchTask] = PromptCacheCore(ttl=ttl, maxsize=maxsize,
-                                                                  fetch=fetch)
+                                                                  fetch=fetch, clock=clock)
         self._run = run
         self._tasks: set[FetchTask] = set()
 

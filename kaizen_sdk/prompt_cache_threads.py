@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -50,9 +51,10 @@ class ThreadedPromptCache:
         maxsize: int,
         fetch: Callable[[str, str | None], Steps[FetchResult]],
         run: Callable[[Steps[Prompt]], Prompt],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._core: PromptCacheCore[Future[Prompt]] = PromptCacheCore(
-            ttl=ttl, maxsize=maxsize, fetch=fetch, lock=threading.Lock())
+            ttl=ttl, maxsize=maxsize, fetch=fetch, lock=threading.Lock(), clock=clock)
         self._lock = self._core.lock
         self._run = run
         self._executor: ThreadPoolExecutor | None = None

@@ -1,0 +1,285 @@
+"""Transport faults at the network edge (``httpx.MockTransport``), on both clients.
+
+Each test checks the exception a caller sees, how many attempts were made and that the
+overall deadline holds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from kaizen_sdk import (
+    AsyncCTClient,
+    CTAuthError,
+    CTClient,
+    CTConnectionError,
+    CTError,
+    CTNotFoundError,
+    CTServerError,
+    CTTimeoutError,
+    CTValidationError,
+    Job,
+)
+from tests.sdk.fake_ct import call, close, make_client, problem
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.anyio
+
+JOB = {"id": "job-1", "task_id": "task-1", "status": "RUNNING"}
+
+
+class Script:
+    """Answers requests from a list of outcomes (a response, or an exception to raise)."""
+
+    def __init__(self, *outcomes: httpx.Response | Exception | Callable[[], httpx.Response]):
+        self.outcomes = list(outcomes)
+        self.requests: list[httpx.Request] = []
+        self.times: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        self.times.append(time.monotonic())
+        outcome = self.outcomes[min(len(self.requests), len(self.outcomes)) - 1]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome() if callable(outcome) else outcome
+
+    @property
+    def attempts(self) -> int:
+        return len(self.requests)
+
+
+async def test_refused_connection_is_retried_then_raises_connection_error(
+    client_kind: str,
+) -> None:
+    script = Script(httpx.ConnectError("[Errno 111] Connection refused"))
+    client = make_client(client_kind, script, max_retries=2)
+    with pytest.raises(CTConnectionError, match="unreachable") as caught:
+        await call(client, "get_job", "job-1")
+    assert not isinstance(caught.value, CTTimeoutError)
+    assert caught.value.status_code is None
+    assert script.attempts == 3
+    await close(client)
+
+
+async def test_real_refused_port_raises_connection_error(client_kind: str) -> None:
+    client_class = CTClient if client_kind == "sync" else AsyncCTClient
+    client = client_class(api_key="sk-test", base_url=f"http://127.0.0.1:{free_port()}",
+                          max_retries=1)
+    with pytest.raises(CTConnectionError):
+        await call(client, "list_tasks")
+    await close(client)
+
+
+async def test_timeout_raises_timeout_error_after_retrying_a_get(client_kind: str) -> None:
+    script = Script(httpx.ReadTimeout("timed out"))
+    client = make_client(client_kind, script, max_retries=1)
+    with pytest.raises(CTTimeoutError):
+        await call(client, "get_job", "job-1")
+    assert script.attempts == 2
+    await close(client)
+
+
+async def test_read_timeout_on_a_non_idempotent_post_is_not_retried(client_kind: str) -> None:
+    script = Script(httpx.ReadTimeout("timed out"))
+    client = make_client(client_kind, script, max_retries=3)
+    with pytest.raises(CTTimeoutError):
+        await call(client, "create_task", "t")
+    assert script.attempts == 1
+    await close(client)
+
+
+async def test_connect_error_on_a_non_idempotent_post_is_retried(client_kind: str) -> None:
+    task = {"id": "t1", "name": "t"}
+    script = Script(httpx.ConnectError("refused"), httpx.Response(201, json=task))
+    client = make_client(client_kind, script, max_retries=3)
+    created = await call(client, "create_task", "t")
+    assert created.name == "t"
+    assert script.attempts == 2
+    await close(client)
+
+
+async def test_500_on_a_get_is_retried_and_raises_server_error(client_kind: str) -> None:
+    script = Script(problem(500, "Internal Server Error", "database exploded"))
+    client = make_client(client_kind, script, max_retries=2)
+    with pytest.raises(CTServerError) as caught:
+        await call(client, "get_job", "job-1")
+    assert str(caught.value) == "Internal Server Error: database exploded"
+    assert caught.value.status_code == 500
+    assert script.attempts == 3
+    await close(client)
+
+
+async def test_500_then_success_returns_the_result(client_kind: str) -> None:
+    script = Script(problem(500, "Internal Server Error", "flaky"), httpx.Response(200, json=JOB))
+    client = make_client(client_kind, script)
+    job = await call(client, "get_job", "job-1")
+    assert isinstance(job, Job)
+    assert job.status == "RUNNING"
+    assert script.attempts == 2
+    await close(client)
+
+
+async def test_500_on_trigger_optimization_is_not_retried(client_kind: str) -> None:
+    script = Script(problem(500, "Internal Server Error", "boom"))
+    client = make_client(client_kind, script, max_retries=3)
+    with pytest.raises(CTServerError):
+        await call(client, "trigger_optimization", "task-1")
+    assert script.attempts == 1
+    await close(client)
+
+
+async def test_503_with_retry_after_seconds_waits_that_long(client_kind: str) -> None:
+    busy = httpx.Response(503, headers={"Retry-After": "0.2"},
+                          json={"title": "Service Unavailable", "detail": "busy"})
+    script = Script(busy, httpx.Response(200, json=JOB))
+    client = make_client(client_kind, script)
+    job = await call(client, "get_job", "job-1")
+    assert job.id == "job-1"
+    assert script.attempts == 2
+    assert script.times[1] - script.times[0] >= 0.2
+    await close(client)
+
+
+async def test_429_with_retry_after_http_date_is_retried_even_for_a_post(
+    client_kind: str,
+) -> None:
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=1), usegmt=True)
+    limited = httpx.Response(429, headers={"Retry-After": soon},
+                             json={"title": "Too Many Requests", "detail": "slow down"})
+    script = Script(limited, httpx.Response(201, json={"id": "t1", "name": "t"}))
+    client = make_client(client_kind, script)
+    task = await call(client, "create_task", "t")
+    assert task.id == "t1"
+    assert script.attempts == 2
+    await close(client)
+
+
+async def test_retry_after_beyond_the_deadline_fails_at_once(client_kind: str) -> None:
+    busy = httpx.Response(503, headers={"Retry-After": "120"},
+                          json={"title": "Service Unavailable", "detail": "maintenance"})
+    script = Script(busy)
+    client = make_client(client_kind, script, timeout=2.0)
+    started = time.monotonic()
+    with pytest.raises(CTServerError, match="Service Unavailable: maintenance"):
+        await call(client, "get_job", "job-1")
+    assert time.monotonic() - started < 0.5
+    assert script.attempts == 1
+    await close(client)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, CTAuthError), (403, CTAuthError), (404, CTNotFoundError), (400, CTValidationError)],
+)
+async def test_client_errors_are_raised_at_once_without_retry(
+    client_kind: str, status: int, error: type[CTError]
+) -> None:
+    script = Script(problem(status, "Nope", f"status {status}"))
+    client = make_client(client_kind, script)
+    with pytest.raises(error) as caught:
+        await call(client, "get_job", "job-1")
+    assert caught.value.status_code == status
+    assert str(caught.value) == f"Nope: status {status}"
+    assert script.attempts == 1
+    await close(client)
+
+
+async def test_422_problem_json_keeps_the_validation_errors(client_kind: str) -> None:
+    errors = [{"loc": ["body", "score"], "msg": "must be <= 1"}]
+    script = Script(problem(422, "Validation failed", "score: must be <= 1", errors=errors))
+    client = make_client(client_kind, script)
+    with pytest.raises(CTValidationError) as caught:
+        await call(client, "log_feedback", "task-1", output="x", score=0.5)
+    assert str(caught.value) == "Validation failed: score: must be <= 1"
+    assert caught.value.detail["errors"] == errors
+    assert script.attempts == 1
+    await close(client)
+
+
+async def test_non_json_error_body_still_maps_by_status(client_kind: str) -> None:
+    script = Script(httpx.Response(502, text="<html>Bad gateway</html>"))
+    client = make_client(client_kind, script, max_retries=0)
+    with pytest.raises(CTServerError, match="HTTP 502 Bad Gateway: <html>Bad gateway"):
+        await call(client, "get_job", "job-1")
+    await close(client)
+
+
+async def test_overall_deadline_bounds_all_retries(client_kind: str) -> None:
+    def slow_failure() -> httpx.Response:
+        time.sleep(0.1)  # the server answers slowly (blocking is the point here)
+        return problem(503, "Service Unavailable", "overloaded")
+
+    script = Script(slow_failure)
+    client = make_client(client_kind, script, max_retries=50, deadline=0.5)
+    started = time.monotonic()
+    with pytest.raises(CTError) as caught:
+        await call(client, "get_job", "job-1")
+    elapsed = time.monotonic() - started
+    assert isinstance(caught.value, CTServerError | CTTimeoutError)
+    assert 2 <= script.attempts <= 5
+    assert elapsed < 0.5 + 0.15
+    await close(client)
+
+
+async def test_each_attempt_gets_at_most_the_remaining_deadline_as_timeout(
+    client_kind: str,
+) -> None:
+    script = Script(httpx.Response(200, json=JOB))
+    client = make_client(client_kind, script, timeout=30.0, deadline=3.0)
+    await call(client, "get_job", "job-1")
+    timeouts = script.requests[0].extensions["timeout"]
+    assert 0 < timeouts["read"] <= 3.0
+    assert 0 < timeouts["connect"] <= 3.0
+    await close(client)
+
+
+async def test_retried_feedback_carries_the_same_client_id(client_kind: str) -> None:
+    def stored() -> httpx.Response:
+        body = json.loads(script.requests[-1].content)
+        return httpx.Response(201, json=body)
+
+    script = Script(httpx.ReadError("connection reset"),
+                    problem(503, "Service Unavailable", "busy"), stored)
+    client = make_client(client_kind, script)
+    result = await call(client, "log_feedback", "task-1", output="x", score=1.0)
+    ids = {json.loads(request.content)["id"] for request in script.requests}
+    assert script.attempts == 3
+    assert ids == {result.id}
+    await close(client)
+
+
+async def test_each_log_feedback_call_gets_a_new_id_unless_given(client_kind: str) -> None:
+    script = Script(lambda: httpx.Response(201, json=json.loads(script.requests[-1].content)))
+    client = make_client(client_kind, script)
+    first = await call(client, "log_feedback", "task-1", score=1.0)
+    second = await call(client, "log_feedback", "task-1", score=1.0)
+    chosen = await call(client, "log_feedback", "task-1", score=1.0, feedback_id="fb-42")
+    assert first.id != second.id
+    assert chosen.id == "fb-42"
+    await close(client)
+
+
+async def test_requests_carry_the_api_key_and_encode_names(client_kind: str) -> None:
+    script = Script(httpx.Response(200, json={"id": "t1", "name": "a b/c"}))
+    client = make_client(client_kind, script, api_key="sk-secret")
+    await call(client, "get_task", "a b/c")
+    request = script.requests[0]
+    assert request.headers["X-API-Key"] == "sk-secret"
+    assert request.url.raw_path == b"/api/v1/tasks/a%20b%2Fc"
+    await close(client)
+
+
+async def test_invalid_response_body_raises_ct_error(client_kind: str) -> None:
+    script = Script(httpx.Response(200, json={"unexpected": True}))
+    client = make_client(client_kind, script)
+    with pytest.raises(CTError, match="unexpected response body"):
+        await call(client, "get_job", "job-1")
+    await close(client)
