@@ -119,6 +119,7 @@ class DeliveryQueue:
         self._worker: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._closed = False
+        self._closing = asyncio.Event()
 
     @property
     def pending(self) -> int:
@@ -152,6 +153,7 @@ class DeliveryQueue:
         Returns the number of items dropped because time ran out.
         """
         self._closed = True
+        self._closing.set()
         if self._worker is None:
             return 0
         with contextlib.suppress(TimeoutError):
@@ -188,17 +190,30 @@ class DeliveryQueue:
                     self._queue.task_done()
 
     async def _next_batch(self) -> list[Delivery]:
+        """Wait for one item, then up to ``flush_interval`` for more (not once closing)."""
         batch = [await self._queue.get()]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._flush_interval
         while len(batch) < self._batch_size:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._closing.is_set():
                 break
+            getter = asyncio.ensure_future(self._queue.get())
+            closing = asyncio.ensure_future(self._closing.wait())
+            await asyncio.wait({getter, closing}, timeout=remaining,
+                               return_when=asyncio.FIRST_COMPLETED)
+            closing.cancel()
+            if not getter.done():
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+            if getter.done() and not getter.cancelled():
+                batch.append(getter.result())
         return batch
 
     async def _deliver(self, batch: list[Delivery]) -> None:

@@ -86,6 +86,8 @@ class PromptEventSubscriber:
         self._task: asyncio.Task[None] | None = None
         self.last_event_id: str | None = None
         self.connected = asyncio.Event()
+        self.first_attempt_done = asyncio.Event()
+        """Set once the first connection attempt succeeded or failed."""
 
     def start(self) -> None:
         """Start the background subscription."""
@@ -109,6 +111,7 @@ class PromptEventSubscriber:
                 error: BaseException = ConnectionError("stream closed by the server")
             except (httpx.HTTPError, ValueError) as exc:
                 error = exc
+            self.first_attempt_done.set()
             if self.connected.is_set():  # it was up: start the back-off afresh
                 attempt = 0
                 self.connected.clear()
@@ -126,6 +129,7 @@ class PromptEventSubscriber:
         async with aconnect_sse(self._http, "GET", self._url, headers=headers) as source:
             source.response.raise_for_status()
             self.connected.set()
+            self.first_attempt_done.set()
             self._monitor.report_success("prompt stream")
             async for event in source.aiter_sse():
                 if event.id:

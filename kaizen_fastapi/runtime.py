@@ -113,11 +113,16 @@ class KaizenRuntime:
     async def start(self) -> None:
         """Start the delivery worker and the prompt stream, then warm the configured prompts.
 
-        Never fails because the CT server is down: warming gives up after ``warm_timeout``.
+        Never fails because the CT server is down: waiting for the stream and warming each
+        give up after ``warm_timeout``.
         """
         await self.queue.start()
         if self.prompt_events is not None:
+            # Connect before warming, so no change between the two can be missed.
             self.prompt_events.start()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.prompt_events.first_attempt_done.wait(),
+                                       self.settings.warm_timeout)
         await self.prompts.warm(self.settings.warm_tasks, self.settings.warm_timeout)
         if self.settings.prometheus:
             self._prometheus.register()
