@@ -43,9 +43,9 @@ async def active_job(session: AsyncSession, task: Task) -> OptimizationJob | Non
     )
 
 
-def _conflict(task: Task, job: OptimizationJob | None) -> ConflictError:
+def _conflict(task_name: str, job: OptimizationJob | None) -> ConflictError:
     which = f" ({job.id}, {job.status})" if job is not None else ""
-    return ConflictError(f"An optimization job{which} is already active for task {task.name!r}")
+    return ConflictError(f"An optimization job{which} is already active for task {task_name!r}")
 
 
 async def start_optimization(
@@ -67,7 +67,7 @@ async def start_optimization(
         raise BadRequestError(f"Task {task.name!r} has no feedback to optimize on yet")
     running = await active_job(session, task)
     if running is not None:
-        raise _conflict(task, running)
+        raise _conflict(task.name, running)
     task_model = (await task_views(session, [task]))[0]
     estimate, warning = estimate_for_task(task_model, feedback_count)
     job = OptimizationJob(
@@ -78,9 +78,10 @@ async def start_optimization(
         job_metadata={"cost_estimate": estimate.model_dump(), "budget_warning": warning},
     )
     session.add(job)
+    task_name = task.name
     try:
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise _conflict(task, None) from exc
+        raise _conflict(task_name, None) from exc
     return StartedOptimization(job, estimate, warning)

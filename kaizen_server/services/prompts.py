@@ -80,13 +80,17 @@ async def list_versions(session: AsyncSession, task_ref: str) -> list[PromptVers
 
 
 async def _activate_in_transaction(
-    session: AsyncSession, broker: PromptEventBroker, task: Task, version: PromptVersion
+    session: AsyncSession,
+    broker: PromptEventBroker,
+    task_id: uuid.UUID,
+    task_name: str,
+    version: PromptVersion,
 ) -> None:
     await broker.prepare_event(session)
     await session.execute(
         update(PromptVersion)
         .where(
-            PromptVersion.task_id == task.id,
+            PromptVersion.task_id == task_id,
             PromptVersion.status == PromptStatus.ACTIVE.value,
             PromptVersion.id != version.id,
         )
@@ -97,8 +101,8 @@ async def _activate_in_transaction(
     await session.flush()
     event = PromptEvent(
         event_type=PROMPT_ACTIVATED,
-        task_id=task.id,
-        task_name=task.name,
+        task_id=task_id,
+        task_name=task_name,
         version_id=version.id,
         version_number=version.version_number,
     )
@@ -122,13 +126,14 @@ async def create_version(
     status: str = PromptStatus.DRAFT.value,
 ) -> PromptVersion:
     """Store the next version of ``task`` (committed); with ``activate`` it becomes active."""
+    task_id, task_name = task.id, task.name  # a retry's rollback expires ``task``
 
     async def attempt() -> PromptVersion:
         latest = await session.scalar(
-            select(func.max(PromptVersion.version_number)).where(PromptVersion.task_id == task.id)
+            select(func.max(PromptVersion.version_number)).where(PromptVersion.task_id == task_id)
         )
         version = PromptVersion(
-            task_id=task.id,
+            task_id=task_id,
             version_number=(latest or 0) + 1,
             prompt_text=prompt_text,
             eval_score=eval_score,
@@ -141,7 +146,7 @@ async def create_version(
         session.add(version)
         await session.flush()
         if activate:
-            await _activate_in_transaction(session, broker, task, version)
+            await _activate_in_transaction(session, broker, task_id, task_name, version)
         await session.commit()
         return version
 
@@ -166,7 +171,7 @@ async def activate_version(
             )
         if version.status == PromptStatus.ACTIVE.value:
             return version
-        await _activate_in_transaction(session, broker, task, version)
+        await _activate_in_transaction(session, broker, task.id, task.name, version)
         await session.commit()
         return version
 
