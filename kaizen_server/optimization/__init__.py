@@ -10,3 +10,8 @@ Modules, one job each:
   :mod:`.signature`, :mod:`.dataset`, :mod:`.metric`, :mod:`.optimizers`, :mod:`.render`,
   :mod:`.lm` and :mod:`.usage`.
 """
+
+import os
+
+# litellm and DSPy would otherwise fetch a model price map from the internet when first used.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"

@@ -76,6 +76,8 @@ class EvaluatorConfig(BaseModel):
     gold_min_score: float = Field(default=0.7, ge=0.0, le=1.0)
     """Feedback scored at least this is a gold example; lower-scored rows are not used."""
     seed: int = 0
+    api_base: str | None = None
+    """OpenAI-compatible endpoint of this task's models (overrides ``KAIZEN_LLM_API_BASE``)."""
 
 
 def evaluator_config_of(task: Task) -> EvaluatorConfig:

@@ -41,6 +41,8 @@ class OptimizationSettings(BaseSettings):
     """Extra/overriding entries of the price table, model name -> USD per 1M tokens."""
     job_time_limit_s: float = 1800.0
     """Hard wall-clock limit of one optimization job; over it the job is killed."""
+    job_num_threads: int = 4
+    """Parallel LM calls within a job (DSPy evaluation and bootstrapping threads)."""
     job_workdir: Path | None = None
     """Where jobs keep their DSPy cache; None -> a temporary directory per job."""
     github_token: str | None = None

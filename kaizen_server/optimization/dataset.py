@@ -1,0 +1,97 @@
+"""Feedback rows -> ``dspy.Example`` s, and the deterministic train/validation split.
+
+High-scored feedback (``score >= gold_min_score`` with an output) is gold: its output is what
+the task should produce for its inputs. Each part of the split is ordered best-first, so the
+first demos of a few-shot prompt are the best-rated ones.
+
+Example:
+    >>> from kaizen_server.optimization.signature import SignatureSpec
+    >>> rows = [FeedbackRow(id="a", inputs={"q": "hi"}, output="hello", score=0.9)]
+    >>> examples = gold_examples(rows, SignatureSpec.from_schema({"q": "string"}), 0.7)
+    >>> examples[0].q, examples[0].output
+    ('hi', 'hello')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+
+from kaizen_server.optimization.signature import SignatureSpec
+
+__all__ = ["FeedbackRow", "gold_examples", "split_examples"]
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    """One stored feedback entry, as the pipeline needs it."""
+
+    id: str
+    inputs: Mapping[str, Any] | None = None
+    output: str | None = None
+    score: float | None = None
+    metadata: Mapping[str, Any] | None = field(default=None, compare=False)
+
+
+def _input_value(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) else json.dumps(value)
+
+
+def gold_examples(
+    rows: Iterable[FeedbackRow], spec: SignatureSpec, gold_min_score: float
+) -> list[dspy.Example]:
+    """Examples from the gold rows, best score first, duplicates (same inputs and output) once.
+
+    Each example carries its feedback id and score as ``kaizen_id`` / ``kaizen_score``, which are
+    not signature fields, so DSPy never shows them to the LM.
+    """
+    gold = [
+        row
+        for row in rows
+        if row.output
+        and row.output.strip()
+        and row.score is not None
+        and row.score >= gold_min_score
+    ]
+    gold.sort(key=lambda row: (-(row.score or 0.0), row.id))
+    seen: set[str] = set()
+    examples: list[dspy.Example] = []
+    for row in gold:
+        inputs = row.inputs or {}
+        values = {item.field_name: _input_value(inputs.get(item.key, "")) for item in spec.inputs}
+        identity = json.dumps([values, row.output], sort_keys=True, default=str)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        example = dspy.Example(
+            **values, **{spec.output_name: row.output}, kaizen_id=row.id, kaizen_score=row.score
+        )
+        examples.append(example.with_inputs(*spec.input_names))
+    return examples
+
+
+def _stable_key(example: dspy.Example, seed: int) -> str:
+    return hashlib.sha256(f"{seed}:{example.kaizen_id}".encode()).hexdigest()
+
+
+def split_examples(
+    examples: Sequence[dspy.Example], train_size: int, val_size: int, seed: int = 0
+) -> tuple[list[dspy.Example], list[dspy.Example]]:
+    """Split into ``(train, validation)`` by a seeded hash of the feedback ids.
+
+    The same feedback always lands on the same side, whatever order it was loaded in. Both parts
+    are returned best score first.
+    """
+    shuffled = sorted(examples, key=lambda example: _stable_key(example, seed))
+    validation = shuffled[:val_size]
+    train = shuffled[val_size : val_size + train_size]
+
+    def best_first(part: list[dspy.Example]) -> list[dspy.Example]:
+        return sorted(part, key=lambda example: (-example.kaizen_score, example.kaizen_id))
+
+    return best_first(train), best_first(validation)

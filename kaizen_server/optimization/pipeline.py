@@ -1,0 +1,232 @@
+"""The optimization run: a task, its feedback and active prompt in, a new prompt version out.
+
+Pure with respect to storage: the caller loads inputs and stores the outcome (the job runner
+does both). Steps are reported through ``progress`` as they start.
+
+Example:
+    >>> from kaizen_sdk.models import Task
+    >>> from kaizen_server.optimization.settings import OptimizationSettings
+    >>> rows = [FeedbackRow(id=str(i), inputs={"q": f"q{i}"}, output=f"a{i}", score=1.0)
+    ...         for i in range(3)]
+    >>> outcome = run_optimization(OptimizationInputs(
+    ...     task=Task(id="t", name="t", schema_json={"q": "string"}), feedback=rows,
+    ...     active_prompt_text="Answer the question.", settings=OptimizationSettings()))
+    >>> outcome.optimizer, outcome.eval_score, outcome.prompt_text.count("q: q")
+    ('LabeledFewShot', None, 3)
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from kaizen_sdk.models import Task
+from kaizen_server.optimization.cost import CallEstimate, estimate_calls, estimate_cost
+from kaizen_server.optimization.dataset import FeedbackRow, gold_examples, split_examples
+from kaizen_server.optimization.errors import NotEnoughFeedbackError
+from kaizen_server.optimization.lm import build_lm, check_lm, use_job_cache
+from kaizen_server.optimization.metric import JudgeMetric, Metric, SimilarityMetric
+from kaizen_server.optimization.optimizers import OPTIMIZER_LABELS, compile_program
+from kaizen_server.optimization.plan import RunPlan, evaluator_config_of, plan_run
+from kaizen_server.optimization.program import build_program, evaluate_program
+from kaizen_server.optimization.render import instructions_of, program_state, render_program
+from kaizen_server.optimization.settings import OptimizationSettings, get_optimization_settings
+from kaizen_server.optimization.signature import SignatureSpec
+from kaizen_server.optimization.usage import UsageSummary, UsageTracker
+
+__all__ = [
+    "FeedbackRow",
+    "OptimizationInputs",
+    "OptimizationOutcome",
+    "Progress",
+    "default_instructions",
+    "run_optimization",
+]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class OptimizationInputs:
+    """Everything a run needs, already loaded from storage."""
+
+    task: Task
+    feedback: Sequence[FeedbackRow]
+    active_prompt_text: str | None = None
+    settings: OptimizationSettings | None = None
+    work_dir: Path | None = None
+    """Where the job-local DSPy cache goes; None -> a temporary folder removed afterwards."""
+
+
+@dataclass(frozen=True)
+class OptimizationOutcome:
+    """The new prompt version and how the run went."""
+
+    prompt_text: str
+    dspy_state: dict[str, Any]
+    optimizer: str
+    dspy_version: str
+    eval_score: float | None
+    """Candidate's score on the validation split; None when not evaluated (no LM / no split)."""
+    baseline_score: float | None
+    """Active prompt's score on the same split; None when not evaluated."""
+    plan: RunPlan
+    estimated: CallEstimate
+    estimated_cost_usd: float
+    usage: UsageSummary
+    duration_s: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def evaluated(self) -> bool:
+        """True when both the baseline and the candidate were scored."""
+        return self.eval_score is not None and self.baseline_score is not None
+
+    def beats_baseline(self, margin: float = 0.0) -> bool:
+        """True when evaluated and the candidate's score exceeds the baseline's by ``margin``."""
+        if self.eval_score is None or self.baseline_score is None:
+            return False
+        return self.eval_score > self.baseline_score + margin
+
+    def job_metadata(self) -> dict[str, Any]:
+        """JSON-ready summary for the job's ``job_metadata``."""
+        return {
+            "optimizer": self.optimizer,
+            "dspy_version": self.dspy_version,
+            "train_size": self.plan.train_size,
+            "val_size": self.plan.val_size,
+            "max_trials": self.plan.max_trials,
+            "teacher_model": self.plan.teacher_model,
+            "judge_model": self.plan.judge_model,
+            "baseline_score": self.baseline_score,
+            "eval_score": self.eval_score,
+            "evaluated": self.evaluated,
+            "estimated_llm_calls": self.estimated.total,
+            "estimated_cost_usd": self.estimated_cost_usd,
+            **self.usage.as_metadata(),
+            "duration_s": round(self.duration_s, 3),
+            "warnings": list(self.warnings),
+        }
+
+
+def default_instructions(task: Task, spec: SignatureSpec) -> str:
+    """Seed instructions for a task that has no active prompt yet."""
+    if task.description and task.description.strip():
+        return task.description.strip()
+    names = ", ".join(f"`{item.key}`" for item in spec.inputs)
+    return f"Given {names}, produce the `{spec.output_name}` for the task '{task.name}'."
+
+
+def _feedback_keys(rows: Sequence[FeedbackRow]) -> list[str]:
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row.inputs or {}))
+    return list(keys)
+
+
+def run_optimization(
+    inputs: OptimizationInputs, progress: Progress | None = None
+) -> OptimizationOutcome:
+    """Optimize the task's prompt from its feedback; see the module docstring.
+
+    Raises :class:`~kaizen_server.optimization.errors.OptimizationError` subclasses with
+    user-readable messages (no usable feedback, LM unreachable).
+    """
+    started = time.monotonic()
+    report: Progress = progress or (lambda _step: None)
+    settings = inputs.settings or get_optimization_settings()
+    task = inputs.task
+    config = evaluator_config_of(task)
+
+    report("preparing the dataset")
+    spec = SignatureSpec.from_schema(task.schema_json, _feedback_keys(inputs.feedback))
+    examples = gold_examples(inputs.feedback, spec, config.gold_min_score)
+    if not examples:
+        raise NotEnoughFeedbackError(
+            f"No usable feedback: {len(inputs.feedback)} row(s), none with an output and a "
+            f"score of at least {config.gold_min_score}."
+        )
+    plan = plan_run(task, len(examples), settings)
+    estimated = estimate_calls(plan)
+    train, val = split_examples(examples, plan.train_size, plan.val_size, config.seed)
+    baseline_text = inputs.active_prompt_text or default_instructions(task, spec)
+    student = build_program(spec, instructions_of(baseline_text), task.module_type)
+    tracker = UsageTracker()
+    warnings: list[str] = []
+
+    with ExitStack() as stack:
+        work_dir = inputs.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        use_job_cache(work_dir / "dspy-cache")
+        teacher = judge = None
+        if plan.teacher_model is not None:
+            teacher = build_lm(plan.teacher_model, settings, config.api_base)
+            if plan.judge_model is not None:
+                judge = build_lm(plan.judge_model, settings, config.api_base)
+        stack.enter_context(dspy.context(lm=teacher, usage_tracker=tracker))
+        if teacher is not None:
+            report("checking the LM endpoints")
+            check_lm(teacher, "teacher")
+            if judge is not None:
+                check_lm(judge, "judge")
+        metric: Metric = (
+            JudgeMetric(spec.output_name, judge) if judge else SimilarityMetric(spec.output_name)
+        )
+        label = OPTIMIZER_LABELS[plan.optimizer]
+        report(f"compiling with {label} ({len(train)} train / {len(val)} validation examples)")
+        compiled = compile_program(
+            plan, student, train, val, metric, teacher,
+            num_threads=settings.job_num_threads, seed=config.seed,
+        )
+        prompt_text = render_program(compiled, spec)
+        baseline_score = eval_score = None
+        if plan.evaluated and teacher is not None:
+            report(f"evaluating the active prompt on {len(val)} validation examples")
+            baseline = build_program(spec, baseline_text, task.module_type)
+            baseline_score = evaluate_program(baseline, val, metric, settings.job_num_threads)
+            report(f"evaluating the candidate on {len(val)} validation examples")
+            candidate = build_program(spec, prompt_text, task.module_type)
+            eval_score = evaluate_program(candidate, val, metric, settings.job_num_threads)
+        elif plan.has_lm:
+            warnings.append(f"Not evaluated: {len(examples)} example(s) leave no validation split.")
+        else:
+            warnings.append("Not evaluated: no LM configured (few-shot from top-rated feedback).")
+
+    state = {
+        "program": program_state(compiled),
+        "signature": {
+            "inputs": [item.key for item in spec.inputs],
+            "output": spec.output_name,
+            "instructions": only_instructions(compiled),
+        },
+        "split": {
+            "train_ids": [example.kaizen_id for example in train],
+            "val_ids": [example.kaizen_id for example in val],
+        },
+    }
+    return OptimizationOutcome(
+        prompt_text=prompt_text,
+        dspy_state=state,
+        optimizer=OPTIMIZER_LABELS[plan.optimizer],
+        dspy_version=dspy.__version__,
+        eval_score=eval_score,
+        baseline_score=baseline_score,
+        plan=plan,
+        estimated=estimated,
+        estimated_cost_usd=estimate_cost(plan, estimated, settings),
+        usage=tracker.summary(settings.model_prices),
+        duration_s=time.monotonic() - started,
+        warnings=warnings,
+    )
+
+
+def only_instructions(program: dspy.Module) -> str:
+    """The instructions of a compiled program's predictor."""
+    predictors = program.predictors()
+    return str(predictors[0].signature.instructions) if predictors else ""

@@ -1,0 +1,58 @@
+"""The DSPy program of a task (one predictor), and scoring a program on a validation split.
+
+Example:
+    >>> from kaizen_server.optimization.signature import SignatureSpec
+    >>> program = build_program(SignatureSpec.from_schema({"q": "string"}), "Answer.", None)
+    >>> type(program).__name__, program.signature.instructions
+    ('Predict', 'Answer.')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import dspy
+
+from kaizen_server.optimization.signature import SignatureSpec
+
+__all__ = ["CHAIN_OF_THOUGHT", "build_program", "evaluate_program", "only_predictor"]
+
+CHAIN_OF_THOUGHT = {"chain_of_thought", "chainofthought", "cot"}
+"""``module_type`` values that select ``dspy.ChainOfThought`` (anything else: ``dspy.Predict``)."""
+
+
+def build_program(spec: SignatureSpec, instructions: str, module_type: str | None) -> dspy.Module:
+    """A fresh program for the task with ``instructions`` and no demos."""
+    signature = spec.build(instructions)
+    if module_type and module_type.lower().replace("-", "_") in CHAIN_OF_THOUGHT:
+        return dspy.ChainOfThought(signature)
+    return dspy.Predict(signature)
+
+
+def only_predictor(program: dspy.Module) -> dspy.Predict:
+    """The program's single predictor (where instructions and demos live)."""
+    predictors = program.predictors()
+    if len(predictors) != 1:
+        raise ValueError(f"expected one predictor, found {len(predictors)}")
+    predictor: dspy.Predict = predictors[0]
+    return predictor
+
+
+def evaluate_program(
+    program: dspy.Module,
+    devset: Sequence[dspy.Example],
+    metric: Callable[[dspy.Example, dspy.Prediction], float],
+    num_threads: int,
+) -> float:
+    """Mean metric of ``program`` over ``devset``, in [0, 1] (a failed example scores 0)."""
+    evaluator = dspy.Evaluate(
+        devset=list(devset),
+        metric=metric,
+        num_threads=num_threads,
+        display_progress=False,
+        display_table=False,
+        max_errors=len(devset) + 1,
+    )
+    result = evaluator(program)
+    scores = [float(score or 0.0) for _example, _prediction, score in result.results]
+    return round(sum(scores) / len(scores), 4) if scores else 0.0
