@@ -7,7 +7,8 @@ the task through the shared SDK client, so the API key never leaves the server.
 
 Example:
     >>> [route.path for route in router.routes]  # doctest: +NORMALIZE_WHITESPACE
-    ['/api/config', '/api/summarize', '/api/status', '/api/versions/{version_id}/activate']
+    ['/api/config', '/api/summarize', '/api/status', '/api/versions/{version_id}/activate',
+     '/api/optimize']
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from example_app.problems import problem
 from example_app.samples import SAMPLE_TICKETS, SampleTicket
 from example_app.settings import ExampleSettings
 from kaizen_fastapi import ActivePrompt, KaizenClient, get_kaizen_runtime, record_llm_call
-from kaizen_sdk import Job, Prompt, Task
+from kaizen_sdk import Job, OptimizeResult, Prompt, Task
 
 __all__ = ["AppConfig", "StatusView", "SummarizeRequest", "SummarizeResponse", "router"]
 
@@ -138,3 +139,12 @@ async def activate_version(
         return problem(403, "Activation disabled",
                        "EXAMPLE_ALLOW_ACTIVATION is false on this app.")
     return await client.activate_prompt(settings.task_name, version_id)
+
+
+@router.post("/optimize", response_model=None)
+async def optimize_now(client: KaizenClient, settings: Settings) -> OptimizeResult | object:
+    """Start an optimization job before the threshold is reached. ADMIN ONLY in a real app."""
+    if not settings.allow_activation:
+        return problem(403, "Admin actions disabled",
+                       "EXAMPLE_ALLOW_ACTIVATION is false on this app.")
+    return await client.trigger_optimization(settings.task_name)

@@ -81,6 +81,19 @@ async function activate(versionId, button) {
   }
 }
 
+async function optimizeNow() {
+  const button = $("optimize-now");
+  button.disabled = true;
+  try {
+    await call("POST", "/api/optimize");
+    await refresh();
+  } catch (err) {
+    alert(`Could not start a job: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function renderJobs(jobs) {
   const list = $("jobs");
   list.replaceChildren();
@@ -141,6 +154,7 @@ async function start() {
   $("task-name").textContent = config.task_name;
   $("llm-label").textContent = config.llm_label;
   $("admin-note").hidden = !config.allow_activation;
+  $("optimize-now").hidden = !config.allow_activation;
   for (const sample of config.samples) {
     const button = el("button", { type: "button", textContent: sample.title });
     button.addEventListener("click", () => { $("ticket").value = sample.ticket; });
@@ -149,6 +163,7 @@ async function start() {
   $("summarize").addEventListener("click", summarize);
   $("rate-up").addEventListener("click", () => rate("up"));
   $("rate-down").addEventListener("click", () => rate("down"));
+  $("optimize-now").addEventListener("click", optimizeNow);
   await refresh();
   setInterval(refresh, 2000);
 }

@@ -1,0 +1,91 @@
+"""The whole loop in a real browser: summarize, rate to the threshold, optimize, activate, see it.
+
+Headless Debian Chromium (``/usr/bin/chromium``, installed by ``scripts/browser.sh``) driven by
+Playwright against the real example app and the real CT server. A screenshot of the final page
+is saved under ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from example_app.samples import SAMPLE_TICKETS
+from tests.example_app.conftest import DEMO_THRESHOLD, RunningApp
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+JOB_DEADLINE_MS = 150_000
+STEP_DEADLINE_MS = 15_000
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian Chromium is not installed at /usr/bin/chromium "
+                "(scripts/browser.sh installs it)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def summarize(page: Page, ticket: str, version: int) -> str:
+    """Submit ``ticket`` and wait until the result of prompt version ``version`` shows."""
+    page.fill("#ticket", ticket)
+    page.click("#summarize")
+    expect(page.locator("#prompt-version")).to_have_text(f"v{version}", timeout=STEP_DEADLINE_MS)
+    summary = page.locator("#summary").inner_text()
+    assert summary.strip(), "the page shows an empty summary"
+    return summary
+
+
+def test_rating_to_threshold_optimizes_and_serves_the_new_version(
+    example_app: RunningApp, page: Page
+) -> None:
+    page.goto(example_app.url)
+    task_name = example_app.seeded.task.name
+    expect(page.locator("#task-name")).to_have_text(task_name)
+    expect(page.locator("#llm-label")).to_contain_text("Stand-in LLM")
+    expect(page.locator("#feedback-progress")).to_have_text(f"0/{DEMO_THRESHOLD}")
+
+    first_ticket = SAMPLE_TICKETS[0].ticket
+    before = ""
+    for i in range(DEMO_THRESHOLD):
+        page.get_by_role("button", name=SAMPLE_TICKETS[i].title).click()
+        summary = summarize(page, page.input_value("#ticket"), version=1)
+        if i == 0:
+            before = summary
+        page.fill("#comment", f"good summary {i}")
+        page.click("#rate-up")
+        expect(page.locator("#rating-status")).to_contain_text("Thanks", timeout=STEP_DEADLINE_MS)
+        expect(page.locator("#rate-up")).to_be_disabled()
+
+    # The threshold starts a job on the CT server; the page polls and shows it finishing.
+    expect(page.locator('li.job[data-status="SUCCESS"]')).to_be_visible(timeout=JOB_DEADLINE_MS)
+    activate = page.locator("button.activate[data-version='2']")
+    expect(activate).to_be_visible(timeout=STEP_DEADLINE_MS)
+    activate.click()
+    expect(page.locator("#versions tr.active td").first).to_have_text("v2",
+                                                                       timeout=STEP_DEADLINE_MS)
+
+    after = summarize(page, first_ticket, version=2)
+    assert after != before, "the new prompt version did not change the output"
+    assert re.search(r"following \d+ rated examples?", after), after
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "example_app_loop.png"), full_page=True)
