@@ -69,7 +69,12 @@ Cursor = Annotated[
 ]
 TaskFilter = Annotated[
     str | None,
-    Query(min_length=1, max_length=200, description="Only this task (UUID or name)."),
+    Query(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]+$",
+        description="Only this task (UUID or name).",
+    ),
 ]
 DEFAULT_PAGE_SIZE = DEFAULT_LIMIT
 

@@ -34,7 +34,7 @@ async def create_task(body: TaskCreate, session: WriteSession) -> Task:
 async def list_tasks(
     response: Response,
     session: ReadSession,
-    name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]+$")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> list[Task]:

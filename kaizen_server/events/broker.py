@@ -147,7 +147,9 @@ class PollingBroker(_SubscriberSet):
             except Exception:
                 log.exception("polling prompt events failed")
                 continue
-            if seen is not None and latest > seen:
+            # The first poll after subscribers appear wakes them too: an event stored between
+            # their own start and this poll would otherwise go unnoticed.
+            if seen is None or latest > seen:
                 self.wake_local()
             seen = latest
 

@@ -41,7 +41,7 @@ def assert_problem(response: httpx.Response, status: int, *fragments: str) -> di
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = response.json()
-    assert PROBLEM_KEYS <= body.keys()
+    assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
     for fragment in fragments:
         assert fragment in body["detail"], body

@@ -23,8 +23,14 @@ def test_create_by_name_and_uuid(any_ct_server: CTServerProcess) -> None:
         for ref in (task["name"], task["id"]):
             response = client.post(
                 "/api/v1/feedback/",
-                json={"task_id": ref, "inputs": {"q": "hi"}, "output": "hello", "score": 0.8,
-                      "source": "user", "metadata": {"k": "v"}},
+                json={
+                    "task_id": ref,
+                    "inputs": {"q": "hi"},
+                    "output": "hello",
+                    "score": 0.8,
+                    "source": "user",
+                    "metadata": {"k": "v"},
+                },
             )
             assert response.status_code == 201, response.text
             body = response.json()
@@ -74,22 +80,32 @@ def test_inputs_checked_against_simple_and_json_schema(any_ct_server: CTServerPr
         )
         assert ok.status_code == 201, ok.text
         assert_problem(
-            client.post("/api/v1/feedback", json={"task_id": simple["id"],
-                                                  "inputs": {"ticket": 5, "priority": 2}}),
-            422, "body.inputs.ticket",
+            client.post(
+                "/api/v1/feedback",
+                json={"task_id": simple["id"], "inputs": {"ticket": 5, "priority": 2}},
+            ),
+            422,
+            "body.inputs.ticket",
         )
         assert_problem(
-            client.post("/api/v1/feedback", json={"task_id": simple["id"],
-                                                  "inputs": {"ticket": "t"}}),
-            422, "priority",
+            client.post(
+                "/api/v1/feedback", json={"task_id": simple["id"], "inputs": {"ticket": "t"}}
+            ),
+            422,
+            "priority",
         )
-        schema = {"type": "object", "properties": {"q": {"type": "string", "maxLength": 3}},
-                  "required": ["q"]}
+        schema = {
+            "type": "object",
+            "properties": {"q": {"type": "string", "maxLength": 3}},
+            "required": ["q"],
+        }
         full = make_task(client, schema_json=schema)
         assert_problem(
-            client.post("/api/v1/feedback", json={"task_id": full["name"],
-                                                  "inputs": {"q": "toolong"}}),
-            422, "body.inputs.q",
+            client.post(
+                "/api/v1/feedback", json={"task_id": full["name"], "inputs": {"q": "toolong"}}
+            ),
+            422,
+            "body.inputs.q",
         )
         assert _feedback_ids(client, full["id"]) == []
 
@@ -99,14 +115,23 @@ def test_batch_is_all_or_nothing_and_names_the_item(any_ct_server: CTServerProce
         task = make_task(client, schema_json={"q": "string"})
         good = [{"task_id": task["id"], "inputs": {"q": str(i)}, "score": 0.5} for i in range(5)]
         bad_type = [*good[:3], {"task_id": task["id"], "inputs": {"q": 1}}, *good[3:]]
-        assert_problem(client.post("/api/v1/feedback/batch", json={"items": bad_type}), 422,
-                       "body.items[3].inputs.q")
+        assert_problem(
+            client.post("/api/v1/feedback/batch", json={"items": bad_type}),
+            422,
+            "body.items[3].inputs.q",
+        )
         bad_score = [*good, {"task_id": task["id"], "score": 2}]
-        assert_problem(client.post("/api/v1/feedback/batch", json={"items": bad_score}), 422,
-                       "body.items[5].score")
+        assert_problem(
+            client.post("/api/v1/feedback/batch", json={"items": bad_score}),
+            422,
+            "body.items[5].score",
+        )
         unknown = [*good, {"task_id": "no_such_task_" + uuid.uuid4().hex}]
-        assert_problem(client.post("/api/v1/feedback/batch", json={"items": unknown}), 404,
-                       "body.items[5].task_id")
+        assert_problem(
+            client.post("/api/v1/feedback/batch", json={"items": unknown}),
+            404,
+            "body.items[5].task_id",
+        )
         assert _feedback_ids(client, task["id"]) == []
         response = client.post("/api/v1/feedback/batch/", json={"items": good})
         assert response.status_code == 201, response.text
@@ -133,8 +158,9 @@ def test_retention_limit_prunes_oldest(any_ct_server: CTServerProcess) -> None:
         task = make_task(client, feedback_retention_limit=3)
         ids = []
         for i in range(5):
-            response = client.post("/api/v1/feedback",
-                                   json={"task_id": task["id"], "output": str(i), "score": 0.5})
+            response = client.post(
+                "/api/v1/feedback", json={"task_id": task["id"], "output": str(i), "score": 0.5}
+            )
             ids.append(response.json()["id"])
         assert _feedback_ids(client, task["id"]) == ids[::-1][:3]
         assert client.get(f"/api/v1/tasks/{task['id']}").json()["feedback_count"] == 3
@@ -159,6 +185,7 @@ def test_feedback_list_paginates(any_ct_server: CTServerProcess) -> None:
 
 def test_unknown_task_is_404(any_ct_server: CTServerProcess) -> None:
     with any_ct_server.client() as client:
-        assert_problem(client.post("/api/v1/feedback", json={"task_id": "missing_x1"}), 404,
-                       "missing_x1")
+        assert_problem(
+            client.post("/api/v1/feedback", json={"task_id": "missing_x1"}), 404, "missing_x1"
+        )
         assert_problem(client.get("/api/v1/feedback", params={"task_id": "missing_x1"}), 404)

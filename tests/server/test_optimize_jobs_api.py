@@ -13,14 +13,14 @@ def test_no_feedback_is_400_then_job_then_409(any_ct_server: CTServerProcess) ->
     with any_ct_server.client() as client:
         task = make_task(client, teacher_model="gpt-4o-mini", cost_budget=0.0)
         assert_problem(client.post(f"/api/v1/optimize/{task['name']}"), 400, "no feedback")
-        client.post("/api/v1/feedback/batch",
-                    json={"items": [{"task_id": task["id"], "score": 1.0}] * 3})
+        client.post(
+            "/api/v1/feedback/batch", json={"items": [{"task_id": task["id"], "score": 1.0}] * 3}
+        )
         response = client.post(f"/api/v1/optimize/{task['name']}/")
         assert response.status_code == 200, response.text
         body = response.json()
         job = body["job"]
-        assert (job["status"], job["task_id"], job["feedback_count"]) == (
-            "PENDING", task["id"], 3)
+        assert (job["status"], job["task_id"], job["feedback_count"]) == ("PENDING", task["id"], 3)
         assert body["cost_estimate"]["estimated_cost_usd"] >= 0
         assert "budget_warning" in body
         assert_problem(client.post(f"/api/v1/optimize/{task['id']}"), 409, job["id"])

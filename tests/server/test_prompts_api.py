@@ -17,18 +17,21 @@ def test_versions_and_activation_archives_previous(any_ct_server: CTServerProces
         assert (first["version_number"], second["version_number"]) == (1, 2)
         assert second["status"] == "draft"
         assert client.get(f"/api/v1/prompts/{task['name']}").json()["id"] == first["id"]
-        response = client.post(f"/api/v1/prompts/{task['name']}/activate",
-                               json={"version_id": second["id"]})
+        response = client.post(
+            f"/api/v1/prompts/{task['name']}/activate", json={"version_id": second["id"]}
+        )
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "active"
         versions = client.get(f"/api/v1/prompts/{task['id']}/versions/").json()
         assert [(v["version_number"], v["status"]) for v in versions] == [
-            (2, "active"), (1, "archived")
+            (2, "active"),
+            (1, "archived"),
         ]
         active = client.get(f"/api/v1/prompts/{task['id']}/").json()
         assert (active["id"], active["prompt_text"]) == (second["id"], "v2")
-        again = client.post(f"/api/v1/prompts/{task['id']}/activate",
-                            params={"version_id": second["id"]})
+        again = client.post(
+            f"/api/v1/prompts/{task['id']}/activate", params={"version_id": second["id"]}
+        )
         assert again.json()["status"] == "active"
 
 
@@ -42,8 +45,11 @@ def test_activation_errors(any_ct_server: CTServerProcess) -> None:
         assert_problem(client.post(url, json={"version_id": "not-a-uuid"}), 404)
         assert_problem(client.post(url, json={"version_id": str(uuid.uuid4())}), 404)
         assert_problem(client.post(url), 422, "version_id")
-        assert_problem(client.post(f"/api/v1/prompts/{task['id']}/versions",
-                                   json={"prompt_text": ""}), 422, "body.prompt_text")
+        assert_problem(
+            client.post(f"/api/v1/prompts/{task['id']}/versions", json={"prompt_text": ""}),
+            422,
+            "body.prompt_text",
+        )
 
 
 def test_etag_and_conditional_fetch(any_ct_server: CTServerProcess) -> None:
@@ -52,7 +58,8 @@ def test_etag_and_conditional_fetch(any_ct_server: CTServerProcess) -> None:
         add_version(client, task["id"], "first", activate=True)
         response = client.get(f"/api/v1/prompts/{task['name']}")
         etag = response.headers["ETag"]
-        assert etag.startswith('"') and not etag.startswith("W/")
+        assert etag.startswith('"')
+        assert not etag.startswith("W/")
         cached = client.get(f"/api/v1/prompts/{task['name']}", headers={"If-None-Match": etag})
         assert cached.status_code == 304
         assert cached.content == b""

@@ -1,0 +1,120 @@
+"""Server-sent prompt events: delivery, resume with Last-Event-ID, heartbeats, replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.helpers import add_version, make_task
+from tests.server.sse_reader import FrameReader
+from tests.support.ct_server import CTServerProcess, running_ct_server
+
+pytestmark = pytest.mark.anyio
+EVENTS = "/api/v1/events/prompts"
+
+
+def _async_client(server: CTServerProcess) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=server.base_url,
+        headers={"X-API-Key": server.api_key},
+        timeout=httpx.Timeout(10.0, read=30.0),
+    )
+
+
+async def test_activation_event_then_resume_after_last_event_id(
+    any_ct_server: CTServerProcess,
+) -> None:
+    with any_ct_server.client() as sync:
+        task = make_task(sync)
+        first = add_version(sync, task["id"], "one")
+        second = add_version(sync, task["id"], "two")
+        third = add_version(sync, task["id"], "three")
+    async with _async_client(any_ct_server) as client:
+        async with client.stream("GET", EVENTS) as response:
+            reader = FrameReader(response)
+            assert "connected" in (await reader.next()).comments
+            for version in (first, second):
+                activated = await client.post(
+                    f"/api/v1/prompts/{task['name']}/activate", json={"version_id": version["id"]}
+                )
+                assert activated.status_code == 200
+            event_one = await reader.next_event_for(task["id"])
+            event_two = await reader.next_event_for(task["id"])
+        assert event_one.event == "prompt.activated"
+        assert event_one.json() | {"created_at": None} == {
+            "task_id": task["id"],
+            "task_name": task["name"],
+            "version_id": first["id"],
+            "version_number": 1,
+            "created_at": None,
+        }
+        assert event_two.json()["version_id"] == second["id"]
+        assert int(event_two.id or 0) > int(event_one.id or 0)
+
+        missed = await client.post(
+            f"/api/v1/prompts/{task['id']}/activate", params={"version_id": third["id"]}
+        )
+        assert missed.status_code == 200
+        headers = {"Last-Event-ID": event_one.id or ""}
+        async with client.stream("GET", f"{EVENTS}/", headers=headers) as response:
+            reader = FrameReader(response)
+            replayed = [await reader.next_event_for(task["id"]) for _ in range(2)]
+        assert [f.json()["version_id"] for f in replayed] == [second["id"], third["id"]]
+        async with client.stream("GET", EVENTS, params={"last_event_id": event_two.id}) as response:
+            reader = FrameReader(response)
+            replayed_by_query = await reader.next_event_for(task["id"])
+        assert replayed_by_query.json()["version_id"] == third["id"]
+
+
+@pytest.fixture
+def fast_heartbeat_server(tmp_path: Path) -> Iterator[CTServerProcess]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}"
+    with running_ct_server(
+        url, tmp_path, extra_env={"KAIZEN_SSE_HEARTBEAT_SECONDS": "0.2"}
+    ) as server:
+        yield server
+
+
+async def test_idle_stream_gets_heartbeats(fast_heartbeat_server: CTServerProcess) -> None:
+    async with (
+        _async_client(fast_heartbeat_server) as client,
+        client.stream("GET", EVENTS) as response,
+    ):
+        reader = FrameReader(response)
+        await reader.next()
+        heartbeats = [await reader.next(seconds=5.0) for _ in range(2)]
+    assert all(frame.comments == ["heartbeat"] for frame in heartbeats)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_replicas(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[CTServerProcess, CTServerProcess]]:
+    """The session server of a backend and a second replica on the same database."""
+    first: CTServerProcess = request.getfixturevalue(
+        "ct_server" if request.param == "sqlite" else "ct_server_pg"
+    )
+    with running_ct_server(first.database_url, tmp_path) as second:
+        yield first, second
+
+
+async def test_event_reaches_subscriber_of_another_replica(
+    two_replicas: tuple[CTServerProcess, CTServerProcess],
+) -> None:
+    writer, listener = two_replicas
+    with writer.client() as sync:
+        task = make_task(sync)
+        version = add_version(sync, task["id"], "cross-replica")
+    async with _async_client(listener) as client, client.stream("GET", EVENTS) as response:
+        reader = FrameReader(response)
+        await reader.next()
+        with writer.client() as sync:
+            activated = sync.post(
+                f"/api/v1/prompts/{task['id']}/activate", json={"version_id": version["id"]}
+            )
+            assert activated.status_code == 200
+        event = await reader.next_event_for(task["id"])
+    assert event.json()["version_id"] == version["id"]
