@@ -217,6 +217,8 @@ def log_feedback_batch(
 ) -> Steps[list[FeedbackResult]]:
     """Log many feedback entries in one request (at most 1000; all or nothing).
 
+    An empty ``items`` returns ``[]`` without a request.
+
     Args:
         items: ``FeedbackItem`` objects (or mappings of their fields).
 
@@ -236,8 +238,11 @@ def log_feedback_batch(
             raise CTValidationError(f"Invalid feedback item {index}: {_describe(exc)}",
                                     detail=exc.errors(include_url=False)) from exc
         wire.append(valid.to_wire())
-    return _call(RequestSpec("POST", f"{API}/feedback/batch", parse_as(list[FeedbackResult]),
-                             json={"items": wire}, retry_safe=True), core)
+    if not wire:
+        return []
+    return (yield from _call(RequestSpec("POST", f"{API}/feedback/batch",
+                                         parse_as(list[FeedbackResult]), json={"items": wire},
+                                         retry_safe=True), core))
 
 
 # -- prompts -------------------------------------------------------------------------------------

@@ -224,8 +224,11 @@ class PromptCacheCore(Generic[FlightT]):
 
     def fresh(self, key: str) -> Prompt | None:
         """The warm path: the cached prompt if it is fresh, else ``None``."""
-        entry = self._entries.get(key)
-        if entry is not None and self._clock() < entry.fresh_until:
+        try:
+            entry = self._entries[key]
+        except KeyError:
+            return None
+        if self._clock() < entry.fresh_until:
             self._hits += 1
             return entry.prompt
         return None

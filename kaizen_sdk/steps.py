@@ -25,6 +25,9 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 import httpx
 
+# Effects are plain (not frozen) slotted dataclasses: they are created on every call, and a
+# frozen dataclass costs several times more to build. Treat them as immutable.
+
 __all__ = [
     "Done",
     "Effect",
@@ -40,7 +43,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Send one HTTP request (one attempt); the result is the ``httpx.Response``.
 
@@ -50,14 +53,14 @@ class Send:
     request: httpx.Request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sleep:
     """Wait ``seconds`` (back-off, polling); the result is ``None``."""
 
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LookupPrompt:
     """Get the active prompt through the prompt cache; the result is a ``Prompt``."""
 
@@ -65,14 +68,14 @@ class LookupPrompt:
     fallback: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RefreshPrompt:
     """Fetch the active prompt now and store it in the cache; the result is a ``Prompt``."""
 
     task_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InvalidatePrompt:
     """Drop the cached prompts of ``keys`` (and their aliases); the result is ``None``."""
 
@@ -84,7 +87,7 @@ Steps: TypeAlias = Generator[Effect, Any, T]
 """An operation in progress: yields effects, receives their results, returns a ``T``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Done(Generic[T]):
     """The operation finished with ``value``."""
 
