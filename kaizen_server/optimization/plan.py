@@ -159,7 +159,8 @@ def plan_run(
     config = evaluator_config_of(task)
     teacher = task.teacher_model or settings.default_teacher_model
     judge = task.judge_model or settings.default_judge_model
-    train, val = split_sizes(example_count, config.val_fraction)
+    # Without an LM nothing is evaluated: every example may become a demo.
+    train, val = split_sizes(example_count, config.val_fraction) if teacher else (example_count, 0)
     optimizer = _choose_optimizer(config, teacher is not None, train, val)
     searching = optimizer in (OptimizerKind.MIPRO_V2, OptimizerKind.GEPA)
     return RunPlan(

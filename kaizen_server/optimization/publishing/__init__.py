@@ -1,0 +1,14 @@
+"""Pull requests of optimized prompts: to a local git repository or to GitHub.
+
+Example:
+    >>> from kaizen_server.optimization.publishing import PullRequestSpec
+    >>> PullRequestSpec(repo="/srv/prompts", task_name="t", version_number=2,
+    ...                 prompt_text="Hi").file_path
+    'prompts/t.txt'
+"""
+
+from kaizen_server.optimization.publishing.errors import PullRequestError
+from kaizen_server.optimization.publishing.publisher import open_pull_request
+from kaizen_server.optimization.publishing.spec import PullRequestSpec
+
+__all__ = ["PullRequestError", "PullRequestSpec", "open_pull_request"]
