@@ -117,14 +117,14 @@ class DeliveryQueue:
         self._flush_interval = flush_interval
         self._retry = retry or RetryPolicy(backoff_base=0.5, backoff_max=30.0)
         self._worker: asyncio.Task[None] | None = None
-        self._in_flight = 0
+        self._batch: list[Delivery] = []
         self._closed = False
         self._closing = asyncio.Event()
 
     @property
     def pending(self) -> int:
         """Items accepted but not yet delivered (waiting or being sent)."""
-        return self._queue.qsize() + self._in_flight
+        return self._queue.qsize() + len(self._batch)
 
     def offer(self, item: Delivery) -> bool:
         """Queue ``item`` without waiting; False (and counted as dropped) if full or closed."""
@@ -169,29 +169,30 @@ class DeliveryQueue:
                            left, grace_period)
         return left
 
-    def _count_dropped_remaining(self) -> None:
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
+    def _count_dropped_remaining(self, include_queue: bool = True) -> None:
+        left = self._batch
+        while include_queue and not self._queue.empty():
+            left.append(self._queue.get_nowait())
+        for item in left:
             self._metrics.inc("traces_dropped" if isinstance(item, TraceRecord)
                               else "feedback_dropped")
-        if self._in_flight:
-            self._metrics.inc("feedback_dropped", self._in_flight)
-            self._in_flight = 0
+        self._batch = []
 
     async def _run(self) -> None:
         while True:
-            batch = await self._next_batch()
-            self._in_flight = len(batch)
+            batch = await self._next_batch()  # cancelled at close: unsent stay in _batch
             try:
                 await self._deliver(batch)
-            finally:
-                self._in_flight = 0
-                for _ in batch:
-                    self._queue.task_done()
+            except Exception:  # a bug must not stop delivery for good
+                logger.exception("Kaizen delivery failed unexpectedly; batch dropped")
+                self._count_dropped_remaining(include_queue=False)
+            self._batch = []
+            for _ in batch:
+                self._queue.task_done()
 
     async def _next_batch(self) -> list[Delivery]:
         """Wait for one item, then up to ``flush_interval`` for more (not once closing)."""
-        batch = [await self._queue.get()]
+        batch = self._batch = [await self._queue.get()]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._flush_interval
         while len(batch) < self._batch_size:
@@ -218,10 +219,10 @@ class DeliveryQueue:
 
     async def _deliver(self, batch: list[Delivery]) -> None:
         feedback: list[FeedbackItem] = []
-        for item in batch:
+        for item in list(batch):
             if isinstance(item, TraceRecord):
                 sent = await self._until_delivered("trace", 1, partial(self._send_trace, item))
-                self._metrics.inc("traces_sent" if sent else "traces_dropped")
+                self._settle([item], "traces_sent" if sent else "traces_dropped")
             else:
                 feedback.append(item)
         if feedback:
@@ -232,12 +233,18 @@ class DeliveryQueue:
             "feedback", len(items), lambda: self._client.log_feedback_batch(items)
         )
         if sent:
-            self._metrics.inc("feedback_sent", len(items))
+            self._settle(items, "feedback_sent")
         elif len(items) > 1:  # isolate the invalid item(s): the batch is all-or-nothing
             for item in items:
                 await self._deliver_feedback([item])
         else:
-            self._metrics.inc("feedback_dropped")
+            self._settle(items, "feedback_dropped")
+
+    def _settle(self, items: Sequence[Delivery], counter: str) -> None:
+        """Count ``items`` as sent or dropped; they are no longer pending."""
+        self._metrics.inc(counter, len(items))
+        for item in items:
+            self._batch.remove(item)
 
     async def _send_trace(self, trace: TraceRecord) -> TraceResult:
         return await self._client.log_trace(
@@ -264,8 +271,8 @@ class DeliveryQueue:
             except _TRANSIENT_ERRORS as exc:
                 self._monitor.report_failure(f"{kind} delivery", exc)
                 attempt += 1
-                if kind == "feedback":
-                    self._metrics.inc("feedback_retried", count)
+                self._metrics.inc("feedback_retried" if kind == "feedback" else "traces_retried",
+                                  count)
                 await asyncio.sleep(self._retry.backoff(attempt, random.uniform))
             except CTError as exc:
                 self._monitor.report_success(f"{kind} delivery")

@@ -34,6 +34,7 @@ class KaizenMetrics:
     feedback_dropped: int = 0
     traces_queued: int = 0
     traces_sent: int = 0
+    traces_retried: int = 0
     traces_dropped: int = 0
     prompts_served: int = 0
     prompt_fallback_serves: int = 0

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
@@ -62,8 +63,7 @@ def build_app(settings: KaizenSettings, stream: StreamControl | None = None) -> 
     async def summarize_stream(prompt: ActivePrompt) -> StreamingResponse:
         async def chunks() -> AsyncIterator[bytes]:
             yield f"first {prompt.version_number}\n".encode()
-            while not control.release.is_set():
-                await asyncio.sleep(0.01)
+            await anyio.to_thread.run_sync(control.release.wait)
             yield b"second\n"
 
         return StreamingResponse(chunks(), media_type="text/plain")
@@ -71,12 +71,12 @@ def build_app(settings: KaizenSettings, stream: StreamControl | None = None) -> 
     @app.get("/summarize/forever")
     async def summarize_forever(request: Request) -> StreamingResponse:
         async def chunks() -> AsyncIterator[bytes]:
-            while True:
-                if await request.is_disconnected():
-                    control.disconnected.set()
-                    return
-                yield b"tick\n"
-                await asyncio.sleep(0.02)
+            try:
+                while not await request.is_disconnected():
+                    yield b"tick\n"
+                    await asyncio.sleep(0.02)
+            finally:  # the disconnect ended the stream, one way or the other
+                control.disconnected.set()
 
         return StreamingResponse(chunks(), media_type="text/plain")
 

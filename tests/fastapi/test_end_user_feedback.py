@@ -117,7 +117,7 @@ def test_forged_expired_replayed_tokens_and_bad_bodies_store_nothing(
             response = http.post("/kaizen/feedback", json={"token": bad, "rating": "up"})
             assert response.status_code == 401, name
             problem = response.json()
-            assert problem["status"] == 401 and problem["title"], name
+            assert problem["status"] == 401, name
             assert ("expired" in problem["title"].lower()) == (name == "expired")
         for body, status, mention in BAD_BODIES:
             filled = {k: (token if v == "{token}" else v) for k, v in body.items()}

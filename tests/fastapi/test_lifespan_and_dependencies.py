@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI, Request
@@ -26,7 +26,7 @@ from kaizen_fastapi import (
     uses_prompt,
 )
 from kaizen_fastapi.runtime import default_client
-from kaizen_sdk import AsyncCTClient
+from kaizen_sdk import AsyncCTClient, Prompt
 
 
 class RecordingClient(AsyncCTClient):
@@ -119,8 +119,10 @@ def test_default_router_reads_settings_override_when_the_app_starts(
     app.include_router(kaizen_router)
     app.dependency_overrides[get_kaizen_settings] = lambda: settings
 
+    greeting_prompt = Annotated[Prompt, Depends(uses_prompt("greet"))]
+
     @app.get("/greet")
-    async def greet(request: Request, prompt: Any = Depends(uses_prompt("greet"))) -> Any:
+    async def greet(request: Request, prompt: greeting_prompt) -> Any:
         runtime: KaizenRuntime = request.scope["state"][STATE_KEY]
         return {"prompt": prompt.prompt_text, "same": runtime.settings is settings}
 

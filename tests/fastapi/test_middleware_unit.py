@@ -63,7 +63,8 @@ async def test_fallback_prompt_served_with_header_and_body_untouched(
 ) -> None:
     inner = StreamingApp()
     sent = await _call(KaizenPromptMiddleware(inner), "/summarize/1", state)
-    assert inner.seen_prompt is not None and inner.seen_prompt.prompt_text == "Summarize:"
+    assert inner.seen_prompt is not None
+    assert inner.seen_prompt.prompt_text == "Summarize:"
     assert inner.seen_prompt.is_fallback
     assert (b"x-kaizen-prompt-version", b"fallback") in _headers(sent)
     assert [m.get("body") for m in sent[1:]] == [b"a", b"b", b"c", b""]
@@ -130,13 +131,15 @@ async def test_strict_mode_fails_fast_with_503_problem(
     assert sent[0]["status"] == 503
     assert (b"content-type", b"application/problem+json") in _headers(sent)
     body = json.loads(sent[1]["body"])
-    assert body["title"] == "Prompt unavailable" and "summarize" in body["detail"]
+    assert body["title"] == "Prompt unavailable"
+    assert "summarize" in body["detail"]
 
 
 async def test_non_http_scopes_and_missing_lifespan_pass_through() -> None:
     inner = StreamingApp()
     sent = await _call(KaizenPromptMiddleware(inner), "/summarize", state={})
-    assert sent[0]["status"] == 200 and inner.seen_prompt is None
+    assert sent[0]["status"] == 200
+    assert inner.seen_prompt is None
 
     called: list[str] = []
 

@@ -29,7 +29,8 @@ def test_activation_reaches_two_running_instances_within_a_second_via_the_stream
                                     prompt_routes={"/summarize*": unique_task},
                                     warm_tasks=[unique_task])
     with serve_app(build_app(settings)) as first, serve_app(build_app(settings)) as second:
-        assert _version(first) == 1 and _version(second) == 1
+        assert _version(first) == 1
+        assert _version(second) == 1
         new_version = activate_new_version(ct_server, unique_task, "Summarize v2:")
         activated_at = time.monotonic()
         seen: dict[str, float] = {}
