@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -25,10 +24,12 @@ class RunningApp:
     ct_server: CTServerProcess
 
 
-@pytest.fixture
-def example_app(ct_server: CTServerProcess, tmp_path: Path) -> Iterator[RunningApp]:
-    """The example app on its own task (unique name) of the session's CT server."""
+@pytest.fixture(scope="module")
+def example_app(
+    ct_server: CTServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
+    """The example app on its own task (unique name) of the session's CT server, per module."""
     task_name = f"summarize_ticket_{uuid.uuid4().hex[:8]}"
     seeded = seed(ct_server, task_name, DEMO_THRESHOLD)
-    with running_example_app(ct_server, task_name, tmp_path) as url:
+    with running_example_app(ct_server, task_name, tmp_path_factory.mktemp("app")) as url:
         yield RunningApp(url, seeded, ct_server)

@@ -1,4 +1,4 @@
-"""README's first command, ``scripts/demo.sh``, from a fresh clone: both servers answer, Ctrl-C stops them.
+"""README's first command from a fresh clone: both servers answer, Ctrl-C stops them.
 
 The clone reuses this checkout's virtualenv (``KAIZEN_DEMO_VENV``) to stay fast; the demo
 puts the clone's own code first on ``PYTHONPATH``, so it is the clone that runs.

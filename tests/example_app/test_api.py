@@ -1,0 +1,123 @@
+"""The example app's endpoints against the real CT server: traces, feedback, bad input."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.example_app.app_process import running_example_app, seed
+from tests.example_app.conftest import RunningApp
+from tests.support.ct_server import CTServerProcess
+
+TICKET = "Hello, the export button does nothing since the update. Please fix. Thanks, Ana"
+
+
+def eventually(fetch: Callable[[], Any], until: Callable[[Any], bool], deadline_s: float = 10.0
+               ) -> Any:
+    """Call ``fetch`` until ``until(result)`` holds (deadline), return the last result."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        result = fetch()
+        if until(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def test_summarize_serves_the_active_prompt_and_records_a_trace(example_app: RunningApp) -> None:
+    response = httpx.post(f"{example_app.url}/api/summarize", json={"ticket": TICKET})
+    assert response.status_code == 200
+    assert response.headers["X-Kaizen-Prompt-Version"] == "1"
+    body = response.json()
+    assert body["prompt_version"] == 1
+    assert body["prompt_version_id"] == example_app.seeded.prompt.id
+    assert body["prompt_is_fallback"] is False
+    assert body["summary"].startswith("Hello, the export button")
+    assert body["llm"].startswith("Stand-in LLM")
+
+    with example_app.ct_server.client() as ct:
+        trace = eventually(lambda: ct.get(f"/api/v1/traces/{body['trace_id']}"),
+                           lambda r: r.status_code == 200)
+        assert trace.status_code == 200, trace.text
+        stored = trace.json()
+    assert stored["inputs"] == {"ticket": TICKET}
+    assert stored["response_text"] == body["summary"]
+    assert stored["prompt_version_id"] == example_app.seeded.prompt.id
+
+
+def test_rating_through_the_mounted_endpoint_reaches_the_ct_server(
+    example_app: RunningApp,
+) -> None:
+    def status() -> dict[str, Any]:
+        data: dict[str, Any] = httpx.get(f"{example_app.url}/api/status").json()
+        return data
+
+    count = status()["task"]["feedback_count"]
+    result = httpx.post(f"{example_app.url}/api/summarize", json={"ticket": TICKET}).json()
+    rated = httpx.post(f"{example_app.url}/kaizen/feedback",
+                       json={"token": result["feedback_token"], "rating": "down",
+                             "comment": "misses the version number"})
+    assert rated.status_code == 202
+    again = httpx.post(f"{example_app.url}/kaizen/feedback",
+                       json={"token": result["feedback_token"], "rating": "up"})
+    assert again.status_code == 409  # one rating per result
+
+    final = eventually(status, lambda s: s["task"]["feedback_count"] == count + 1)
+    assert final["task"]["feedback_count"] == count + 1
+    assert final["task"]["threshold_progress"] == f"{count + 1}/3"
+
+
+@pytest.mark.parametrize("body", [
+    {"ticket": ""},
+    {"ticket": "x" * 8001},
+    {"text": TICKET},
+    {"ticket": TICKET, "extra": 1},
+    {"ticket": 42},
+])
+def test_bad_tickets_get_a_clear_422(example_app: RunningApp, body: dict[str, Any]) -> None:
+    response = httpx.post(f"{example_app.url}/api/summarize", json=body)
+    assert response.status_code == 422
+    assert "ticket" in response.text or "extra" in response.text
+
+
+def test_activating_an_unknown_version_is_a_4xx_problem(example_app: RunningApp) -> None:
+    response = httpx.post(f"{example_app.url}/api/versions/{uuid.uuid4()}/activate")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Not found on the CT server"
+
+
+def test_the_page_and_its_config_never_carry_the_api_key(example_app: RunningApp) -> None:
+    key = example_app.ct_server.api_key
+    for path in ("/", "/static/app.js", "/api/config", "/api/status"):
+        response = httpx.get(f"{example_app.url}{path}")
+        assert response.status_code == 200, path
+        assert key not in response.text, path
+    config = httpx.get(f"{example_app.url}/api/config").json()
+    assert config["feedback_url"] == "/kaizen/feedback"
+    assert config["task_name"] == example_app.seeded.task.name
+
+
+def test_admin_actions_can_be_switched_off(ct_server: CTServerProcess, tmp_path: Path) -> None:
+    task_name = f"summarize_locked_{uuid.uuid4().hex[:8]}"
+    seeded = seed(ct_server, task_name, threshold=3)
+    with running_example_app(ct_server, task_name, tmp_path,
+                             {"EXAMPLE_ALLOW_ACTIVATION": "false"}) as url:
+        assert httpx.get(f"{url}/api/config").json()["allow_activation"] is False
+        activate = httpx.post(f"{url}/api/versions/{seeded.prompt.id}/activate")
+        optimize = httpx.post(f"{url}/api/optimize")
+    assert activate.status_code == 403
+    assert optimize.status_code == 403
+
+
+def test_seeding_twice_creates_nothing_new(example_app: RunningApp) -> None:
+    again = seed(example_app.ct_server, example_app.seeded.task.name, threshold=9)
+    assert (again.created_task, again.created_prompt) == (False, False)
+    assert again.task.id == example_app.seeded.task.id
+    assert again.task.feedback_threshold == 3
+    assert again.prompt.id == example_app.seeded.prompt.id
