@@ -36,8 +36,15 @@ cli = typer.Typer(
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 
-console = Console()
-errors = Console(stderr=True)
+
+def console() -> Console:
+    """Standard output (built per call so COLUMNS and redirections are honoured)."""
+    return Console()
+
+
+def errors() -> Console:
+    """Standard error."""
+    return Console(stderr=True)
 
 
 def _settings(**overrides: object) -> ServerSettings:
@@ -46,7 +53,7 @@ def _settings(**overrides: object) -> ServerSettings:
             **{key: value for key, value in overrides.items() if value is not None}
         )
     except SettingsError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -83,7 +90,7 @@ def serve(
     configure_logging(settings.log_level)
     upgrade_to_head(settings.database_url)
     if settings.api_key is None and not _with_session(settings, api_keys.has_active_keys):
-        errors.print(f"[yellow]{NO_KEY_HINT}[/yellow]")
+        errors().print(f"[yellow]{NO_KEY_HINT}[/yellow]")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -100,7 +107,7 @@ def migrate() -> None:
     settings = _settings()
     upgrade_to_head(settings.database_url)
     revision = asyncio.run(current_revision(settings.database_url))
-    console.print(f"database at revision [bold]{revision}[/bold]")
+    console().print(f"database at revision [bold]{revision}[/bold]")
 
 
 @keys_cli.command("create")
@@ -109,11 +116,11 @@ def create_key(
 ) -> None:
     """Create a key and print it (this is the only time it is shown)."""
     if not 0 < len(name) <= 200:
-        errors.print("[red]error:[/red] --name must be 1 to 200 characters")
+        errors().print("[red]error:[/red] --name must be 1 to 200 characters")
         raise typer.Exit(2)
     created = _with_session(_settings(), lambda session: api_keys.create_key(session, name))
-    console.print(f"Created API key [bold]{created.record.id}[/bold] ({name}).")
-    console.print("Store it now, it is not shown again:")
+    console().print(f"Created API key [bold]{created.record.id}[/bold] ({name}).")
+    console().print("Store it now, it is not shown again:")
     print(created.secret)
 
 
@@ -121,17 +128,13 @@ def create_key(
 def list_keys() -> None:
     """List keys (never the secrets)."""
     keys = _with_session(_settings(), api_keys.list_keys)
-    table = Table("id", "name", "prefix", "created", "status")
+    table = Table("name", "prefix", "created", "status")
+    table.add_column("id", no_wrap=True, min_width=36)
     for key in keys:
         status = "revoked" if key.revoked_at else "active"
-        table.add_row(
-            str(key.id),
-            key.name,
-            key.key_prefix + "...",
-            key.created_at.isoformat(timespec="seconds"),
-            status,
-        )
-    console.print(table)
+        created = key.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(key.name, key.key_prefix + "...", created, status, str(key.id))
+    console().print(table)
 
 
 @keys_cli.command("revoke")
@@ -140,9 +143,9 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="Key id (or a unique p
     try:
         key = _with_session(_settings(), lambda session: api_keys.revoke_key(session, key_id))
     except NotFoundError as exc:
-        errors.print(f"[red]error:[/red] {exc.detail}")
+        errors().print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from exc
-    console.print(f"Revoked API key [bold]{key.id}[/bold] ({key.name}).")
+    console().print(f"Revoked API key [bold]{key.id}[/bold] ({key.name}).")
 
 
 def main() -> None:
