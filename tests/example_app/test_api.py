@@ -121,3 +121,21 @@ def test_seeding_twice_creates_nothing_new(example_app: RunningApp) -> None:
     assert again.task.id == example_app.seeded.task.id
     assert again.task.feedback_threshold == 3
     assert again.prompt.id == example_app.seeded.prompt.id
+
+
+def test_a_ct_server_outage_degrades_gracefully(
+    isolated_ct_server: CTServerProcess, tmp_path: Path
+) -> None:
+    """Summaries keep coming (cached prompt); the status view says 503, not 500."""
+    task_name = f"summarize_outage_{uuid.uuid4().hex[:8]}"
+    seed(isolated_ct_server, task_name, threshold=3)
+    quick_exit = {"KAIZEN_SHUTDOWN_FLUSH_TIMEOUT": "0.5"}  # the last trace cannot be delivered
+    with running_example_app(isolated_ct_server, task_name, tmp_path, quick_exit) as url:
+        assert httpx.post(f"{url}/api/summarize", json={"ticket": TICKET}).status_code == 200
+        isolated_ct_server.stop()
+        served = httpx.post(f"{url}/api/summarize", json={"ticket": TICKET}, timeout=30)
+        status = httpx.get(f"{url}/api/status", timeout=60)
+    assert served.status_code == 200
+    assert served.json()["prompt_version"] == 1
+    assert status.status_code == 503
+    assert status.json()["title"] == "CT server unreachable"
