@@ -11,24 +11,14 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from kaizen_sdk.binding import SyncRunner, bind_operations
 from kaizen_sdk.client_base import ClientBase
 from kaizen_sdk.prompt_cache_threads import ThreadedPromptCache
-from kaizen_sdk.steps import (
-    Done,
-    Effect,
-    InvalidatePrompt,
-    LookupPrompt,
-    RefreshPrompt,
-    Send,
-    Sleep,
-    StepDriver,
-    Steps,
-)
+from kaizen_sdk.steps import IO, Steps, run_blocking
 
 __all__ = ["CTClient"]
 
@@ -36,21 +26,12 @@ T = TypeVar("T")
 
 
 class CTClient(SyncRunner, ClientBase[httpx.BaseTransport]):
-    """Synchronous Python client for Kaizen; safe to share between threads.
+    """Synchronous Python client for Kaizen; one instance may be shared by many threads.
 
-    Args:
-        api_key: CT API key. Falls back to ``KAIZEN_API_KEY``; neither set -> ``CTError``.
-        base_url: Base URL of the CT server. Falls back to ``KAIZEN_BASE_URL``, then
-            ``http://localhost:8000``.
-        cache_ttl: Time-to-live in seconds of the in-memory prompt cache.
-        timeout: HTTP request timeout in seconds.
-        transport: Keyword-only: an ``httpx.BaseTransport`` (tests, proxies).
-        max_retries: Keyword-only: retries after the first attempt (default 3).
-        cache_maxsize: Keyword-only: most prompts cached (default 1024).
-        deadline: Keyword-only: total seconds per call, retries included (default ``timeout``).
-        clock: Keyword-only: monotonic clock for cache expiry and deadlines (tests).
-
-    ``with CTClient() as client:`` closes the connection pool on exit; so does ``close()``.
+    The constructor is the seed's, ``CTClient(api_key=None, base_url=None, cache_ttl=300.0,
+    timeout=30.0)``, plus keyword-only options (see :class:`ClientBase`); ``transport`` takes
+    an ``httpx.BaseTransport``. ``with CTClient() as client:`` closes the connection pool
+    on exit, as does ``close()``.
 
     Example:
         >>> with CTClient(api_key="sk-...") as client:  # doctest: +SKIP
@@ -58,16 +39,12 @@ class CTClient(SyncRunner, ClientBase[httpx.BaseTransport]):
         ...         print(task.id, task.name)
     """
 
-    _http: httpx.Client
     _cache: ThreadedPromptCache
 
-    def _open(self, transport: httpx.BaseTransport | None) -> None:
-        config = self._core.config
-        self._http = httpx.Client(transport=transport, timeout=config.timeout,
-                                  follow_redirects=False)
-        self._cache = ThreadedPromptCache(
-            ttl=config.cache_ttl, maxsize=config.cache_maxsize,
-            fetch=self._fetch_prompt, run=self._run, clock=self._core.clock)
+    def _open(self, transport: httpx.BaseTransport | None) -> IO:
+        self._http = httpx.Client(transport=transport, timeout=self._core.config.timeout)
+        self._cache = ThreadedPromptCache(**self._cache_options())
+        return IO(send=self._http.send, sleep=time.sleep, prompts=self._cache)
 
     def close(self) -> None:
         """Close the underlying HTTP connection pool (and stop background refreshes).
@@ -82,36 +59,12 @@ class CTClient(SyncRunner, ClientBase[httpx.BaseTransport]):
     def __enter__(self) -> CTClient:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self.close()
 
     def _run(self, steps: Steps[T]) -> T:
-        driver = StepDriver(steps)
-        step = driver.start()
-        while not isinstance(step, Done):
-            try:
-                result = self._perform(step)
-            except Exception as exc:
-                step = driver.fail(exc)
-            else:
-                step = driver.resume(result)
-        return step.value
-
-    def _perform(self, effect: Effect) -> Any:
-        if isinstance(effect, Send):
-            return self._http.send(effect.request)
-        if isinstance(effect, LookupPrompt):
-            return self._cache.get(effect.task_id, effect.fallback)
-        if isinstance(effect, Sleep):
-            return time.sleep(effect.seconds)
-        if isinstance(effect, RefreshPrompt):
-            return self._cache.refresh(effect.task_id)
-        if isinstance(effect, InvalidatePrompt):
-            return self._cache.invalidate(effect.keys)
-        raise TypeError(f"Unknown effect {effect!r}")
+        return run_blocking(steps, self._io)
 
 
 bind_operations(CTClient)

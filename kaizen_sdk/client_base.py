@@ -9,14 +9,14 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from kaizen_sdk import operations as ops
 from kaizen_sdk.binding import Operation
 from kaizen_sdk.config import resolve_config
 from kaizen_sdk.core import ClientCore
 from kaizen_sdk.prompt_cache import FetchResult, PromptCacheStats
-from kaizen_sdk.steps import Steps
+from kaizen_sdk.steps import IO, Steps
 
 __all__ = ["ClientBase"]
 
@@ -64,15 +64,25 @@ class ClientBase(Generic[TransportT]):
         config = resolve_config(api_key, base_url, cache_ttl, timeout, deadline=deadline,
                                 max_retries=max_retries, cache_maxsize=cache_maxsize)
         self._core = replace(ClientCore.from_config(config), clock=clock)
-        self._open(transport)
+        self._io = self._open(transport)
 
     def _fetch_prompt(self, task_id: str, etag: str | None) -> Steps[FetchResult]:
         """The prompt cache's fetch: the active prompt, revalidated with ``etag``."""
         return ops.fetch_prompt(self._core, task_id, etag)
 
     @abstractmethod
-    def _open(self, transport: TransportT | None) -> None:
-        """Create the connection pool (``self._http``) and the prompt cache (``self._cache``)."""
+    def _open(self, transport: TransportT | None) -> IO:
+        """Create the connection pool and the prompt cache; return how effects are performed."""
+
+    def _cache_options(self) -> dict[str, Any]:
+        """Keyword arguments of the prompt cache, the same for both clients."""
+        config = self._core.config
+        return {"ttl": config.cache_ttl, "maxsize": config.cache_maxsize,
+                "fetch": self._fetch_prompt, "run": self._run, "clock": self._core.clock}
+
+    def _run(self, steps: Steps[Any]) -> Any:
+        """Perform ``steps`` (overridden by the runner base of each client)."""
+        raise NotImplementedError
 
     # The API: one declaration per operation, bound as `def` or `async def` by the subclass.
     log_feedback = Operation(ops.log_feedback)

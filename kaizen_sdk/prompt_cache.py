@@ -19,7 +19,8 @@ This module knows nothing about threads or event loops: the clients' adapters
 (:mod:`kaizen_sdk.prompt_cache_threads`, :mod:`kaizen_sdk.prompt_cache_asyncio`) decide how a
 caller waits for an in-flight fetch and where background refreshes run. ``lock`` is a
 ``threading.Lock`` for the sync client and a no-op for the async one; methods documented as
-"caller holds the lock" are called by the adapters inside ``with core.lock:``.
+"caller holds the lock" are called by the adapters inside ``with core.lock:``; the async
+adapter holds nothing, so its warm path is one dict lookup and a clock read.
 
 Example:
     >>> stats = PromptCacheStats(hits=3, misses=1, stale_serves=0, fallback_serves=0,
@@ -54,11 +55,9 @@ __all__ = [
     "Failed",
     "FetchPlan",
     "FetchedPrompt",
-    "Join",
-    "Lead",
     "PromptCacheCore",
     "PromptCacheStats",
-    "ServeStale",
+    "Wait",
     "fallback_prompt",
     "is_unreachable",
 ]
@@ -131,25 +130,15 @@ class FetchPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class ServeStale:
-    """Serve ``prompt`` now; start ``refresh`` in the background when it is set."""
+class Wait(Generic[FlightT]):
+    """No fresh or stale prompt to serve: wait for ``flight``.
 
-    prompt: Prompt
-    refresh: FetchPlan | None
-
-
-@dataclass(frozen=True, slots=True)
-class Lead(Generic[FlightT]):
-    """No usable entry: this caller runs ``plan`` and publishes it as the key's flight."""
-
-    plan: FetchPlan
-
-
-@dataclass(frozen=True, slots=True)
-class Join(Generic[FlightT]):
-    """A fetch of the key is in flight: wait for it."""
+    ``plan`` is set when this caller started the flight (the sync adapter then runs it in
+    the caller's thread), ``None`` when it joined one already running.
+    """
 
     flight: FlightT
+    plan: FetchPlan | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,44 +211,51 @@ class PromptCacheCore(Generic[FlightT]):
 
     # -- lookups (caller holds the lock) -------------------------------------------------------
 
-    def fresh(self, key: str) -> Prompt | None:
-        """The warm path: the cached prompt if it is fresh, else ``None``."""
+    def serve(
+        self,
+        key: str,
+        start_refresh: Callable[[FetchPlan], FlightT],
+        start_fetch: Callable[[FetchPlan], FlightT],
+    ) -> Prompt | Wait[FlightT] | Failed:
+        """Answer a lookup of ``key``: a prompt to return at once, a flight to wait for, or a
+        failure to recover from. Caller holds the lock.
+
+        ``start_refresh`` starts a background refresh of a stale entry; ``start_fetch``
+        creates the flight a cold lookup waits for. Both return the flight, which later
+        lookups of ``key`` join instead of fetching again.
+        """
+        entry: _Entry | None
         try:
             entry = self._entries[key]
         except KeyError:
-            return None
-        if self._clock() < entry.fresh_until:
+            entry = None
+        if entry is not None and self._clock() < entry.fresh_until:  # the warm path
             self._hits += 1
             return entry.prompt
-        return None
-
-    def lookup(self, key: str) -> ServeStale | Lead[FlightT] | Join[FlightT] | Failed:
-        """Decide what a caller does when :meth:`fresh` returned ``None``."""
-        entry = self._entries.get(key)
         failure = self._failures.get(key)
         failing = failure is not None and self._clock() < failure.retry_at
         flight = self._flights.get(key)
         if entry is not None and (self._ttl > 0 or failing):
             self._stale_serves += 1
-            if flight is not None or failing:
-                return ServeStale(entry.prompt, None)
-            self._refreshes += 1
-            return ServeStale(entry.prompt, self._plan(key, entry))
+            if flight is None and not failing:
+                self._refreshes += 1
+                self._begin(self._plan(key, entry), start_refresh)
+            return entry.prompt
         if failure is not None and failing:
             return Failed(failure.error)
         self._misses += 1
         if flight is not None:
-            return Join(flight[1])
-        return Lead(self._plan(key, entry))
+            return Wait(flight[1], None)
+        plan = self._plan(key, entry)
+        return Wait(self._begin(plan, start_fetch), plan)
 
-    def begin(self, plan: FetchPlan, flight: FlightT) -> None:
-        """Publish ``flight`` as the key's in-flight fetch (later callers join it)."""
-        self._flights[plan.key] = (plan, flight)
-
-    def plan_refresh(self, key: str) -> FetchPlan:
-        """A forced refresh of ``key`` (supersedes any fetch in flight). Caller holds the lock."""
+    def force_refresh(
+        self, key: str, start_fetch: Callable[[FetchPlan], FlightT]
+    ) -> Wait[FlightT]:
+        """Fetch ``key`` now, superseding any fetch in flight. Caller holds the lock."""
         self._refreshes += 1
-        return self._plan(key, self._entries.get(key))
+        plan = self._plan(key, self._entries.get(key))
+        return Wait(self._begin(plan, start_fetch), plan)
 
     # -- fetching (takes the lock itself) ------------------------------------------------------
 
@@ -328,6 +324,11 @@ class PromptCacheCore(Generic[FlightT]):
         if entry is None:
             return FetchPlan(key, None, None)
         return FetchPlan(key, entry.etag, entry.prompt)
+
+    def _begin(self, plan: FetchPlan, start: Callable[[FetchPlan], FlightT]) -> FlightT:
+        flight = start(plan)
+        self._flights[plan.key] = (plan, flight)
+        return flight
 
     def _end_flight(self, plan: FetchPlan) -> bool:
         """Drop ``plan``'s flight; False when it was superseded (invalidated or refreshed)."""

@@ -29,10 +29,8 @@ from kaizen_sdk.prompt_cache import (
     Failed,
     FetchPlan,
     FetchResult,
-    Join,
     PromptCacheCore,
     PromptCacheStats,
-    ServeStale,
 )
 from kaizen_sdk.steps import Steps
 
@@ -62,25 +60,19 @@ class AsyncioPromptCache:
 
     async def get(self, key: str, fallback: str | None) -> Prompt:
         """The active prompt of ``key``: cached, stale-while-revalidating, or fetched once."""
-        prompt = self._core.fresh(key)
-        if prompt is not None:
-            return prompt
-        decision = self._core.lookup(key)
-        if isinstance(decision, ServeStale):
-            if decision.refresh is not None:
-                self._start(decision.refresh)
-            return decision.prompt
+        outcome = self._core.serve(key, self._start, self._start)
+        if isinstance(outcome, Prompt):
+            return outcome
         try:
-            if isinstance(decision, Failed):
-                raise decision.error
-            task = decision.flight if isinstance(decision, Join) else self._start(decision.plan)
-            return await asyncio.shield(task)
+            if isinstance(outcome, Failed):
+                raise outcome.error
+            return await asyncio.shield(outcome.flight)
         except CTError as exc:
             return self._core.recover(key, exc, fallback)
 
     async def refresh(self, key: str) -> Prompt:
         """Fetch ``key`` now (superseding any fetch in flight) and cache the answer."""
-        return await asyncio.shield(self._start(self._core.plan_refresh(key)))
+        return await asyncio.shield(self._core.force_refresh(key, self._start).flight)
 
     def invalidate(self, keys: Iterable[str]) -> None:
         self._core.invalidate(keys)
@@ -98,7 +90,6 @@ class AsyncioPromptCache:
     def _start(self, plan: FetchPlan) -> FetchTask:
         task = asyncio.get_running_loop().create_task(self._run(self._core.fetch_and_store(plan)),
                                                       name=f"kaizen-prompt-fetch:{plan.key}")
-        self._core.begin(plan, task)
         self._tasks.add(task)
         task.add_done_callback(self._forget)
         return task

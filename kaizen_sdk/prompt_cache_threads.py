@@ -26,10 +26,8 @@ from kaizen_sdk.prompt_cache import (
     Failed,
     FetchPlan,
     FetchResult,
-    Join,
     PromptCacheCore,
     PromptCacheStats,
-    ServeStale,
 )
 from kaizen_sdk.steps import Steps
 
@@ -39,6 +37,11 @@ logger = logging.getLogger("kaizen_sdk.prompt_cache")
 
 T = TypeVar("T")
 REFRESH_THREADS = 2
+
+
+def _new_flight(plan: FetchPlan) -> Future[Prompt]:
+    """The flight of a cold lookup: the first caller runs it, the others wait on it."""
+    return Future()
 
 
 class ThreadedPromptCache:
@@ -63,33 +66,24 @@ class ThreadedPromptCache:
     def get(self, key: str, fallback: str | None) -> Prompt:
         """The active prompt of ``key``: cached, stale-while-revalidating, or fetched once."""
         with self._lock:
-            prompt = self._core.fresh(key)
-            if prompt is not None:
-                return prompt
-            decision = self._core.lookup(key)
-            if isinstance(decision, ServeStale):
-                if decision.refresh is not None:
-                    self._refresh_in_background(decision.refresh)
-                return decision.prompt
-            if not isinstance(decision, Failed | Join):
-                flight: Future[Prompt] = Future()
-                self._core.begin(decision.plan, flight)
+            outcome = self._core.serve(key, self._refresh_in_background, _new_flight)
+        if isinstance(outcome, Prompt):
+            return outcome
         try:
-            if isinstance(decision, Failed):
-                raise decision.error
-            if isinstance(decision, Join):
-                return decision.flight.result()
-            return self._lead(decision.plan, flight)
+            if isinstance(outcome, Failed):
+                raise outcome.error
+            if outcome.plan is None:
+                return outcome.flight.result()
+            return self._lead(outcome.plan, outcome.flight)
         except CTError as exc:
             return self._core.recover(key, exc, fallback)
 
     def refresh(self, key: str) -> Prompt:
         """Fetch ``key`` now (superseding any fetch in flight) and cache the answer."""
         with self._lock:
-            plan = self._core.plan_refresh(key)
-            flight: Future[Prompt] = Future()
-            self._core.begin(plan, flight)
-        return self._lead(plan, flight)
+            wait = self._core.force_refresh(key, _new_flight)
+        assert wait.plan is not None
+        return self._lead(wait.plan, wait.flight)
 
     def invalidate(self, keys: Iterable[str]) -> None:
         self._core.invalidate(keys)
@@ -98,12 +92,12 @@ class ThreadedPromptCache:
         return self._core.stats()
 
     def close(self) -> None:
-        """Stop the refresh pool (refreshes in progress fail when the connection pool closes)."""
+        """Stop the refresh pool; refreshes still queued fail fast once the pool is closed."""
         with self._lock:
             self._closed = True
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=False)
 
     def _lead(self, plan: FetchPlan, flight: Future[Prompt]) -> Prompt:
         try:
@@ -114,16 +108,17 @@ class ThreadedPromptCache:
         flight.set_result(prompt)
         return prompt
 
-    def _refresh_in_background(self, plan: FetchPlan) -> None:
-        """Start a refresh; caller holds the lock."""
-        if self._closed:
-            return
+    def _refresh_in_background(self, plan: FetchPlan) -> Future[Prompt]:
+        """Start a refresh in the pool; caller holds the lock."""
         flight: Future[Prompt] = Future()
-        self._core.begin(plan, flight)
+        if self._closed:
+            flight.set_exception(CTError("The client is closed"))
+            return flight
         if self._executor is None:
             self._executor = ThreadPoolExecutor(REFRESH_THREADS,
                                                 thread_name_prefix="kaizen-prompt-refresh")
         self._executor.submit(self._refresh_quietly, plan, flight)
+        return flight
 
     def _refresh_quietly(self, plan: FetchPlan, flight: Future[Prompt]) -> None:
         try:

@@ -6,22 +6,20 @@ the cache) and receives their results; it never touches a socket or an event loo
 every operation is written once and runs in both.
 
 Example:
-    >>> def double_after_nap() -> Steps[int]:
+    >>> import time
+    >>> def answer_after_nap() -> Steps[int]:
     ...     yield Sleep(0.0)
     ...     return 42
-    >>> driver = StepDriver(double_after_nap())
-    >>> step = driver.start()
-    >>> step
-    Sleep(seconds=0.0)
-    >>> driver.resume(None)
-    Done(value=42)
+    >>> run_blocking(answer_after_nap(), IO(send=print, sleep=time.sleep, prompts=None))
+    42
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import inspect
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 import httpx
 
@@ -29,18 +27,40 @@ import httpx
 # frozen dataclass costs several times more to build. Treat them as immutable.
 
 __all__ = [
-    "Done",
+    "IO",
     "Effect",
     "InvalidatePrompt",
     "LookupPrompt",
+    "PromptCacheIO",
     "RefreshPrompt",
     "Send",
     "Sleep",
     "StepDriver",
     "Steps",
+    "run_awaiting",
+    "run_blocking",
 ]
 
 T = TypeVar("T")
+
+
+class PromptCacheIO(Protocol):
+    """The prompt cache as effects see it (results may be awaitables on the async client)."""
+
+    def get(self, key: str, fallback: str | None) -> Any: ...
+
+    def refresh(self, key: str) -> Any: ...
+
+    def invalidate(self, keys: tuple[str, ...]) -> None: ...
+
+
+@dataclass(slots=True)
+class IO:
+    """How a client performs effects: blocking callables, or ones returning awaitables."""
+
+    send: Callable[[httpx.Request], Any]
+    sleep: Callable[[float], Any]
+    prompts: PromptCacheIO
 
 
 @dataclass(slots=True)
@@ -52,12 +72,18 @@ class Send:
 
     request: httpx.Request
 
+    def perform(self, io: IO) -> Any:
+        return io.send(self.request)
+
 
 @dataclass(slots=True)
 class Sleep:
     """Wait ``seconds`` (back-off, polling); the result is ``None``."""
 
     seconds: float
+
+    def perform(self, io: IO) -> Any:
+        return io.sleep(self.seconds)
 
 
 @dataclass(slots=True)
@@ -67,12 +93,18 @@ class LookupPrompt:
     task_id: str
     fallback: str | None
 
+    def perform(self, io: IO) -> Any:
+        return io.prompts.get(self.task_id, self.fallback)
+
 
 @dataclass(slots=True)
 class RefreshPrompt:
     """Fetch the active prompt now and store it in the cache; the result is a ``Prompt``."""
 
     task_id: str
+
+    def perform(self, io: IO) -> Any:
+        return io.prompts.refresh(self.task_id)
 
 
 @dataclass(slots=True)
@@ -81,41 +113,67 @@ class InvalidatePrompt:
 
     keys: tuple[str, ...]
 
+    def perform(self, io: IO) -> Any:
+        return io.prompts.invalidate(self.keys)
+
 
 Effect: TypeAlias = Send | Sleep | LookupPrompt | RefreshPrompt | InvalidatePrompt
 Steps: TypeAlias = Generator[Effect, Any, T]
 """An operation in progress: yields effects, receives their results, returns a ``T``."""
 
 
-@dataclass(slots=True)
-class Done(Generic[T]):
-    """The operation finished with ``value``."""
-
-    value: T
-
-
 class StepDriver(Generic[T]):
-    """Advance an operation one effect at a time; the caller performs each effect."""
+    """Advance an operation one effect at a time; the caller performs ``effect``."""
 
-    __slots__ = ("_steps",)
+    __slots__ = ("_result", "_steps", "effect")
 
     def __init__(self, steps: Steps[T]) -> None:
         self._steps = steps
+        self.effect: Effect | None = None
+        self._result: T | None = None
+        self.settle(None, None)
 
-    def start(self) -> Effect | Done[T]:
-        """Run the operation up to its first effect."""
-        return self.resume(None)
-
-    def resume(self, value: Any) -> Effect | Done[T]:
-        """Hand the result of the last effect back; get the next effect or the outcome."""
+    def settle(self, value: Any, error: Exception | None) -> None:
+        """Hand the outcome of ``effect`` back: its result, or the error it raised."""
         try:
-            return self._steps.send(value)
+            self.effect = (self._steps.send(value) if error is None
+                           else self._steps.throw(error))
         except StopIteration as stop:
-            return Done(stop.value)
+            self.effect = None
+            self._result = stop.value
 
-    def fail(self, error: BaseException) -> Effect | Done[T]:
-        """Raise ``error`` inside the operation at the last effect (it may handle it)."""
-        try:
-            return self._steps.throw(error)
-        except StopIteration as stop:
-            return Done(stop.value)
+    @property
+    def result(self) -> T:
+        """What the operation returned (once ``effect`` is ``None``)."""
+        return self._result  # type: ignore[return-value]
+
+
+def run_blocking(steps: Steps[T], io: IO) -> T:
+    """Run ``steps`` to the end, performing each effect with blocking calls."""
+    driver = StepDriver(steps)
+    while driver.effect is not None:
+        driver.settle(*_outcome(driver.effect, io))
+    return driver.result
+
+
+async def run_awaiting(steps: Steps[T], io: IO) -> T:
+    """Run ``steps`` to the end, awaiting each effect that returns an awaitable."""
+    driver = StepDriver(steps)
+    while driver.effect is not None:
+        driver.settle(*await _awaited_outcome(driver.effect, io))
+    return driver.result
+
+
+def _outcome(effect: Effect, io: IO) -> tuple[Any, Exception | None]:
+    try:
+        return effect.perform(io), None
+    except Exception as exc:
+        return None, exc
+
+
+async def _awaited_outcome(effect: Effect, io: IO) -> tuple[Any, Exception | None]:
+    try:
+        value = effect.perform(io)
+        return (await value if inspect.isawaitable(value) else value), None
+    except Exception as exc:
+        return None, exc

@@ -50,6 +50,7 @@ async def test_stale_prompt_is_served_at_once_then_the_new_one(client_kind: str)
     assert stale.prompt_text == "v1 text"
     assert client.cache_stats.stale_serves == 1
     if ct.async_gate is not None:
+        assert ct.async_gate is not None
         ct.async_gate.set()
     if ct.thread_gate is not None:
         ct.thread_gate.set()
@@ -81,12 +82,17 @@ async def test_unchanged_prompt_is_revalidated_with_a_304(client_kind: str) -> N
     await close(client)
 
 
-async def test_a_thousand_concurrent_cold_calls_make_one_request() -> None:
-    ct = FakeCT()
+def gated_async_client() -> tuple[FakeCT, AsyncCTClient]:
+    """An async client whose prompt fetches wait until ``ct.async_gate`` is set."""
+    ct = FakeCT(async_gate=anyio.Event())
     ct.add_task("summarize")
-    ct.async_gate = anyio.Event()
     client = make_client("async", ct, cache_ttl=TTL)
     assert isinstance(client, AsyncCTClient)
+    return ct, client
+
+
+async def test_a_thousand_concurrent_cold_calls_make_one_request() -> None:
+    ct, client = gated_async_client()
     results: list[Prompt] = []
 
     async def one() -> None:
@@ -96,6 +102,7 @@ async def test_a_thousand_concurrent_cold_calls_make_one_request() -> None:
         for _ in range(1000):
             group.start_soon(one)
         await eventually(lambda: client.cache_stats.misses == 1000)
+        assert ct.async_gate is not None
         ct.async_gate.set()
     assert len(results) == 1000
     assert {p.prompt_text for p in results} == {"v1 text"}
@@ -127,11 +134,7 @@ def test_concurrent_cold_calls_from_threads_make_one_request() -> None:
 
 
 async def test_cancelled_caller_does_not_cancel_the_shared_fetch() -> None:
-    ct = FakeCT()
-    ct.add_task("summarize")
-    ct.async_gate = anyio.Event()
-    client = make_client("async", ct, cache_ttl=TTL)
-    assert isinstance(client, AsyncCTClient)
+    ct, client = gated_async_client()
     got: list[Prompt] = []
     impatient = anyio.CancelScope()
     caught: list[bool] = []
@@ -148,6 +151,7 @@ async def test_cancelled_caller_does_not_cancel_the_shared_fetch() -> None:
         await eventually(lambda: caught == [True])
         group.start_soon(lambda: _collect(client, got))
         await eventually(lambda: client.cache_stats.misses == 2)
+        assert ct.async_gate is not None
         ct.async_gate.set()
     assert len(ct.prompt_fetches()) == 1
     assert [p.prompt_text for p in got] == ["v1 text"]

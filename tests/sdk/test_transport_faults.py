@@ -56,16 +56,27 @@ class Script:
         return len(self.requests)
 
 
-async def test_refused_connection_is_retried_then_raises_connection_error(
-    client_kind: str,
+@pytest.mark.parametrize(
+    ("fault", "method", "error", "attempts"),
+    [
+        # A refused connection never reached the server: every request may be retried.
+        (httpx.ConnectError("[Errno 111] Connection refused"), "get_job", CTConnectionError, 3),
+        # A read timeout may have reached it: only retry-safe requests are repeated.
+        (httpx.ReadTimeout("timed out"), "get_job", CTTimeoutError, 3),
+        (httpx.ReadTimeout("timed out"), "create_task", CTTimeoutError, 1),
+        (httpx.ReadError("connection reset"), "trigger_optimization", CTConnectionError, 1),
+    ],
+)
+async def test_transport_faults_raise_the_transport_error_after_allowed_retries(
+    client_kind: str, fault: Exception, method: str, error: type[CTError], attempts: int
 ) -> None:
-    script = Script(httpx.ConnectError("[Errno 111] Connection refused"))
+    script = Script(fault)
     client = make_client(client_kind, script, max_retries=2)
-    with pytest.raises(CTConnectionError, match="unreachable") as caught:
-        await call(client, "get_job", "job-1")
-    assert not isinstance(caught.value, CTTimeoutError)
+    with pytest.raises(error, match="unreachable") as caught:
+        await call(client, method, "x")
+    assert type(caught.value) is error
     assert caught.value.status_code is None
-    assert script.attempts == 3
+    assert script.attempts == attempts
     await close(client)
 
 
@@ -75,24 +86,6 @@ async def test_real_refused_port_raises_connection_error(client_kind: str) -> No
                           max_retries=1)
     with pytest.raises(CTConnectionError):
         await call(client, "list_tasks")
-    await close(client)
-
-
-async def test_timeout_raises_timeout_error_after_retrying_a_get(client_kind: str) -> None:
-    script = Script(httpx.ReadTimeout("timed out"))
-    client = make_client(client_kind, script, max_retries=1)
-    with pytest.raises(CTTimeoutError):
-        await call(client, "get_job", "job-1")
-    assert script.attempts == 2
-    await close(client)
-
-
-async def test_read_timeout_on_a_non_idempotent_post_is_not_retried(client_kind: str) -> None:
-    script = Script(httpx.ReadTimeout("timed out"))
-    client = make_client(client_kind, script, max_retries=3)
-    with pytest.raises(CTTimeoutError):
-        await call(client, "create_task", "t")
-    assert script.attempts == 1
     await close(client)
 
 
@@ -106,14 +99,17 @@ async def test_connect_error_on_a_non_idempotent_post_is_retried(client_kind: st
     await close(client)
 
 
-async def test_500_on_a_get_is_retried_and_raises_server_error(client_kind: str) -> None:
+@pytest.mark.parametrize(("method", "attempts"), [("get_job", 3), ("trigger_optimization", 1)])
+async def test_500_is_retried_only_when_retry_safe(
+    client_kind: str, method: str, attempts: int
+) -> None:
     script = Script(problem(500, "Internal Server Error", "database exploded"))
     client = make_client(client_kind, script, max_retries=2)
     with pytest.raises(CTServerError) as caught:
-        await call(client, "get_job", "job-1")
+        await call(client, method, "job-1")
     assert str(caught.value) == "Internal Server Error: database exploded"
     assert caught.value.status_code == 500
-    assert script.attempts == 3
+    assert script.attempts == attempts
     await close(client)
 
 
@@ -124,15 +120,6 @@ async def test_500_then_success_returns_the_result(client_kind: str) -> None:
     assert isinstance(job, Job)
     assert job.status == "RUNNING"
     assert script.attempts == 2
-    await close(client)
-
-
-async def test_500_on_trigger_optimization_is_not_retried(client_kind: str) -> None:
-    script = Script(problem(500, "Internal Server Error", "boom"))
-    client = make_client(client_kind, script, max_retries=3)
-    with pytest.raises(CTServerError):
-        await call(client, "trigger_optimization", "task-1")
-    assert script.attempts == 1
     await close(client)
 
 
