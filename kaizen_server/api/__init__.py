@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from kaizen_server.api import events, feedback, jobs, optimize, prompts, tasks, traces
 from kaizen_server.api.dependencies import require_api_key
+from kaizen_server.optimization import routes as optimization_routes
 
 __all__ = ["API_PREFIX", "build_api_router"]
 
@@ -17,4 +18,5 @@ def build_api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_api_key)])
     for module in (tasks, feedback, prompts, optimize, jobs, traces, events):
         router.include_router(module.router)
+    router.include_router(optimization_routes.router)
     return router

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from kaizen_sdk.models import FeedbackResult
 from kaizen_server.api.dependencies import (
     DEFAULT_PAGE_SIZE,
+    Context,
     Cursor,
     Limit,
     ReadSession,
@@ -14,6 +15,7 @@ from kaizen_server.api.dependencies import (
     WriteSession,
     set_next_cursor,
 )
+from kaizen_server.optimization.trigger import trigger_after_feedback
 from kaizen_server.request_models import FeedbackBatch, FeedbackCreate
 from kaizen_server.services.feedback import list_feedback, record_feedback
 from kaizen_server.services.views import feedback_view
@@ -30,19 +32,24 @@ router = APIRouter(prefix="/feedback", tags=["feedback"])
     responses={200: {"model": FeedbackResult, "description": "A repeat of a stored id"}},
 )
 async def create_feedback(
-    body: FeedbackCreate, response: Response, session: WriteSession
+    body: FeedbackCreate, response: Response, session: WriteSession, context: Context
 ) -> FeedbackResult:
     """Store one feedback entry; repeating a client ``id`` returns the stored row (200)."""
     (record,) = await record_feedback(session, [body])
     if not record.created:
         response.status_code = status.HTTP_200_OK
+    else:
+        await trigger_after_feedback(context, [record.task_id])
     return record.result
 
 
 @router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=list[FeedbackResult])
-async def create_feedback_batch(body: FeedbackBatch, session: WriteSession) -> list[FeedbackResult]:
+async def create_feedback_batch(
+    body: FeedbackBatch, session: WriteSession, context: Context
+) -> list[FeedbackResult]:
     """Store up to 1000 entries all-or-nothing; results in the order sent."""
     records = await record_feedback(session, body.items, batch=True)
+    await trigger_after_feedback(context, [r.task_id for r in records if r.created])
     return [record.result for record in records]
 
 

@@ -47,5 +47,11 @@ class PendingJobDispatcher:
 
 
 def build_dispatcher(settings: ServerSettings, database: Database) -> JobDispatcher:
-    """The dispatcher the app factory installs."""
-    return PendingJobDispatcher()
+    """The dispatcher the app factory installs: the embedded subprocess job runner, unless
+    ``KAIZEN_JOB_RUNNER=none`` (jobs stay PENDING for an external worker)."""
+    from kaizen_server.optimization.runner import SubprocessJobRunner
+    from kaizen_server.optimization.settings import get_optimization_settings
+
+    if get_optimization_settings().job_runner == "none":
+        return PendingJobDispatcher()
+    return SubprocessJobRunner(settings, database)

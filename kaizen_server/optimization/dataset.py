@@ -5,7 +5,8 @@ the task should produce for its inputs. Each part of the split is ordered best-f
 first demos of a few-shot prompt are the best-rated ones.
 
 Example:
-    >>> from kaizen_server.optimization.signature import SignatureSpec
+    >>> from kaizen_server.optimization.feedback_rows import FeedbackRow
+from kaizen_server.optimization.signature import SignatureSpec
     >>> rows = [FeedbackRow(id="a", inputs={"q": "hi"}, output="hello", score=0.9)]
     >>> examples = gold_examples(rows, SignatureSpec.from_schema({"q": "string"}), 0.7)
     >>> examples[0].q, examples[0].output
@@ -16,26 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dspy
 
+from kaizen_server.optimization.feedback_rows import FeedbackRow
 from kaizen_server.optimization.signature import SignatureSpec
 
-__all__ = ["FeedbackRow", "gold_examples", "split_examples"]
-
-
-@dataclass(frozen=True)
-class FeedbackRow:
-    """One stored feedback entry, as the pipeline needs it."""
-
-    id: str
-    inputs: Mapping[str, Any] | None = None
-    output: str | None = None
-    score: float | None = None
-    metadata: Mapping[str, Any] | None = field(default=None, compare=False)
+__all__ = ["FeedbackRow", "gold_examples", "split_examples"]  # FeedbackRow re-exported
 
 
 def _input_value(value: Any) -> Any:

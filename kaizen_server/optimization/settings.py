@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,8 +40,13 @@ class OptimizationSettings(BaseSettings):
     llm_num_retries: int = 1
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Extra/overriding entries of the price table, model name -> USD per 1M tokens."""
-    job_time_limit_s: float = 1800.0
+    job_time_limit_s: float = Field(default=1800.0, gt=0)
     """Hard wall-clock limit of one optimization job; over it the job is killed."""
+    job_runner: Literal["subprocess", "none"] = "subprocess"
+    """``subprocess``: the server runs each job in a child process; ``none``: jobs stay PENDING
+    (another process runs them)."""
+    job_concurrency: int = Field(default=1, ge=1, le=32)
+    """Jobs run at the same time by one server process."""
     job_num_threads: int = 4
     """Parallel LM calls within a job (DSPy evaluation and bootstrapping threads)."""
     job_workdir: Path | None = None
