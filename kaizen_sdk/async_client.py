@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import TypeVar
+from typing import Self, TypeVar
 
 import httpx
 
@@ -57,7 +57,7 @@ class AsyncCTClient(AsyncRunner, ClientBase[httpx.AsyncBaseTransport]):
         await self._cache.close()
         await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncCTClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

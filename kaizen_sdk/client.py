@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import TypeVar
+from typing import Self, TypeVar
 
 import httpx
 
@@ -56,7 +56,7 @@ class CTClient(SyncRunner, ClientBase[httpx.BaseTransport]):
         self._cache.close()
         self._http.close()
 
-    def __enter__(self) -> CTClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -6,7 +6,8 @@ Rules:
   carry a client-generated id (feedback, traces) or set a state (activate, score).
 - Retry-safe requests are retried on transport errors and on 408, 429, 500, 502, 503, 504.
 - Other requests (create a task, start an optimization) are retried only when the request
-  cannot have reached the server: a refused/failed connection, or a 429.
+  cannot have been processed: the connection failed or never came from the pool, or the
+  server answered 429 (rejected before processing).
 - ``Retry-After`` (seconds or an HTTP date) on 429/503 replaces the back-off delay.
 
 Example:
@@ -29,7 +30,7 @@ import httpx
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
 _RETRY_SAFE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE_TRANSPORT_ERRORS = (httpx.NetworkError, httpx.TimeoutException,
                                httpx.RemoteProtocolError)
 

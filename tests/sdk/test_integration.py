@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from kaizen_sdk import (
@@ -118,17 +119,53 @@ async def test_create_prompt_version_with_activate_invalidates_the_cache(client:
     assert (await call(client, "get_prompt", task.name)).prompt_text == "New"
 
 
-async def test_refresh_prompt_and_revalidation_against_the_server(
+class RecordingTransport(httpx.HTTPTransport):
+    """The real HTTP transport, noting the status of every prompt fetch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompt_statuses: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "GET":
+            self.prompt_statuses.append(response.status_code)
+        return response
+
+
+class AsyncRecordingTransport(httpx.AsyncHTTPTransport):
+    """The real async HTTP transport, noting the status of every prompt fetch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompt_statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.method == "GET":
+            self.prompt_statuses.append(response.status_code)
+        return response
+
+
+async def test_unchanged_prompt_is_revalidated_with_304_by_the_server(
     client_kind: str, ct_server: CTServerProcess
 ) -> None:
-    cls = CTClient if client_kind == "sync" else AsyncCTClient
-    zero_ttl = cls(api_key=ct_server.api_key, base_url=ct_server.base_url, cache_ttl=0.0)
+    transport: RecordingTransport | AsyncRecordingTransport
+    if client_kind == "sync":
+        transport = RecordingTransport()
+        zero_ttl: Client = CTClient(api_key=ct_server.api_key, base_url=ct_server.base_url,
+                                    cache_ttl=0.0, transport=transport)
+    else:
+        transport = AsyncRecordingTransport()
+        zero_ttl = AsyncCTClient(api_key=ct_server.api_key, base_url=ct_server.base_url,
+                                 cache_ttl=0.0, transport=transport)
     task = await task_with_prompt(zero_ttl, "Same")
     prompts = [await call(zero_ttl, "get_prompt", task.name) for _ in range(3)]
-    assert {p.id for p in prompts} == {prompts[0].id}  # two of these were 304 revalidations
-    assert zero_ttl.cache_stats.misses == 3
+    assert {p.id for p in prompts} == {prompts[0].id}
+    assert transport.prompt_statuses == [200, 304, 304]
     refreshed = await call(zero_ttl, "refresh_prompt", task.name)
     assert refreshed.id == prompts[0].id
+    assert transport.prompt_statuses[-1] == 304
     await close(zero_ttl)
 
 
