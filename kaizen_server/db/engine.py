@@ -1,9 +1,10 @@
 """Async engines and session factories for SQLite and PostgreSQL.
 
-On SQLite every connection enables WAL, foreign keys and a busy timeout, and the *write*
-engine opens its transactions with ``BEGIN IMMEDIATE`` so concurrent writers queue on the
-database lock instead of failing on a read-to-write upgrade. On PostgreSQL both factories
-share one engine.
+On SQLite every connection enables WAL, foreign keys and a busy timeout. The *write* engine
+opens its transactions with ``BEGIN IMMEDIATE`` so concurrent writers queue on the database
+lock instead of failing on a read-to-write upgrade; the *read* engine runs each statement in
+its own implicit read transaction (no BEGIN/ROLLBACK round trips). On PostgreSQL both
+factories share one engine.
 
 Example:
     >>> db = Database.connect("sqlite+aiosqlite:///./demo.db")  # doctest: +SKIP
@@ -42,9 +43,11 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class Database:
     def connect(cls, url: str) -> Database:
         """Create the engines (no connection is opened yet)."""
         if url.startswith("sqlite"):
-            read_engine = create_async_engine(url, pool_size=8, max_overflow=8)
+            read_engine = create_async_engine(url, pool_size=20, max_overflow=20)
             write_engine = create_async_engine(url, pool_size=4, max_overflow=4)
             _configure_sqlite(read_engine, immediate=False)
             _configure_sqlite(write_engine, immediate=True)

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
+from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import Feedback, Task, Trace
 from kaizen_server.request_models import FeedbackCreate
 from kaizen_server.services.errors import InputValidationError, NotFoundError
@@ -140,7 +141,12 @@ async def _store(
         row = by_trace.get(trace.id) if trace is not None else None
         created = row is None
         if row is None:
-            row = Feedback(id=item.id or uuid.uuid4(), task_id=task.id, trace_id=item.trace_id)
+            row = Feedback(
+                id=item.id or uuid.uuid4(),
+                task_id=task.id,
+                trace_id=item.trace_id,
+                created_at=utc_now(),
+            )
             row.inputs = inputs
             row.output = (
                 item.output if item.output is not None or trace is None else trace.response_text
@@ -159,8 +165,8 @@ async def _store(
         if trace is not None:
             trace.score = item.score
             trace.scored_by = item.source
-        await session.flush()
         records.append(FeedbackRecord(feedback_view(row), created, task.id))
+    await session.flush()
     for task in {task.id: task for task in tasks}.values():
         await prune_feedback(session, task)
     await session.commit()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
+from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import PromptVersion, Trace
 from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
 from kaizen_server.services.errors import NotFoundError
@@ -80,12 +81,15 @@ async def _store(
         check_inputs(task.schema_json, item.inputs, f"{where}.inputs")
         values = item.model_dump(exclude={"task_id", "id", "metadata"})
         trace = Trace(
-            id=item.id or uuid.uuid4(), task_id=task.id, metadata_=item.metadata, **values
+            id=item.id or uuid.uuid4(),
+            task_id=task.id,
+            metadata_=item.metadata,
+            created_at=utc_now(),
+            **values,
         )
         session.add(trace)
         if item.id is not None:
             existing[item.id] = trace
-        await session.flush()
         records.append(TraceRecord(trace_view(trace), True))
     await session.commit()
     return records
