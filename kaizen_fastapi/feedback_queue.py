@@ -38,6 +38,8 @@ __all__ = ["DeliveryClient", "DeliveryQueue", "TraceRecord"]
 logger = logging.getLogger("kaizen_fastapi")
 
 _TRANSIENT_ERRORS = (CTConnectionError, CTServerError, CTRateLimitError)
+_TRACE_CONCURRENCY = 8
+"""Traces of one batch sent at once (the CT server has no batch endpoint in the SDK)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +183,14 @@ class DeliveryQueue:
     async def _run(self) -> None:
         while True:
             batch = await self._next_batch()  # cancelled at close: unsent stay in _batch
+            taken = len(batch)  # _settle empties the list as items are delivered
             try:
                 await self._deliver(batch)
             except Exception:  # a bug must not stop delivery for good
                 logger.exception("Kaizen delivery failed unexpectedly; batch dropped")
                 self._count_dropped_remaining(include_queue=False)
             self._batch = []
-            for _ in batch:
+            for _ in range(taken):
                 self._queue.task_done()
 
     async def _next_batch(self) -> list[Delivery]:
@@ -218,15 +221,19 @@ class DeliveryQueue:
         return batch
 
     async def _deliver(self, batch: list[Delivery]) -> None:
-        feedback: list[FeedbackItem] = []
-        for item in list(batch):
-            if isinstance(item, TraceRecord):
-                sent = await self._until_delivered("trace", 1, partial(self._send_trace, item))
-                self._settle([item], "traces_sent" if sent else "traces_dropped")
-            else:
-                feedback.append(item)
+        batch = list(batch)
+        traces = [item for item in batch if isinstance(item, TraceRecord)]
+        feedback = [item for item in batch if not isinstance(item, TraceRecord)]
+        if traces:  # all of them before any feedback, which may rate one of them
+            limit = asyncio.Semaphore(_TRACE_CONCURRENCY)
+            await asyncio.gather(*(self._deliver_trace(trace, limit) for trace in traces))
         if feedback:
             await self._deliver_feedback(feedback)
+
+    async def _deliver_trace(self, trace: TraceRecord, limit: asyncio.Semaphore) -> None:
+        async with limit:
+            sent = await self._until_delivered("trace", 1, partial(self._send_trace, trace))
+        self._settle([trace], "traces_sent" if sent else "traces_dropped")
 
     async def _deliver_feedback(self, items: list[FeedbackItem]) -> None:
         sent = await self._until_delivered(

@@ -29,6 +29,9 @@ from kaizen_fastapi.runtime import default_client
 from kaizen_sdk import AsyncCTClient, Prompt
 
 
+GreetingPrompt = Annotated[Prompt, Depends(uses_prompt("greet"))]
+
+
 class RecordingClient(AsyncCTClient):
     closed = False
 
@@ -119,10 +122,8 @@ def test_default_router_reads_settings_override_when_the_app_starts(
     app.include_router(kaizen_router)
     app.dependency_overrides[get_kaizen_settings] = lambda: settings
 
-    greeting_prompt = Annotated[Prompt, Depends(uses_prompt("greet"))]
-
     @app.get("/greet")
-    async def greet(request: Request, prompt: greeting_prompt) -> Any:
+    async def greet(request: Request, prompt: GreetingPrompt) -> Any:
         runtime: KaizenRuntime = request.scope["state"][STATE_KEY]
         return {"prompt": prompt.prompt_text, "same": runtime.settings is settings}
 

@@ -4,6 +4,7 @@ when the server is back; shutdown flushes the queue (within its time limit)."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -99,6 +100,9 @@ def test_shutdown_flushes_the_queue(ct_server: CTServerProcess, unique_task: str
                 "token": served["feedback_token"], "score": 0.5}).status_code == 202
         runtime = runtime_of(http.app_state)
         assert runtime.queue.pending > 0
+        closing_at = time.monotonic()
+    # delivered, then shutdown returns at once (its limit is 5 s)
+    assert time.monotonic() - closing_at < 2.0
     assert len(feedback_rows(ct_server, unique_task)) == 3
     assert runtime.metrics.feedback_sent == 3
 
