@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,6 +76,21 @@ def _with_session(
     return asyncio.run(run())
 
 
+class _StreamClosingServer(uvicorn.Server):
+    """A uvicorn server that ends open event streams as soon as shutdown begins.
+
+    Without this, each open SSE connection would hold shutdown for the whole grace period.
+    """
+
+    def __init__(self, config: uvicorn.Config, close_streams: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._close_streams = close_streams
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._close_streams()
+        super().handle_exit(sig, frame)
+
+
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [KAIZEN_HOST].")] = None,
@@ -81,8 +98,6 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="Log level [KAIZEN_LOG_LEVEL].")] = None,
 ) -> None:
     """Apply pending migrations, then serve the API with uvicorn."""
-    import uvicorn
-
     from kaizen_server.app import NO_KEY_HINT, create_app
     from kaizen_server.http.request_log import configure_logging
 
@@ -91,14 +106,16 @@ def serve(
     upgrade_to_head(settings.database_url)
     if settings.api_key is None and not _with_session(settings, api_keys.has_active_keys):
         errors().print(f"[yellow]{NO_KEY_HINT}[/yellow]")
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
+    _StreamClosingServer(config, app.state.context.broker.close_streams).run()
 
 
 @cli.command()

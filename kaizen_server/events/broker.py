@@ -81,12 +81,33 @@ class PromptEventBroker(Protocol):
     def subscribe(self) -> contextlib.AbstractContextManager[Subscription]:
         """Register a subscriber for as long as the context is open."""
 
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close_streams` was called: streams should end."""
+
+    def close_streams(self) -> None:
+        """Ask every open stream to end (thread- and signal-safe); used at shutdown."""
+
 
 class _SubscriberSet:
     """Subscriber bookkeeping shared by the brokers."""
 
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _remember_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def close_streams(self) -> None:
+        self._closing = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.wake_local)
 
     @property
     def has_subscribers(self) -> bool:
@@ -116,6 +137,7 @@ class PollingBroker(_SubscriberSet):
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self._remember_loop()
         self._task = asyncio.create_task(self._poll(), name="kaizen-prompt-event-poller")
 
     async def stop(self) -> None:
@@ -166,6 +188,7 @@ class PostgresNotifyBroker(_SubscriberSet):
         self._connected = asyncio.Event()
 
     async def start(self) -> None:
+        self._remember_loop()
         self._task = asyncio.create_task(self._listen(), name="kaizen-prompt-event-listener")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout=10.0)

@@ -70,12 +70,12 @@ async def prompt_event_stream(
     with broker.subscribe() as subscription:
         last_id = last_event_id if last_event_id is not None else await latest_event_id(sessions)
         yield f"retry: {RECONNECT_MILLISECONDS}\n".encode() + format_comment("connected")
-        while True:
+        while not broker.closing:
             events = await _events_after(sessions, last_id)
             for event in events:
                 yield format_event(event)
                 last_id = event.id
             if len(events) == REPLAY_BATCH:
                 continue
-            if not await subscription.wait(heartbeat_seconds):
+            if not await subscription.wait(heartbeat_seconds) and not broker.closing:
                 yield format_comment("heartbeat")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -118,3 +120,18 @@ async def test_event_reaches_subscriber_of_another_replica(
             assert activated.status_code == 200
         event = await reader.next_event_for(task["id"])
     assert event.json()["version_id"] == version["id"]
+
+
+async def test_shutdown_ends_open_streams_promptly(isolated_ct_server: CTServerProcess) -> None:
+    async with _async_client(isolated_ct_server) as client, client.stream(
+        "GET", EVENTS
+    ) as response:
+        reader = FrameReader(response)
+        await reader.next()
+        started = time.monotonic()
+        await anyio.to_thread.run_sync(isolated_ct_server.stop)
+        stopped_after = time.monotonic() - started
+    assert isolated_ct_server.process is not None
+    # uvicorn re-raises SIGTERM after a graceful shutdown; SIGKILL (-9) would mean it hung
+    assert isolated_ct_server.process.returncode in (0, -15)
+    assert stopped_after < 3.0
