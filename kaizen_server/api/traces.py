@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Response, status
 
 from kaizen_sdk.models import TraceResult
 from kaizen_server.api.dependencies import (
     DEFAULT_PAGE_SIZE,
+    Context,
     Cursor,
     Limit,
     ReadSession,
@@ -14,6 +17,7 @@ from kaizen_server.api.dependencies import (
     WriteSession,
     set_next_cursor,
 )
+from kaizen_server.optimization.trigger import trigger_after_feedback
 from kaizen_server.request_models import TraceBatch, TraceCreate, TraceScore
 from kaizen_server.services import traces as service
 from kaizen_server.services.views import trace_view
@@ -66,6 +70,10 @@ async def get_trace(trace_id: str, session: ReadSession) -> TraceResult:
 
 
 @router.post("/{trace_id}/score", response_model=TraceResult)
-async def score_trace(trace_id: str, body: TraceScore, session: WriteSession) -> TraceResult:
+async def score_trace(
+    trace_id: str, body: TraceScore, session: WriteSession, context: Context
+) -> TraceResult:
     """Score a trace; the score is also stored as the trace's feedback row."""
-    return await service.score_trace(session, trace_id, body)
+    result = await service.score_trace(session, trace_id, body)
+    await trigger_after_feedback(context, [uuid.UUID(result.task_id)])
+    return result

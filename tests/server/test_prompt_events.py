@@ -123,9 +123,10 @@ async def test_event_reaches_subscriber_of_another_replica(
 
 
 async def test_shutdown_ends_open_streams_promptly(isolated_ct_server: CTServerProcess) -> None:
-    async with _async_client(isolated_ct_server) as client, client.stream(
-        "GET", EVENTS
-    ) as response:
+    async with (
+        _async_client(isolated_ct_server) as client,
+        client.stream("GET", EVENTS) as response,
+    ):
         reader = FrameReader(response)
         await reader.next()
         started = time.monotonic()

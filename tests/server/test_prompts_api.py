@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.server.helpers import add_version, assert_problem, make_task
 from tests.support.ct_server import CTServerProcess
@@ -79,3 +80,28 @@ def test_prompt_for_unknown_task_is_404(any_ct_server: CTServerProcess) -> None:
     with any_ct_server.client() as client:
         assert_problem(client.get("/api/v1/prompts/does_not_exist_1"), 404, "does_not_exist_1")
         assert_problem(client.get(f"/api/v1/prompts/{uuid.uuid4()}/versions"), 404)
+
+
+def test_concurrent_versions_and_activations_stay_consistent(
+    any_ct_server: CTServerProcess,
+) -> None:
+    with any_ct_server.client() as client:
+        task = make_task(client)
+
+    def create(index: int) -> dict[str, object]:
+        with any_ct_server.client() as own:
+            response = own.post(
+                f"/api/v1/prompts/{task['id']}/versions",
+                json={"prompt_text": f"v{index}", "activate": True},
+            )
+            assert response.status_code == 201, response.text
+            body: dict[str, object] = response.json()
+            return body
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        created = list(pool.map(create, range(6)))
+    assert sorted(int(str(v["version_number"])) for v in created) == [1, 2, 3, 4, 5, 6]
+    with any_ct_server.client() as client:
+        versions = client.get(f"/api/v1/prompts/{task['id']}/versions").json()
+        assert [v["status"] for v in versions].count("active") == 1
+        assert client.get(f"/api/v1/prompts/{task['id']}").json()["status"] == "active"
