@@ -31,6 +31,7 @@ from kaizen_sdk.transport import RequestSpec, parse_as, send_with_retries
 
 __all__ = [
     "CLIENT_OPERATIONS",
+    "MAX_BATCH",
     "PAGE_SIZE",
     "activate_prompt",
     "create_prompt_version",
@@ -57,6 +58,8 @@ ItemT = TypeVar("ItemT")
 API = "/api/v1"
 PAGE_SIZE = 500
 """Tasks requested per page by ``list_tasks`` (the server's maximum)."""
+MAX_BATCH = 1000
+"""Most feedback items one ``log_feedback_batch`` call may send (the server's limit)."""
 
 
 def _segment(value: str) -> str:
@@ -230,6 +233,9 @@ def log_feedback_batch(
         ...                            FeedbackItem(task_id="t", output="y", score=0.0)])
         ... # doctest: +SKIP
     """
+    if len(items) > MAX_BATCH:
+        raise CTValidationError(f"Too many feedback items: {len(items)} > {MAX_BATCH}; "
+                                "split them into several batches")
     wire = []
     for index, item in enumerate(items):
         try:

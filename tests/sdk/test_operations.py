@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from kaizen_sdk import CTTimeoutError, CTValidationError, Job
+from kaizen_sdk import CTTimeoutError, CTValidationError, FeedbackItem, Job
 from tests.sdk.fake_ct import FakeClock, call, close, make_client
 
 pytestmark = pytest.mark.anyio
@@ -92,6 +92,8 @@ async def test_score_is_checked_before_sending(client_kind: str) -> None:
             await call(client, "log_feedback", "task-1", score=bad)
     with pytest.raises(CTValidationError, match="item 0"):
         await call(client, "log_feedback_batch", [{"task_id": "t", "score": 2}])
+    with pytest.raises(CTValidationError, match="Too many feedback items: 1001"):
+        await call(client, "log_feedback_batch", [FeedbackItem(task_id="t")] * 1001)
     assert sent == []
     await close(client)
 

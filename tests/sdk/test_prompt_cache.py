@@ -308,3 +308,20 @@ async def test_zero_ttl_revalidates_every_lookup(client_kind: str) -> None:
     assert len(fetches) == 3
     assert [r.headers.get("If-None-Match") for r in fetches] == [None, task.etag, task.etag]
     await close(client)
+
+
+async def test_close_cancels_a_background_refresh_in_progress() -> None:
+    ct = FakeCT()
+    ct.add_task("summarize")
+    clock = FakeClock()
+    client = make_client("async", ct, cache_ttl=TTL, clock=clock)
+    assert isinstance(client, AsyncCTClient)
+    await client.get_prompt("summarize")
+    ct.async_gate = anyio.Event()  # the refresh will hang until cancelled
+    clock.advance(TTL + 1)
+    assert (await client.get_prompt("summarize")).prompt_text == "v1 text"
+    assert client.cache_stats.in_flight == 1
+    with anyio.fail_after(2):
+        await client.close()
+    assert client._cache._tasks == set()
+    assert len(ct.prompt_fetches()) == 1  # the refresh never reached the server
