@@ -22,7 +22,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +39,7 @@ from kaizen_fastapi import (  # noqa: E402 - after the path set-up
     kaizen_router,
     record_llm_call,
 )
-from kaizen_fastapi.testing import local_ct_server  # noqa: E402
+from kaizen_fastapi.testing import FaultyProxy, local_ct_server  # noqa: E402
 from kaizen_sdk import AsyncCTClient  # noqa: E402
 
 TASK = "bench_summarize"
@@ -156,58 +155,14 @@ async def requests_per_second(base_url: str, seconds: float, connections: int) -
 # --- 2. feedback latency with a slow CT server --------------------------------------------
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                delay: float) -> None:
-    try:
-        while data := await reader.read(65536):
-            if delay:
-                await asyncio.sleep(delay)
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        writer.close()
-
-
-class SlowProxy:
-    """TCP proxy to the CT server delaying every client->server chunk (so each request).
-
-    Runs its own event loop in a thread, so it keeps forwarding while the bench blocks.
-    """
-
-    def __init__(self, target_port: int, delay: float) -> None:
-        self.target_port, self.delay = target_port, delay
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        await asyncio.gather(_pipe(reader, up_writer, self.delay),
-                             _pipe(up_reader, writer, 0.0))
-
-    def __enter__(self) -> SlowProxy:
-        self._thread.start()
-        server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop).result()
-        self.port = server.sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def feedback_latency(ct_url: str, api_key: str, samples: int) -> dict[str, Any]:
-    ct_port = int(ct_url.rsplit(":", 1)[1])
-    with SlowProxy(ct_port, 0.5) as proxy:
-        slow_url = f"http://127.0.0.1:{proxy.port}"
+    with FaultyProxy(ct_url, delay=0.5) as proxy:
+        slow_url = proxy.base_url
         env = {"KAIZEN_BASE_URL": slow_url, "KAIZEN_API_KEY": api_key,
                "KAIZEN_PROMPT_ROUTES": json.dumps({"/summarize": TASK}),
                "KAIZEN_WARM_TASKS": json.dumps([TASK]), "KAIZEN_RATE_LIMIT_BURST": "100000",

@@ -11,7 +11,9 @@ Against a real CT server (recommended; needs ``kaizen[server]``)::
                 assert client.get("/summarize").status_code == 200
 
 ``serve_app(app)`` runs the app under uvicorn on a free loopback port (for streaming or
-several app instances). Without a CT server, build the router with a transport override::
+several app instances). ``FaultyProxy`` sits between the app and the CT server to make the
+server slow or cut the prompt-change stream. Without a CT server, build the router with a
+transport override::
 
     router = create_kaizen_router(settings, client_factory=transport_client_factory(transport))
 
@@ -23,6 +25,8 @@ replaces the client for handlers.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -43,6 +47,7 @@ from kaizen_fastapi.settings import KaizenSettings, get_kaizen_settings
 from kaizen_sdk import AsyncCTClient
 
 __all__ = [
+    "FaultyProxy",
     "LocalCTServer",
     "kaizen_test_settings",
     "local_ct_server",
@@ -186,6 +191,94 @@ def local_ct_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+_EVENT_STREAM_REQUEST = b"GET /api/v1/events/prompts"
+
+
+class FaultyProxy:
+    """A loopback TCP proxy to the CT server that can delay requests or cut event streams.
+
+    Point the app's ``base_url`` at :attr:`base_url`. ``delay`` seconds are added before each
+    chunk the app sends (so to each request); :meth:`cut_event_streams` drops the open
+    prompt-change streams and refuses new ones until :meth:`restore_event_streams`, while
+    other requests still go through. Runs its own event loop in a thread.
+
+    Example:
+        >>> with FaultyProxy(ct.base_url, delay=0.5) as proxy:  # doctest: +SKIP
+        ...     settings = kaizen_test_settings(proxy.base_url, ct.api_key)
+    """
+
+    def __init__(self, target_url: str, *, delay: float = 0.0) -> None:
+        target = httpx.URL(target_url)
+        self._target = (target.host, target.port or 80)
+        self.delay = delay
+        self.base_url = ""
+        self._streams_cut = False
+        self._open_streams: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="kaizen-faulty-proxy")
+
+    def __enter__(self) -> FaultyProxy:
+        self._thread.start()
+        server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop).result()
+        self.base_url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def cut_event_streams(self) -> None:
+        """Drop the open prompt-change streams and refuse new ones."""
+        self._streams_cut = True
+        for writer in list(self._open_streams):
+            self._loop.call_soon_threadsafe(writer.close)
+
+    def restore_event_streams(self) -> None:
+        """Let prompt-change streams through again."""
+        self._streams_cut = False
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = await reader.read(65536)
+        is_stream = first.startswith(_EVENT_STREAM_REQUEST)
+        if not first or (is_stream and self._streams_cut):
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        if is_stream:
+            self._open_streams.add(writer)
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer, first, self.delay),
+                                 self._pipe(up_reader, writer, b"", 0.0))
+        finally:
+            self._open_streams.discard(writer)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes,
+                    delay: float) -> None:
+        data = first
+        try:
+            while True:
+                if data:
+                    if delay:
+                        await asyncio.sleep(delay)
+                    writer.write(data)
+                    await writer.drain()
+                data = await reader.read(65536)
+                if not data:
+                    break
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
 
 
 def _healthy(base_url: str) -> bool:

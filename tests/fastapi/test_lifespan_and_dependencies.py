@@ -28,7 +28,6 @@ from kaizen_fastapi import (
 from kaizen_fastapi.runtime import default_client
 from kaizen_sdk import AsyncCTClient, Prompt
 
-
 GreetingPrompt = Annotated[Prompt, Depends(uses_prompt("greet"))]
 
 

@@ -7,8 +7,14 @@ import time
 import httpx
 from fastapi.testclient import TestClient
 
-from kaizen_fastapi.testing import kaizen_test_settings, serve_app
-from tests.fastapi.demo_app import activate_new_version, build_app, create_task_with_prompt
+from kaizen_fastapi.testing import FaultyProxy, kaizen_test_settings, serve_app
+from tests.fastapi.demo_app import (
+    activate_new_version,
+    build_app,
+    create_task_with_prompt,
+    runtime_of,
+    wait_for,
+)
 from tests.support.ct_server import CTServerProcess
 
 
@@ -43,23 +49,56 @@ def test_activation_reaches_two_running_instances_within_a_second_via_the_stream
         assert max(seen.values()) < 1.0, f"propagation took {seen}"
 
 
-def test_without_the_stream_the_new_prompt_is_served_after_the_ttl(
+def test_with_the_stream_cut_the_new_prompt_is_served_after_the_ttl(
     ct_server: CTServerProcess, unique_task: str
 ) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
     ttl = 1.0
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, cache_ttl=ttl,
-                                    prompt_events=False,
-                                    prompt_routes={"/summarize*": unique_task})
-    with TestClient(build_app(settings)) as http:
-        def version() -> int:
-            return int(http.post("/summarize", json={"ticket": "x"}).json()["version"])
+    with FaultyProxy(ct_server.base_url) as proxy:
+        settings = kaizen_test_settings(proxy.base_url, ct_server.api_key, cache_ttl=ttl,
+                                        prompt_routes={"/summarize*": unique_task})
+        with TestClient(build_app(settings)) as http:
+            runtime = runtime_of(http.app_state)
+            assert runtime.prompt_events is not None
 
-        assert version() == 1
-        activate_new_version(ct_server, unique_task, "Summarize v2:")
-        activated_at = time.monotonic()
-        assert version() == 1  # still cached: nothing told this app
-        while version() != 2:
-            assert time.monotonic() - activated_at < ttl + 3.0, "TTL refresh never happened"
-            time.sleep(0.05)
-        assert time.monotonic() - activated_at >= ttl * 0.5
+            def version() -> int:
+                return int(http.post("/summarize", json={"ticket": "x"}).json()["version"])
+
+            assert version() == 1
+            wait_for(runtime.prompt_events.connected.is_set, 10, "the stream to connect")
+            proxy.cut_event_streams()
+            wait_for(lambda: not runtime.prompt_events.connected.is_set(), 10, "the cut")
+            activate_new_version(ct_server, unique_task, "Summarize v2:")
+            activated_at = time.monotonic()
+            while version() != 2:
+                assert time.monotonic() - activated_at < ttl + 3.0, "TTL refresh never happened"
+                time.sleep(0.05)
+            assert runtime.metrics.prompt_events_received == 0  # the TTL did it
+
+
+def test_after_the_stream_returns_missed_changes_arrive_via_last_event_id(
+    ct_server: CTServerProcess, unique_task: str
+) -> None:
+    create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
+    with FaultyProxy(ct_server.base_url) as proxy:
+        settings = kaizen_test_settings(proxy.base_url, ct_server.api_key, cache_ttl=300.0,
+                                        prompt_routes={"/summarize*": unique_task})
+        with TestClient(build_app(settings)) as http:
+            runtime = runtime_of(http.app_state)
+            events = runtime.prompt_events
+            assert events is not None
+
+            def version() -> int:
+                return int(http.post("/summarize", json={"ticket": "x"}).json()["version"])
+
+            assert version() == 1
+            activate_new_version(ct_server, unique_task, "Summarize v2:")  # gives an event id
+            wait_for(lambda: version() == 2, 5, "v2 through the stream")
+            assert events.last_event_id is not None
+            proxy.cut_event_streams()
+            wait_for(lambda: not events.connected.is_set(), 10, "the cut")
+            activate_new_version(ct_server, unique_task, "Summarize v3:")  # missed live
+            assert version() == 2
+            proxy.restore_event_streams()
+            wait_for(lambda: version() == 3, 5, "v3 after reconnecting")
+            assert runtime.metrics.prompt_stream_reconnects >= 1
