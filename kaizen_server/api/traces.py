@@ -75,5 +75,6 @@ async def score_trace(
 ) -> TraceResult:
     """Score a trace; the score is also stored as the trace's feedback row."""
     result = await service.score_trace(session, trace_id, body)
+    await session.commit()  # release the write transaction before the trigger's own
     await trigger_after_feedback(context, [uuid.UUID(result.task_id)])
     return result

@@ -150,3 +150,19 @@ def test_retry_that_fails_again_keeps_pr_failed(ct_server: CTServerProcess,
         job = client.get(f"/api/v1/jobs/{job_id}").json()
         assert job["status"] == "PR_FAILED"
         assert "git clone" in job["error_message"]
+
+
+def test_scored_traces_count_toward_the_threshold(ct_server: CTServerProcess) -> None:
+    with ct_server.client() as client:
+        task = create_task(client, feedback_threshold=3)
+        for index in range(3):
+            trace = client.post("/api/v1/traces", json={
+                "task_id": task["id"], "inputs": {"ticket": f"t{index}"},
+                "response_text": f"SUMMARY: t{index}",
+            }).json()
+            assert jobs_of(client, task["id"]) == []
+            scored = client.post(f"/api/v1/traces/{trace['id']}/score", json={"score": 0.9})
+            assert scored.status_code == 200, scored.text
+        job = only_job(client, task["id"])
+        assert job["triggered_by"] == "threshold"
+        assert watch_job(client, job["id"]).job["status"] == "SUCCESS"

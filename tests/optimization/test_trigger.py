@@ -1,0 +1,36 @@
+"""The auto-trigger never turns a stored feedback into a failed request."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AbstractAsyncContextManager
+from typing import Any, cast
+
+import pytest
+
+from kaizen_server.context import ServerContext
+from kaizen_server.optimization.trigger import trigger_after_feedback
+
+
+class _BrokenDatabase:
+    def reader(self) -> AbstractAsyncContextManager[Any]:
+        raise ConnectionError("database went away")
+
+
+class _Context:
+    database = _BrokenDatabase()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_failing_trigger_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    task_id = uuid.uuid4()
+    queued = await trigger_after_feedback(cast(ServerContext, _Context()), [task_id, task_id])
+    assert queued == []
+    failures = [r for r in caplog.records if "auto-trigger" in r.getMessage()]
+    assert len(failures) == 1
+    assert str(task_id) in failures[0].getMessage()
