@@ -34,47 +34,73 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 Builder = Callable[Concatenate[ClientCore, P], Steps[T]]
+Peek = Callable[Concatenate[Any, P], T | None]
+"""Answers a call without I/O (e.g. from a fresh cache entry), or returns None."""
 
 
 class SyncRunner(ABC):
     """A client that performs steps with blocking I/O."""
 
     _core: ClientCore
+    _cache: Any
 
     @abstractmethod
     def _run(self, steps: Steps[T]) -> T:
         """Perform every effect of ``steps`` and return the result."""
 
     @staticmethod
-    def _method(builder: Builder[P, T]) -> Callable[..., Any]:
+    def _method(builder: Builder[P, T], peek: Peek[P, T] | None) -> Callable[..., Any]:
         def method(self: SyncRunner, /, *args: P.args, **kwargs: P.kwargs) -> T:
             return self._run(builder(self._core, *args, **kwargs))
 
-        return method
+        if peek is None:
+            return method
+
+        def peeking(self: SyncRunner, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            hit = peek(self._cache, *args, **kwargs)
+            return hit if hit is not None else self._run(builder(self._core, *args, **kwargs))
+
+        return peeking
 
 
 class AsyncRunner(ABC):
     """A client that performs steps with ``await``."""
 
     _core: ClientCore
+    _cache: Any
 
     @abstractmethod
     async def _run(self, steps: Steps[T]) -> T:
         """Perform every effect of ``steps`` and return the result."""
 
     @staticmethod
-    def _method(builder: Builder[P, T]) -> Callable[..., Any]:
+    def _method(builder: Builder[P, T], peek: Peek[P, T] | None) -> Callable[..., Any]:
         async def method(self: AsyncRunner, /, *args: P.args, **kwargs: P.kwargs) -> T:
             return await self._run(builder(self._core, *args, **kwargs))
 
-        return method
+        if peek is None:
+            return method
+
+        async def peeking(self: AsyncRunner, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            hit = peek(self._cache, *args, **kwargs)
+            if hit is not None:
+                return hit
+            return await self._run(builder(self._core, *args, **kwargs))
+
+        return peeking
 
 
 class Operation(Generic[P, T]):
-    """A builder declared as a client method (see the module docstring)."""
+    """A builder declared as a client method (see the module docstring).
 
-    def __init__(self, builder: Builder[P, T]) -> None:
+    ``peek``, when given, is tried first with the client's prompt cache and the call's
+    arguments; a non-None answer is returned at once, without running the builder's steps
+    (``get_prompt``'s warm path: no generator, no effect, no ``await`` of anything).
+    """
+
+    def __init__(self, builder: Builder[P, T], *, peek: Peek[P, T] | None = None) -> None:
         self.builder = builder
+        self.peek = peek
         self.__doc__ = builder.__doc__
 
     @overload
@@ -100,7 +126,8 @@ def bind_operations(cls: type[SyncRunner] | type[AsyncRunner]) -> None:
     for base in reversed(cls.__mro__):
         for name, value in vars(base).items():
             if isinstance(value, Operation):
-                setattr(cls, name, _describe(cls._method(value.builder), value.builder, cls, name))
+                method = cls._method(value.builder, value.peek)
+                setattr(cls, name, _describe(method, value.builder, cls, name))
 
 
 def _describe(

@@ -87,7 +87,7 @@ class ClientBase(Generic[TransportT]):
     # The API: one declaration per operation, bound as `def` or `async def` by the subclass.
     log_feedback = Operation(ops.log_feedback)
     log_feedback_batch = Operation(ops.log_feedback_batch)
-    get_prompt = Operation(ops.get_prompt)
+    get_prompt = Operation(ops.get_prompt, peek=ops.peek_prompt)
     refresh_prompt = Operation(ops.refresh_prompt)
     activate_prompt = Operation(ops.activate_prompt)
     list_prompt_versions = Operation(ops.list_prompt_versions)

@@ -25,7 +25,7 @@ from kaizen_sdk.core import ClientCore
 from kaizen_sdk.errors import CTTimeoutError, CTValidationError
 from kaizen_sdk.feedback_item import FeedbackItem
 from kaizen_sdk.models import FeedbackResult, Job, OptimizeResult, Prompt, Task, TraceResult
-from kaizen_sdk.prompt_cache import FetchedPrompt, FetchResult
+from kaizen_sdk.prompt_cache import FetchedPrompt, FetchResult, PromptPeek
 from kaizen_sdk.steps import InvalidatePrompt, LookupPrompt, RefreshPrompt, Sleep, Steps
 from kaizen_sdk.transport import RequestSpec, parse_as, send_with_retries
 
@@ -46,6 +46,7 @@ __all__ = [
     "log_feedback",
     "log_feedback_batch",
     "log_trace",
+    "peek_prompt",
     "refresh_prompt",
     "score",
     "trigger_optimization",
@@ -279,6 +280,11 @@ def get_prompt(core: ClientCore, task_id: str, *, fallback: str | None = None) -
     """
     prompt: Prompt = yield LookupPrompt(task_id, fallback)
     return prompt
+
+
+def peek_prompt(cache: PromptPeek, task_id: str, *, fallback: str | None = None) -> Prompt | None:
+    """``get_prompt``'s warm path: the fresh cached prompt, or None to run the steps."""
+    return cache.peek(task_id)
 
 
 def fetch_prompt(core: ClientCore, task_id: str, etag: str | None) -> Steps[FetchResult]:

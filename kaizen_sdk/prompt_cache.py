@@ -35,7 +35,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 from cachetools import LRUCache
 
@@ -57,6 +57,7 @@ __all__ = [
     "FetchedPrompt",
     "PromptCacheCore",
     "PromptCacheStats",
+    "PromptPeek",
     "Wait",
     "fallback_prompt",
     "is_unreachable",
@@ -178,6 +179,13 @@ def fallback_prompt(task_id: str, prompt_text: str) -> Prompt:
                   is_fallback=True)
 
 
+class PromptPeek(Protocol):
+    """A prompt cache's warm path."""
+
+    def peek(self, key: str) -> Prompt | None:
+        """The cached prompt of ``key`` if it is fresh (counted as a hit), else ``None``."""
+
+
 class PromptCacheCore(Generic[FlightT]):
     """Entries, in-flight fetches, failure windows, aliases and counters of one client.
 
@@ -211,6 +219,17 @@ class PromptCacheCore(Generic[FlightT]):
 
     # -- lookups (caller holds the lock) -------------------------------------------------------
 
+    def fresh(self, key: str) -> Prompt | None:
+        """The warm path: the prompt of ``key`` if it is fresh. Caller holds the lock."""
+        try:
+            entry = self._entries[key]
+        except KeyError:
+            return None
+        if self._clock() < entry.fresh_until:
+            self._hits += 1
+            return entry.prompt
+        return None
+
     def serve(
         self,
         key: str,
@@ -224,14 +243,10 @@ class PromptCacheCore(Generic[FlightT]):
         creates the flight a cold lookup waits for. Both return the flight, which later
         lookups of ``key`` join instead of fetching again.
         """
-        entry: _Entry | None
-        try:
-            entry = self._entries[key]
-        except KeyError:
-            entry = None
-        if entry is not None and self._clock() < entry.fresh_until:  # the warm path
-            self._hits += 1
-            return entry.prompt
+        prompt = self.fresh(key)
+        if prompt is not None:
+            return prompt
+        entry = self._entries.get(key)
         failure = self._failures.get(key)
         failing = failure is not None and self._clock() < failure.retry_at
         flight = self._flights.get(key)

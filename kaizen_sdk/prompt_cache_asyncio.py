@@ -58,6 +58,10 @@ class AsyncioPromptCache:
         self._run = run
         self._tasks: set[FetchTask] = set()
 
+    def peek(self, key: str) -> Prompt | None:
+        """The fresh cached prompt of ``key``, else ``None`` (no lock: one event loop)."""
+        return self._core.fresh(key)
+
     async def get(self, key: str, fallback: str | None) -> Prompt:
         """The active prompt of ``key``: cached, stale-while-revalidating, or fetched once."""
         outcome = self._core.serve(key, self._start, self._start)

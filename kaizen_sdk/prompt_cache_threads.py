@@ -63,6 +63,11 @@ class ThreadedPromptCache:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
 
+    def peek(self, key: str) -> Prompt | None:
+        """The fresh cached prompt of ``key``, else ``None`` (never any I/O)."""
+        with self._lock:
+            return self._core.fresh(key)
+
     def get(self, key: str, fallback: str | None) -> Prompt:
         """The active prompt of ``key``: cached, stale-while-revalidating, or fetched once."""
         with self._lock:
