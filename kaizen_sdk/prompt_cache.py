@@ -283,11 +283,15 @@ class PromptCacheCore(Generic[FlightT]):
                 self._record_failure(plan, exc)
             raise
         except BaseException:
-            with self.lock:
-                self._end_flight(plan)
+            self.abandon(plan)
             raise
         with self.lock:
             return self._store(plan, fetched)
+
+    def abandon(self, plan: FetchPlan) -> None:
+        """Forget ``plan``'s flight after it was cancelled or interrupted (no-op if it ended)."""
+        with self.lock:
+            self._end_flight(plan)
 
     def recover(self, key: str, error: CTError, fallback: str | None) -> Prompt:
         """Answer a failed lookup: the stale prompt, else the fallback, else raise ``error``."""

@@ -92,11 +92,18 @@ class AsyncioPromptCache:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _start(self, plan: FetchPlan) -> FetchTask:
-        task = asyncio.get_running_loop().create_task(self._run(self._core.fetch_and_store(plan)),
+        task = asyncio.get_running_loop().create_task(self._fetch(plan),
                                                       name=f"kaizen-prompt-fetch:{plan.key}")
         self._tasks.add(task)
         task.add_done_callback(self._forget)
         return task
+
+    async def _fetch(self, plan: FetchPlan) -> Prompt:
+        try:
+            return await self._run(self._core.fetch_and_store(plan))
+        except asyncio.CancelledError:
+            self._core.abandon(plan)  # later callers must not join a cancelled fetch
+            raise
 
     def _forget(self, task: FetchTask) -> None:
         self._tasks.discard(task)

@@ -108,6 +108,7 @@ class ThreadedPromptCache:
         try:
             prompt = self._run(self._core.fetch_and_store(plan))
         except BaseException as exc:
+            self._core.abandon(plan)  # e.g. KeyboardInterrupt: later callers must not join it
             flight.set_exception(exc)
             raise
         flight.set_result(prompt)

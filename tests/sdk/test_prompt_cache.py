@@ -324,4 +324,5 @@ async def test_close_cancels_a_background_refresh_in_progress() -> None:
     with anyio.fail_after(2):
         await client.close()
     assert client._cache._tasks == set()
+    assert client.cache_stats.in_flight == 0  # nobody will join the cancelled fetch
     assert len(ct.prompt_fetches()) == 1  # the refresh never reached the server
