@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -92,22 +93,16 @@ class AsyncioPromptCache:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _start(self, plan: FetchPlan) -> FetchTask:
-        task = asyncio.get_running_loop().create_task(self._fetch(plan),
+        task = asyncio.get_running_loop().create_task(self._run(self._core.fetch_and_store(plan)),
                                                       name=f"kaizen-prompt-fetch:{plan.key}")
         self._tasks.add(task)
-        task.add_done_callback(self._forget)
+        task.add_done_callback(functools.partial(self._forget, plan))
         return task
 
-    async def _fetch(self, plan: FetchPlan) -> Prompt:
-        try:
-            return await self._run(self._core.fetch_and_store(plan))
-        except asyncio.CancelledError:
-            self._core.abandon(plan)  # later callers must not join a cancelled fetch
-            raise
-
-    def _forget(self, task: FetchTask) -> None:
+    def _forget(self, plan: FetchPlan, task: FetchTask) -> None:
         self._tasks.discard(task)
         if task.cancelled():
+            self._core.abandon(plan)  # later callers must not join a cancelled fetch
             return
         error = task.exception()  # retrieved, so asyncio never logs it as unhandled
         if error is not None and not isinstance(error, CTError):
