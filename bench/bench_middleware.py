@@ -5,8 +5,9 @@
    bounded asyncio load generator (N keep-alive connections on loopback) from this process;
    the variants alternate over several rounds in the same run.
 2. Latency of ``POST /kaizen/feedback`` while every CT server request takes 500 ms (a TCP
-   proxy on loopback delays each request to the real CT server), next to a direct SDK
-   ``log_feedback`` call through the same slow path for comparison.
+   proxy on loopback delays each request to the real CT server), next to the same with no
+   delay and to a direct SDK ``log_feedback`` call through the same path; and how long the
+   queue takes to deliver everything.
 
 Run: ``.venv/bin/python bench/bench_middleware.py [--seconds 5] [--connections 32]``
 """
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from kaizen_fastapi import (  # noqa: E402 - after the path set-up
     ActivePrompt,
     KaizenPromptMiddleware,
+    get_kaizen_runtime,
     kaizen_router,
     record_llm_call,
 )
@@ -68,6 +70,10 @@ def build_app(variant: str) -> Any:
     async def summarize(prompt: ActivePrompt) -> dict[str, Any]:
         return {"prompt": prompt.prompt_text, "version": prompt.version_number}
 
+    @app.get("/bench-metrics")
+    async def bench_metrics(request: Request) -> dict[str, int]:
+        return get_kaizen_runtime(request).metrics_snapshot()
+
     @app.post("/issue-token")
     async def issue(request: Request) -> dict[str, str]:
         call = await record_llm_call(request, task=TASK, inputs={"ticket": "x"}, output="y")
@@ -93,7 +99,7 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, deadline_s: float = 30.0) -> None:
+def wait_http(url: str, deadline_s: float = 60.0) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.TransportError):
@@ -160,41 +166,43 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def feedback_latency(ct_url: str, api_key: str, samples: int) -> dict[str, Any]:
-    with FaultyProxy(ct_url, delay=0.5) as proxy:
-        slow_url = proxy.base_url
-        env = {"KAIZEN_BASE_URL": slow_url, "KAIZEN_API_KEY": api_key,
+async def feedback_latency(ct_url: str, api_key: str, samples: int,
+                           delay: float) -> dict[str, Any]:
+    """Feedback endpoint latency (sequential, then ``samples`` at once) with every CT server
+    request delayed by ``delay`` s; then how long until all of it reached the server."""
+    loop = asyncio.get_running_loop()
+    with FaultyProxy(ct_url, delay=delay) as proxy:
+        env = {"KAIZEN_BASE_URL": proxy.base_url, "KAIZEN_API_KEY": api_key,
                "KAIZEN_PROMPT_ROUTES": json.dumps({"/summarize": TASK}),
                "KAIZEN_WARM_TASKS": json.dumps([TASK]), "KAIZEN_RATE_LIMIT_BURST": "100000",
                "KAIZEN_PROMETHEUS": "false"}
-        loop = asyncio.get_running_loop()
         with app_process("plugin", env) as app_url:
             async with httpx.AsyncClient(base_url=app_url, timeout=30.0) as http:
                 tokens = [(await http.post("/issue-token")).json()["token"]
                           for _ in range(samples * 2)]
-                sequential: list[float] = []
-                for token in tokens[:samples]:
-                    started = loop.time()
-                    response = await http.post("/kaizen/feedback",
-                                               json={"token": token, "rating": "up"})
-                    sequential.append((loop.time() - started) * 1000)
-                    assert response.status_code == 202, response.text
 
                 async def timed(token: str) -> float:
                     started = loop.time()
                     response = await http.post("/kaizen/feedback",
-                                               json={"token": token, "score": 0.5})
+                                               json={"token": token, "rating": "up"})
                     assert response.status_code == 202, response.text
                     return (loop.time() - started) * 1000
 
-                concurrent = list(await asyncio.gather(*[timed(t) for t in tokens[samples:]]))
-        async with AsyncCTClient(api_key=api_key, base_url=slow_url) as client:
+                sequential = [await timed(token) for token in tokens[:samples]]
+                concurrent = list(await asyncio.gather(*map(timed, tokens[samples:])))
+                accepted_at = loop.time()
+                while (await http.get("/bench-metrics")).json()["feedback_sent"] < 2 * samples:
+                    assert loop.time() - accepted_at < 300, "feedback never delivered"
+                    await asyncio.sleep(0.1)
+                delivered_s = loop.time() - accepted_at
+        async with AsyncCTClient(api_key=api_key, base_url=proxy.base_url) as client:
             direct: list[float] = []
             for _ in range(5):
                 started = loop.time()
                 await client.log_feedback(TASK, score=1.0, source="bench")
                 direct.append((loop.time() - started) * 1000)
-    return {"sequential": sequential, "concurrent": concurrent, "direct": direct}
+    return {"sequential": sequential, "concurrent": concurrent, "direct": direct,
+            "delivered_s": delivered_s}
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -241,11 +249,15 @@ def main() -> None:
         ratio = statistics.median(results["plugin"]) / statistics.median(results["plain"])
         print(f"  plugin / plain = {ratio:.2f}")
 
-        latency = asyncio.run(feedback_latency(ct.base_url, ct.api_key, args.samples))
-        print("POST /kaizen/feedback while every CT server request takes 500 ms:")
-        print("  " + describe("sequential", latency["sequential"]))
-        print("  " + describe(f"{args.samples} concurrent", latency["concurrent"]))
-        print("  " + describe("direct SDK log_feedback (for comparison)", latency["direct"]))
+        for delay in (0.0, 0.5):
+            latency = asyncio.run(feedback_latency(ct.base_url, ct.api_key, args.samples, delay))
+            print(f"POST /kaizen/feedback while every CT server request takes "
+                  f"{delay * 1000:.0f} ms (+ loopback):")
+            print("  " + describe("sequential", latency["sequential"]))
+            print("  " + describe(f"{args.samples} at once", latency["concurrent"]))
+            print("  " + describe("direct SDK log_feedback, for comparison", latency["direct"]))
+            print(f"  all {2 * args.samples} feedback (and their traces) on the CT server "
+                  f"{latency['delivered_s']:.1f} s after the last 202")
 
 
 if __name__ == "__main__":

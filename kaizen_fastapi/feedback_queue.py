@@ -38,7 +38,7 @@ __all__ = ["DeliveryClient", "DeliveryQueue", "TraceRecord"]
 logger = logging.getLogger("kaizen_fastapi")
 
 _TRANSIENT_ERRORS = (CTConnectionError, CTServerError, CTRateLimitError)
-_TRACE_CONCURRENCY = 8
+_TRACE_CONCURRENCY = 16
 """Traces of one batch sent at once (the CT server has no batch endpoint in the SDK)."""
 
 
