@@ -89,16 +89,30 @@ class PromptEventBroker(Protocol):
         """Ask every open stream to end (thread- and signal-safe); used at shutdown."""
 
 
-class _SubscriberSet:
-    """Subscriber bookkeeping shared by the brokers."""
+class _BackgroundBroker:
+    """Subscriber bookkeeping and the background task (``_run``) shared by the brokers."""
+
+    task_name = "kaizen-prompt-events"
 
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
 
-    def _remember_loop(self) -> None:
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name=self.task_name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
     @property
     def closing(self) -> bool:
@@ -127,25 +141,13 @@ class _SubscriberSet:
             self._subscriptions.discard(subscription)
 
 
-class PollingBroker(_SubscriberSet):
+class PollingBroker(_BackgroundBroker):
     """Wakes subscribers when the highest ``prompt_events.id`` grows (polled while any listen)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
         super().__init__()
         self._sessions = sessions
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._remember_loop()
-        self._task = asyncio.create_task(self._poll(), name="kaizen-prompt-event-poller")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def prepare_event(self, session: AsyncSession) -> None:
         """Nothing to do: SQLite serializes writers already."""
@@ -157,7 +159,7 @@ class PollingBroker(_SubscriberSet):
         async with self._sessions() as session:
             return int(await session.scalar(select(func.max(PromptEvent.id))) or 0)
 
-    async def _poll(self) -> None:
+    async def _run(self) -> None:
         seen: int | None = None
         while True:
             await asyncio.sleep(self._interval)
@@ -176,7 +178,7 @@ class PollingBroker(_SubscriberSet):
             seen = latest
 
 
-class PostgresNotifyBroker(_SubscriberSet):
+class PostgresNotifyBroker(_BackgroundBroker):
     """Wakes subscribers on ``NOTIFY kaizen_prompt_events`` from any replica."""
 
     def __init__(self, database_url: str, reconnect_seconds: float = 1.0) -> None:
@@ -184,21 +186,12 @@ class PostgresNotifyBroker(_SubscriberSet):
         url = make_url(database_url).set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         self._reconnect_seconds = reconnect_seconds
-        self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
 
     async def start(self) -> None:
-        self._remember_loop()
-        self._task = asyncio.create_task(self._listen(), name="kaizen-prompt-event-listener")
+        await super().start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout=10.0)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def prepare_event(self, session: AsyncSession) -> None:
         await session.execute(text(f"SELECT pg_advisory_xact_lock({_EVENT_ORDER_LOCK_ID})"))
@@ -212,7 +205,7 @@ class PostgresNotifyBroker(_SubscriberSet):
     def _on_notify(self, *_args: Any) -> None:
         self.wake_local()
 
-    async def _listen(self) -> None:
+    async def _run(self) -> None:
         import asyncpg
 
         while True:

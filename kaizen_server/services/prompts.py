@@ -129,6 +129,8 @@ async def create_version(
     task_id, task_name = task.id, task.name  # a retry's rollback expires ``task``
 
     async def attempt() -> PromptVersion:
+        # Writers of one task's versions queue on the task row (SQLite: BEGIN IMMEDIATE).
+        await session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
         latest = await session.scalar(
             select(func.max(PromptVersion.version_number)).where(PromptVersion.task_id == task_id)
         )
@@ -162,7 +164,7 @@ async def activate_version(
     """Make ``version_ref`` the active version of the task (the old active one is archived)."""
 
     async def attempt() -> PromptVersion | None:
-        task = await find_task(session, task_ref)
+        task = await find_task(session, task_ref, for_update=True)
         version_id = parse_uuid(version_ref)
         version = None if version_id is None else await session.get(PromptVersion, version_id)
         if version is None or version.task_id != task.id:

@@ -71,18 +71,9 @@ async def test_activation_event_then_resume_after_last_event_id(
         assert replayed_by_query.json()["version_id"] == third["id"]
 
 
-@pytest.fixture
-def fast_heartbeat_server(tmp_path: Path) -> Iterator[CTServerProcess]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}"
-    with running_ct_server(
-        url, tmp_path, extra_env={"KAIZEN_SSE_HEARTBEAT_SECONDS": "0.2"}
-    ) as server:
-        yield server
-
-
-async def test_idle_stream_gets_heartbeats(fast_heartbeat_server: CTServerProcess) -> None:
+async def test_idle_stream_gets_heartbeats(tuned_ct_server: CTServerProcess) -> None:
     async with (
-        _async_client(fast_heartbeat_server) as client,
+        _async_client(tuned_ct_server) as client,
         client.stream("GET", EVENTS) as response,
     ):
         reader = FrameReader(response)

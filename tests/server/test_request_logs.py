@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from tests.support.ct_server import running_ct_server
+from tests.support.ct_server import CTServerProcess
 
 
-def test_request_logs_are_json_without_secrets(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}"
-    with running_ct_server(url, tmp_path, extra_env={"KAIZEN_LOG_LEVEL": "info"}) as server:
-        with server.client() as client:
-            assert client.get("/api/v1/tasks", params={"name": "x"}).status_code == 200
-            assert client.get("/api/v1/tasks/missing").status_code == 404
-        log = server.read_log()
+def test_request_logs_are_json_without_secrets(tuned_ct_server: CTServerProcess) -> None:
+    with tuned_ct_server.client() as client:
+        assert client.get("/api/v1/tasks", params={"name": "x"}).status_code == 200
+        assert client.get("/api/v1/tasks/missing").status_code == 404
+    log = tuned_ct_server.read_log()
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     requests = [r for r in records if r.get("logger") == "kaizen_server.access"]
     statuses = {(r["method"], r["path"], r["status"]) for r in requests}
     assert {("GET", "/api/v1/tasks", 200), ("GET", "/api/v1/tasks/missing", 404)} <= statuses
     assert all(isinstance(r["duration_ms"], float | int) for r in requests)
-    assert server.api_key not in log
+    assert tuned_ct_server.api_key not in log
