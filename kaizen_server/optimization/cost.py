@@ -32,6 +32,10 @@ JUDGE_CALL_TOKENS = (600, 60)
 PROPOSER_CALL_TOKENS = (1500, 300)
 """Instruction proposals (MIPROv2) and reflections (GEPA)."""
 GEPA_CALLS_PER_REFLECTION = 6
+MIPRO_SUMMARY_CALLS = 9
+"""MIPROv2's program and dataset summaries, besides one call per ten training examples."""
+PREFLIGHT_CALLS = 1
+"""The pipeline checks each configured LM with one tiny call before it starts."""
 """GEPA spends about this many metric calls per reflection (two minibatches of three)."""
 
 
@@ -65,7 +69,7 @@ def _compile_calls(plan: RunPlan) -> tuple[int, int]:
     if plan.optimizer is OptimizerKind.MIPRO_V2:
         demo_sets = (plan.num_candidates + 1) * attempts if plan.max_demos else 0
         trials = (plan.max_trials + 1) * plan.val_size
-        summaries = math.ceil(plan.train_size / 10) + 2
+        summaries = math.ceil(plan.train_size / 10) + MIPRO_SUMMARY_CALLS
         return demo_sets + trials, plan.num_candidates + summaries
     if plan.optimizer is OptimizerKind.GEPA:
         budget = plan.gepa_max_metric_calls
@@ -74,14 +78,20 @@ def _compile_calls(plan: RunPlan) -> tuple[int, int]:
 
 
 def estimate_calls(plan: RunPlan) -> CallEstimate:
-    """Expected LLM calls of ``plan``: compile, then baseline and candidate on validation."""
+    """Expected LLM calls of ``plan``: LM check, compile, then baseline and candidate on the
+    validation split.
+
+    An upper bound in practice: DSPy's response cache answers repeated identical calls (the
+    same judge verdict, the same trial) and optimizers stop early once scores are perfect.
+    """
     if not plan.has_lm:
         return CallEstimate(program_calls=0, proposer_calls=0, judge_calls=0)
     compile_program, proposer = _compile_calls(plan)
     evaluation = 2 * plan.val_size
     program = compile_program + evaluation
     scored = program if plan.optimizer is not OptimizerKind.LABELED_FEW_SHOT else evaluation
-    judge = scored if plan.judge_model else 0
+    judge = scored + PREFLIGHT_CALLS if plan.judge_model else 0
+    program += PREFLIGHT_CALLS
     return CallEstimate(program_calls=program, proposer_calls=proposer, judge_calls=judge)
 
 

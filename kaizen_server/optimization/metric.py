@@ -100,12 +100,13 @@ class JudgeMetric(Metric):
     def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
         if not candidate.strip():
             return 0.0
-        with dspy.context(lm=self.judge_lm):
+        # trace=None: the judge's call must never join the program's trace (bootstrapping
+        # turns traced calls into demos).
+        with dspy.context(lm=self.judge_lm, trace=None):
             verdict = self._judge(
                 task_inputs=json.dumps(inputs, default=str, ensure_ascii=False),
                 gold_output=gold,
                 candidate_output=candidate,
-                _trace=False,  # never part of the program's trace (bootstrapping reads it)
             )
         try:
             return float(verdict.score)

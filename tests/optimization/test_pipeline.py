@@ -100,6 +100,7 @@ def test_bootstrap_beats_baseline_and_usage_matches_calls_received(fake_llm: Fak
     assert DEFAULT_MARKER in outcome.prompt_text
     # Every call the fake received was counted once, across DSPy's worker threads.
     assert outcome.usage.calls == fake_llm.total_calls > 0
+    assert outcome.usage.calls <= outcome.estimated.total
     assert outcome.usage.prompt_tokens > 0
     assert outcome.job_metadata()["actual_llm_calls"] == outcome.usage.calls
 
@@ -123,6 +124,7 @@ def test_mipro_v2_with_a_tiny_budget_finds_the_better_instruction(fake_llm: Fake
     assert outcome.eval_score > outcome.baseline_score
     assert fake_llm.calls["proposer"] > 0
     assert outcome.usage.calls == fake_llm.total_calls
+    assert outcome.usage.calls <= outcome.estimated.total
     assert outcome.dspy_state["signature"]["inputs"] == ["ticket"]
 
 
