@@ -7,6 +7,7 @@ overall deadline holds.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from kaizen_sdk import (
     CTValidationError,
     Job,
 )
-from tests.sdk.fake_ct import call, close, make_client, problem
+from tests.sdk.fake_ct import FakeClock, call, close, make_client, problem
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.anyio
@@ -138,8 +139,9 @@ async def test_503_with_retry_after_seconds_waits_that_long(client_kind: str) ->
 async def test_429_with_retry_after_http_date_is_retried_even_for_a_post(
     client_kind: str,
 ) -> None:
-    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=1), usegmt=True)
-    limited = httpx.Response(429, headers={"Retry-After": soon},
+    # A date already past means "retry now" (a future date is covered by retry.py's doctest).
+    past = format_datetime(datetime.now(UTC) - timedelta(seconds=5), usegmt=True)
+    limited = httpx.Response(429, headers={"Retry-After": past},
                              json={"title": "Too Many Requests", "detail": "slow down"})
     script = Script(limited, httpx.Response(201, json={"id": "t1", "name": "t"}))
     client = make_client(client_kind, script)
@@ -200,20 +202,39 @@ async def test_non_json_error_body_still_maps_by_status(client_kind: str) -> Non
 
 
 async def test_overall_deadline_bounds_all_retries(client_kind: str) -> None:
+    clock = FakeClock()
+    timeouts: list[float] = []
+
     def slow_failure() -> httpx.Response:
-        time.sleep(0.1)  # the server answers slowly (blocking is the point here)
+        timeouts.append(script.requests[-1].extensions["timeout"]["read"])
+        clock.advance(0.2)  # each answer takes 0.2 s of the (fake) clock
         return problem(503, "Service Unavailable", "overloaded")
 
     script = Script(slow_failure)
-    client = make_client(client_kind, script, max_retries=50, deadline=0.5)
+    client = make_client(client_kind, script, max_retries=50, deadline=0.5, clock=clock)
     started = time.monotonic()
     with pytest.raises(CTError) as caught:
         await call(client, "get_job", "job-1")
-    elapsed = time.monotonic() - started
     assert isinstance(caught.value, CTServerError | CTTimeoutError)
-    assert 2 <= script.attempts <= 5
-    assert elapsed < 0.5 + 0.15
+    assert 2 <= script.attempts <= 3  # 0.2 s each: a third attempt starts at 0.4 s at most
+    assert timeouts[0] == pytest.approx(0.5)
+    assert all(0 < t <= 0.5 for t in timeouts)
+    assert timeouts == sorted(timeouts, reverse=True)  # each attempt gets what is left
+    assert time.monotonic() - started < 0.5  # back-off sleeps are bounded by the deadline
     await close(client)
+
+
+async def test_a_server_that_never_answers_hits_the_deadline(client_kind: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        client_class = CTClient if client_kind == "sync" else AsyncCTClient
+        client = client_class(api_key="sk-test", timeout=0.2, deadline=0.5,
+                              base_url=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        with pytest.raises(CTTimeoutError):
+            await call(client, "get_job", "job-1")
+        elapsed = time.monotonic() - started
+        await close(client)
+    assert 0.2 <= elapsed < 0.5 + 0.3
 
 
 async def test_each_attempt_gets_at_most_the_remaining_deadline_as_timeout(
