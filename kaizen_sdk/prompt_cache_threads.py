@@ -2,8 +2,8 @@
 
 Every lookup takes one short ``threading.Lock`` (a warm hit holds it for a dict lookup), so
 any number of threads may share one client. A cold key is fetched once: the first thread
-fetches, the others wait for its result. Stale entries are refreshed by a small thread pool
-while callers keep getting the stale prompt.
+fetches, the others wait for its result. Stale entries are refreshed by two daemon worker
+threads while callers keep getting the stale prompt.
 
 Example:
     >>> from kaizen_sdk import CTClient
@@ -13,11 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TypeVar
 
 from kaizen_sdk.errors import CTError
@@ -31,12 +33,45 @@ from kaizen_sdk.prompt_cache import (
 )
 from kaizen_sdk.steps import Steps
 
-__all__ = ["ThreadedPromptCache"]
+__all__ = ["RefreshWorkers", "ThreadedPromptCache"]
 
 logger = logging.getLogger("kaizen_sdk.prompt_cache")
 
 T = TypeVar("T")
 REFRESH_THREADS = 2
+
+
+class RefreshWorkers:
+    """A few daemon threads running background refreshes, started on first use.
+
+    Unlike ``ThreadPoolExecutor`` (whose workers are joined at interpreter exit), daemon
+    workers never make a script wait for a refresh of a slow server when it ends.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if len(self._threads) < self._size:
+            worker = threading.Thread(target=self._work, daemon=True,
+                                      name=f"kaizen-prompt-refresh-{len(self._threads)}")
+            worker.start()
+            self._threads.append(worker)
+        self._jobs.put(job)
+
+    def shutdown(self) -> None:
+        """Let each worker finish the jobs queued so far, then exit."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:
+                logger.exception("Background prompt refresh crashed")
 
 
 def _new_flight(plan: FetchPlan) -> Future[Prompt]:
@@ -60,7 +95,7 @@ class ThreadedPromptCache:
             ttl=ttl, maxsize=maxsize, fetch=fetch, lock=threading.Lock(), clock=clock)
         self._lock = self._core.lock
         self._run = run
-        self._executor: ThreadPoolExecutor | None = None
+        self._workers = RefreshWorkers(REFRESH_THREADS)
         self._closed = False
 
     def peek(self, key: str) -> Prompt | None:
@@ -97,12 +132,10 @@ class ThreadedPromptCache:
         return self._core.stats()
 
     def close(self) -> None:
-        """Stop the refresh pool; refreshes still queued fail fast once the pool is closed."""
+        """Stop the refresh workers; refreshes still queued fail fast once the pool is closed."""
         with self._lock:
             self._closed = True
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False)
+        self._workers.shutdown()
 
     def _lead(self, plan: FetchPlan, flight: Future[Prompt]) -> Prompt:
         try:
@@ -120,10 +153,7 @@ class ThreadedPromptCache:
         if self._closed:
             flight.set_exception(CTError("The client is closed"))
             return flight
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(REFRESH_THREADS,
-                                                thread_name_prefix="kaizen-prompt-refresh")
-        self._executor.submit(self._refresh_quietly, plan, flight)
+        self._workers.submit(functools.partial(self._refresh_quietly, plan, flight))
         return flight
 
     def _refresh_quietly(self, plan: FetchPlan, flight: Future[Prompt]) -> None:

@@ -6,6 +6,8 @@ so expiry is exact, and waiting is on events or polled with a deadline.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -326,3 +328,33 @@ async def test_close_cancels_a_background_refresh_in_progress() -> None:
     assert client._cache._tasks == set()
     assert client.cache_stats.in_flight == 0  # nobody will join the cancelled fetch
     assert len(ct.prompt_fetches()) == 1  # the refresh never reached the server
+
+
+EXIT_SCRIPT = """
+import threading, httpx
+from kaizen_sdk import CTClient
+
+calls = []
+def handler(request):
+    calls.append(request)
+    if len(calls) > 1:
+        threading.Event().wait()  # the refresh hangs forever
+    return httpx.Response(200, json={"id": "p1", "task_id": "t1", "prompt_text": "v1"})
+
+now = [0.0]
+client = CTClient(api_key="sk", transport=httpx.MockTransport(handler), cache_ttl=1.0,
+                  clock=lambda: now[0])
+client.get_prompt("t")
+now[0] = 5.0
+print(client.get_prompt("t").prompt_text)  # stale, refresh started in the background
+while len(calls) < 2:
+    threading.Event().wait(0.01)
+print("exiting")
+"""
+
+
+def test_a_hanging_background_refresh_never_blocks_interpreter_exit() -> None:
+    completed = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], capture_output=True,
+                               text=True, timeout=15)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["v1", "exiting"]
