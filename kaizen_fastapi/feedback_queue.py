@@ -25,15 +25,15 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from kaizen_fastapi.connectivity import ConnectivityMonitor
 from kaizen_fastapi.metrics import KaizenMetrics
-from kaizen_sdk import FeedbackItem, FeedbackResult, TraceResult
+from kaizen_sdk import AsyncCTClient, FeedbackItem, TraceResult
 from kaizen_sdk.errors import CTConnectionError, CTError, CTRateLimitError, CTServerError
 from kaizen_sdk.retry import RetryPolicy
 
-__all__ = ["DeliveryClient", "DeliveryQueue", "TraceRecord"]
+__all__ = ["DeliveryQueue", "TraceRecord"]
 
 logger = logging.getLogger("kaizen_fastapi")
 
@@ -61,31 +61,6 @@ class TraceRecord:
 Delivery = TraceRecord | FeedbackItem
 
 
-class DeliveryClient(Protocol):
-    """The two SDK calls the queue needs (``AsyncCTClient`` has both)."""
-
-    async def log_feedback_batch(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
-        """Store feedback items (idempotent by item id)."""
-        ...
-
-    async def log_trace(
-        self,
-        task_id: str,
-        *,
-        inputs: dict[str, Any] | None = None,
-        prompt_text: str | None = None,
-        response_text: str | None = None,
-        model: str | None = None,
-        tokens: int | None = None,
-        latency_ms: float | None = None,
-        prompt_version_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        trace_id: str | None = None,
-    ) -> TraceResult:
-        """Store one trace (idempotent by trace id)."""
-        ...
-
-
 class DeliveryQueue:
     """Bounded queue plus the worker that empties it into the CT server.
 
@@ -102,7 +77,7 @@ class DeliveryQueue:
 
     def __init__(
         self,
-        client: DeliveryClient,
+        client: AsyncCTClient,
         metrics: KaizenMetrics,
         monitor: ConnectivityMonitor,
         *,

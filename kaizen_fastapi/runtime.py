@@ -83,10 +83,8 @@ class KaizenRuntime:
             maxsize=settings.queue_size,
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
-            retry=RetryPolicy(
-                backoff_base=settings.retry_backoff_initial,
-                backoff_max=settings.retry_backoff_max,
-            ),
+            retry=RetryPolicy(backoff_base=settings.retry_backoff_initial,
+                              backoff_max=settings.retry_backoff_max),
         )
         secret = settings.token_secret.get_secret_value() if settings.token_secret else api_key
         self.tokens = FeedbackTokenSigner(derive_token_key(secret), ttl=settings.token_ttl)
@@ -103,10 +101,8 @@ class KaizenRuntime:
                 metrics=self.metrics,
                 monitor=self.monitor,
                 read_timeout=settings.events_read_timeout,
-                retry=RetryPolicy(
-                    backoff_base=settings.events_backoff_initial,
-                    backoff_max=settings.events_backoff_max,
-                ),
+                retry=RetryPolicy(backoff_base=settings.events_backoff_initial,
+                                  backoff_max=settings.events_backoff_max),
             )
         self._prometheus = PrometheusExport(self.metrics_snapshot)
 

@@ -4,11 +4,13 @@ rejected with RFC 7807 problems and stores nothing."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from kaizen_fastapi import KaizenSettings
 from kaizen_fastapi.testing import kaizen_test_settings
 from kaizen_fastapi.tokens import FeedbackTokenSigner, derive_token_key
 from tests.fastapi.demo_app import (
@@ -155,10 +157,9 @@ def test_floods_get_429_with_retry_after(ct_server: CTServerProcess, unique_task
 
 @pytest.mark.parametrize("path", ["/kaizen/feedback", "/kaizen/score"])
 def test_openapi_documents_bodies_examples_and_problems(
-    path: str, ct_server: CTServerProcess
+    path: str, down_settings: Callable[..., KaizenSettings]
 ) -> None:
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key)
-    schema = build_app(settings).openapi()
+    schema = build_app(down_settings()).openapi()
     operation = schema["paths"][path]["post"]
     assert set(operation["responses"]) >= {"202", "401", "409", "413", "422", "429"}
     body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]

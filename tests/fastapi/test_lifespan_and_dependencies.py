@@ -138,9 +138,7 @@ def test_app_starts_and_answers_while_the_ct_server_is_down(
     settings = down_settings(warm_tasks=["summarize"], prompt_events=True,
                              fallback_prompts={"summarize": "Fallback summary prompt"},
                              prompt_routes={"/summarize": "summarize"})
-    app = FastAPI()
-    app.include_router(create_kaizen_router(settings))
-    app.add_middleware(KaizenPromptMiddleware)
+    app = _app_with_middleware(settings)
 
     @app.get("/summarize")
     async def summarize(prompt: ActivePrompt) -> dict[str, Any]:
@@ -166,12 +164,17 @@ def test_get_kaizen_is_overridable(down_settings: Callable[..., KaizenSettings])
     assert TestClient(app).get("/client-id").json() == {"id": id(replacement)}
 
 
+def _app_with_middleware(settings: KaizenSettings) -> FastAPI:
+    app = FastAPI()
+    app.include_router(create_kaizen_router(settings))
+    app.add_middleware(KaizenPromptMiddleware)
+    return app
+
+
 def test_active_prompt_without_a_task_names_the_fix(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    app = FastAPI()
-    app.include_router(create_kaizen_router(down_settings()))
-    app.add_middleware(KaizenPromptMiddleware)
+    app = _app_with_middleware(down_settings())
 
     @app.get("/unmapped")
     async def unmapped(prompt: ActivePrompt) -> str:
@@ -184,9 +187,7 @@ def test_active_prompt_without_a_task_names_the_fix(
 def test_declared_prompt_unavailable_gets_503_problem(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    app = FastAPI()
-    app.include_router(create_kaizen_router(down_settings()))
-    app.add_middleware(KaizenPromptMiddleware)
+    app = _app_with_middleware(down_settings())
 
     @app.get("/needs-prompt", dependencies=[Depends(uses_prompt("no-fallback-task"))])
     async def needs_prompt(prompt: ActivePrompt) -> str:

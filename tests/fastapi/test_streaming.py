@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from kaizen_fastapi.testing import kaizen_test_settings, serve_app
 from tests.fastapi.demo_app import StreamControl, build_app, create_task_with_prompt
 from tests.support.ct_server import CTServerProcess
 
 
-def test_first_chunk_arrives_before_the_response_ends(
-    ct_server: CTServerProcess, unique_task: str
-) -> None:
+@pytest.fixture
+def control() -> StreamControl:
+    return StreamControl()
+
+
+@pytest.fixture
+def app_url(ct_server: CTServerProcess, unique_task: str,
+            control: StreamControl) -> Iterator[str]:
+    """The demo app under uvicorn, its routes mapped to a task with an active prompt."""
     create_task_with_prompt(ct_server, unique_task, "Summarize:")
-    control = StreamControl()
     settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key,
                                     prompt_routes={"/summarize*": unique_task})
-    with serve_app(build_app(settings, control)) as url, httpx.stream(
-        "GET", f"{url}/summarize/stream", timeout=10.0
-    ) as response:
+    with serve_app(build_app(settings, control)) as url:
+        yield url
+
+
+def test_first_chunk_arrives_before_the_response_ends(
+    app_url: str, control: StreamControl
+) -> None:
+    with httpx.stream("GET", f"{app_url}/summarize/stream", timeout=10.0) as response:
         assert response.status_code == 200
         assert response.headers["X-Kaizen-Prompt-Version"] == "1"
         chunks = response.iter_raw()
@@ -33,17 +44,9 @@ def test_first_chunk_arrives_before_the_response_ends(
 
 
 def test_client_disconnect_is_seen_by_the_handler(
-    ct_server: CTServerProcess, unique_task: str
+    app_url: str, control: StreamControl
 ) -> None:
-    create_task_with_prompt(ct_server, unique_task, "Summarize:")
-    control = StreamControl()
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key,
-                                    prompt_routes={"/summarize*": unique_task})
-    with serve_app(build_app(settings, control)) as url:
-        with httpx.stream("GET", f"{url}/summarize/forever", timeout=10.0) as response:
-            assert next(response.iter_raw()).startswith(b"tick")
-        # leaving the block closed the connection mid-stream
-        deadline = time.monotonic() + 10
-        while not control.disconnected.is_set():
-            assert time.monotonic() < deadline, "the handler never saw the disconnect"
-            control.disconnected.wait(0.05)
+    with httpx.stream("GET", f"{app_url}/summarize/forever", timeout=10.0) as response:
+        assert next(response.iter_raw()).startswith(b"tick")
+    # leaving the block closed the connection mid-stream
+    assert control.disconnected.wait(10), "the handler never saw the disconnect"
