@@ -127,6 +127,23 @@ def migrate() -> None:
     console().print(f"database at revision [bold]{revision}[/bold]")
 
 
+@cli.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once [KAIZEN_JOB_CONCURRENCY].")
+    ] = None,
+) -> None:
+    """Run optimization jobs from the PostgreSQL queue (KAIZEN_JOB_RUNNER=procrastinate)."""
+    from kaizen_server.optimization.queue import run_worker
+
+    settings = _settings()
+    if settings.is_sqlite:
+        errors().print("[red]error:[/red] the worker needs PostgreSQL (KAIZEN_DATABASE_URL)")
+        raise typer.Exit(2)
+    upgrade_to_head(settings.database_url)
+    asyncio.run(run_worker(settings, concurrency=concurrency))
+
+
 @keys_cli.command("create")
 def create_key(
     name: Annotated[str, typer.Option(help="What the key is for, e.g. the app's name.")],

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from kaizen_server.api import events, feedback, jobs, optimize, prompts, tasks, traces
 from kaizen_server.api.dependencies import require_api_key
+from kaizen_server.http.problems import PROBLEM_RESPONSES
 from kaizen_server.optimization import routes as optimization_routes
 
 __all__ = ["API_PREFIX", "build_api_router"]
@@ -15,7 +16,9 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     """Every authenticated ``/api/v1`` route."""
-    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_api_key)])
+    router = APIRouter(
+        prefix=API_PREFIX, dependencies=[Depends(require_api_key)], responses=PROBLEM_RESPONSES
+    )
     for module in (tasks, feedback, prompts, optimize, jobs, traces, events):
         router.include_router(module.router)
     router.include_router(optimization_routes.router)

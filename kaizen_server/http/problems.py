@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,6 +23,8 @@ from kaizen_server.services.errors import ServiceError
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
+    "ProblemDetails",
     "describe_validation_errors",
     "install_problem_handlers",
     "problem_response",
@@ -31,6 +34,49 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 MAX_LISTED_ERRORS = 5
 
 log = logging.getLogger("kaizen_server.errors")
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 7807 problem (documentation model of every error response)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Unprocessable Entity",
+                    "status": 422,
+                    "detail": "body.score: Input should be less than or equal to 1",
+                    "instance": "/api/v1/feedback",
+                    "errors": [{"loc": ["body", "score"], "msg": "...", "type": "..."}],
+                }
+            ]
+        }
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": ProblemDetails,
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+    }
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("Missing, unknown or revoked X-API-Key"),
+    404: _documented("Task, prompt, version, job or trace not found"),
+    413: _documented("Request body over the size limit"),
+    422: _documented("Invalid request (the detail names the field)"),
+}
+"""Error responses shared by every authenticated route, for the OpenAPI schema."""
 
 
 def _title(status: int) -> str:

@@ -47,11 +47,16 @@ class PendingJobDispatcher:
 
 
 def build_dispatcher(settings: ServerSettings, database: Database) -> JobDispatcher:
-    """The dispatcher the app factory installs: the embedded subprocess job runner, unless
-    ``KAIZEN_JOB_RUNNER=none`` (jobs stay PENDING for an external worker)."""
+    """The dispatcher the app factory installs, by ``KAIZEN_JOB_RUNNER``: the embedded
+    subprocess job runner (default), the procrastinate queue, or none (jobs stay PENDING)."""
     from kaizen_server.optimization.runner import SubprocessJobRunner
     from kaizen_server.optimization.settings import get_optimization_settings
 
-    if get_optimization_settings().job_runner == "none":
+    runner = get_optimization_settings().job_runner
+    if runner == "none":
         return PendingJobDispatcher()
+    if runner == "procrastinate":
+        from kaizen_server.optimization.queue import QueueJobDispatcher
+
+        return QueueJobDispatcher(settings, database)
     return SubprocessJobRunner(settings, database)
