@@ -27,7 +27,8 @@ from kaizen_sdk.feedback_item import FeedbackItem
 from kaizen_sdk.models import FeedbackResult, Job, OptimizeResult, Prompt, Task, TraceResult
 from kaizen_sdk.prompt_cache import FetchedPrompt, FetchResult, PromptPeek
 from kaizen_sdk.steps import InvalidatePrompt, LookupPrompt, RefreshPrompt, Sleep, Steps
-from kaizen_sdk.transport import RequestSpec, parse_as, send_with_retries
+from kaizen_sdk.transport import RequestSpec, parse_as
+from kaizen_sdk.transport import send_with_retries as _call
 
 __all__ = [
     "CLIENT_OPERATIONS",
@@ -66,10 +67,6 @@ MAX_BATCH = 1000
 def _segment(value: str) -> str:
     """A caller's id or name as one URL path segment."""
     return quote(value, safe="")
-
-
-def _call(spec: RequestSpec[T], core: ClientCore) -> Steps[T]:
-    return send_with_retries(spec, core)
 
 
 def _check_score(value: float | None, name: str = "score") -> None:
