@@ -99,14 +99,19 @@ function renderJobs(jobs) {
   list.replaceChildren();
   if (!jobs.length) { list.append(el("li", { className: "muted", textContent: "No job yet." })); return; }
   for (const job of jobs) {
-    const step = job.progress_step ? ` · ${job.progress_step}` : "";
+    const finished = ["SUCCESS", "FAILURE", "PR_FAILED"].includes(job.status);
+    const step = job.progress_step && !finished ? ` · ${job.progress_step}` : "";
     const error = job.error_message ? ` · ${job.error_message}` : "";
+    const version = job.job_metadata && job.job_metadata.version_number;
+    const made = version ? ` → new version v${version}` : "";
     const when = job.created_at ? new Date(job.created_at).toLocaleTimeString() : "";
-    list.append(el("li", { className: "job", dataset: { status: job.status } }, [
+    const item = el("li", { className: "job" }, [
       el("span", { className: `status ${job.status}`, textContent: job.status }),
-      `${step}${error} `,
+      `${made}${step}${error} `,
       el("span", { className: "muted", textContent: when }),
-    ]));
+    ]);
+    item.dataset.status = job.status;
+    list.append(item);
   }
 }
 
@@ -139,7 +144,10 @@ async function refresh() {
     const task = status.task;
     $("feedback-progress").textContent = task.threshold_progress
       || `${task.feedback_count}/${task.feedback_threshold}`;
-    const ratio = Math.min(1, task.feedback_count / Math.max(1, task.feedback_threshold));
+    // threshold_progress counts the feedback since the last optimization ("2/5").
+    const [since, needed] = (task.threshold_progress || `0/${task.feedback_threshold}`)
+      .split("/").map(Number);
+    const ratio = Math.min(1, since / Math.max(1, needed));
     $("feedback-bar").style.width = `${Math.round(ratio * 100)}%`;
     renderJobs(status.jobs);
     renderVersions(status.versions);
