@@ -267,3 +267,40 @@ async def test_optimization_jobs(client: Client) -> None:
                        on_progress=seen.append)
     assert seen
     assert seen[0].id == job.id
+
+
+async def test_invalidate_prompt_picks_up_an_activation_made_elsewhere(
+    client: Client, ct_server: CTServerProcess
+) -> None:
+    task = await task_with_prompt(client, "First")
+    assert (await call(client, "get_prompt", task.name)).prompt_text == "First"
+    with ct_server.client() as other_process:
+        other_process.post(f"/api/v1/prompts/{task.name}/versions",
+                           json={"prompt_text": "Second", "activate": True}).raise_for_status()
+    assert (await call(client, "get_prompt", task.name)).prompt_text == "First"  # cached
+    client.invalidate_prompt(task.name)
+    assert (await call(client, "get_prompt", task.name)).prompt_text == "Second"
+    stats = client.cache_stats
+    assert (stats.misses, stats.hits) == (2, 1)
+
+
+@pytest.mark.postgres
+async def test_end_to_end_on_every_database(client_kind: str,
+                                            any_ct_server: CTServerProcess) -> None:
+    cls = CTClient if client_kind == "sync" else AsyncCTClient
+    client = cls(api_key=any_ct_server.api_key, base_url=any_ct_server.base_url)
+    task = await task_with_prompt(client, "Summarize:", schema_json={"ticket": "string"})
+    prompt = await call(client, "get_prompt", task.id)
+    trace = await call(client, "log_trace", task.name, inputs={"ticket": "t"},
+                       prompt_version_id=prompt.id, response_text="r")
+    await call(client, "score", trace.id, 1.0)
+    feedback_id = str(uuid.uuid4())
+    for _ in range(2):
+        await call(client, "log_feedback", task.name, inputs={"ticket": "t"}, output="o",
+                   score=0.5, feedback_id=feedback_id)
+    assert (await call(client, "get_task", task.name)).feedback_count == 2  # score + feedback
+    newer = await call(client, "create_prompt_version", task.id, "Summarize briefly:")
+    await call(client, "activate_prompt", task.id, newer.id)
+    assert (await call(client, "get_prompt", task.name)).prompt_text == "Summarize briefly:"
+    assert task.id in {t.id for t in await call(client, "list_tasks")}
+    await close(client)
