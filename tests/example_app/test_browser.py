@@ -77,7 +77,9 @@ def test_rating_to_threshold_optimizes_and_serves_the_new_version(
         expect(page.locator("#rate-up")).to_be_disabled()
 
     # The threshold starts a job on the CT server; the page polls and shows it finishing.
-    expect(page.locator('li.job[data-status="SUCCESS"]')).to_be_visible(timeout=JOB_DEADLINE_MS)
+    finished = page.locator('li.job[data-status="SUCCESS"]')
+    expect(finished).to_be_visible(timeout=JOB_DEADLINE_MS)
+    expect(finished).to_contain_text("new version v2")
     activate = page.locator("button.activate[data-version='2']")
     expect(activate).to_be_visible(timeout=STEP_DEADLINE_MS)
     activate.click()
