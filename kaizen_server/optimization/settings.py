@@ -42,9 +42,10 @@ class OptimizationSettings(BaseSettings):
     """Extra/overriding entries of the price table, model name -> USD per 1M tokens."""
     job_time_limit_s: float = Field(default=1800.0, gt=0)
     """Hard wall-clock limit of one optimization job; over it the job is killed."""
-    job_runner: Literal["subprocess", "none"] = "subprocess"
-    """``subprocess``: the server runs each job in a child process; ``none``: jobs stay PENDING
-    (another process runs them)."""
+    job_runner: Literal["subprocess", "procrastinate", "none"] = "subprocess"
+    """``subprocess``: the server runs each job in a child process; ``procrastinate``: jobs go
+    to a queue on PostgreSQL worked by ``kaizen-server worker`` processes; ``none``: jobs stay
+    PENDING."""
     job_concurrency: int = Field(default=1, ge=1, le=32)
     """Jobs run at the same time by one server process."""
     job_num_threads: int = 4
