@@ -252,7 +252,7 @@ class DeliveryQueue:
                 await send()
             except _TRANSIENT_ERRORS as exc:
                 self._monitor.report_failure(f"{kind} delivery", exc)
-                attempt += 1
+                attempt = min(attempt + 1, 30)  # the back-off is capped long before
                 self._metrics.inc("feedback_retried" if kind == "feedback" else "traces_retried",
                                   count)
                 await asyncio.sleep(self._retry.backoff(attempt, random.uniform))

@@ -130,6 +130,9 @@ def test_forged_expired_replayed_tokens_and_bad_bodies_store_nothing(
         oversized = http.post("/kaizen/feedback", json={"token": token, "rating": "up",
                                                         "comment": "x" * 20_000})
         assert oversized.status_code == 413
+        chunked = http.post("/kaizen/feedback", content=iter([b'{"token": "', b"x" * 20_000]),
+                            headers={"content-type": "application/json"})
+        assert chunked.status_code == 413  # no Content-Length: counted while reading
         not_json = http.post("/kaizen/feedback", content=b"{not json",
                              headers={"content-type": "application/json"})
         assert not_json.status_code == 422
