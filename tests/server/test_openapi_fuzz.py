@@ -14,7 +14,7 @@ from schemathesis.generation.case import Case
 from tests.server.helpers import make_task
 from tests.support.ct_server import CTServerProcess
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 SKIPPED_PATHS = {"/api/v1/events/prompts"}  # an endless stream; see test_prompt_events
 
 
