@@ -137,7 +137,7 @@ async def call(client: CTClient | AsyncCTClient, method: str, *args: Any, **kwar
 
 
 async def close(client: CTClient | AsyncCTClient) -> None:
-    outcome: Awaitable[None] | None = client.close()  # type: ignore[func-returns-value]
+    outcome: Awaitable[None] | None = client.close()
     if outcome is not None:
         await outcome
 

@@ -30,7 +30,8 @@ async def test_prompts_survive_a_server_outage(isolated_ct_server: CTServerProce
     clock = FakeClock()
     options = {"api_key": server.api_key, "base_url": server.base_url, "cache_ttl": TTL,
                "clock": clock, "timeout": 2.0, "max_retries": 1}
-    clients = [CTClient(**options), AsyncCTClient(**options)]  # type: ignore[arg-type]
+    clients: list[CTClient | AsyncCTClient] = [
+        CTClient(**options), AsyncCTClient(**options)]  # type: ignore[arg-type]
     for client in clients:
         assert (await call(client, "get_prompt", name)).prompt_text == "Live prompt"
 

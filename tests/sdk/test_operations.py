@@ -84,7 +84,12 @@ async def test_wait_for_job_times_out(client_kind: str) -> None:
 
 async def test_score_is_checked_before_sending(client_kind: str) -> None:
     sent: list[httpx.Request] = []
-    client = make_client(client_kind, lambda r: sent.append(r) or httpx.Response(500))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    client = make_client(client_kind, handler)
     for bad in (-0.01, 1.01):
         with pytest.raises(CTValidationError, match=r"not in \[0.0, 1.0\]"):
             await call(client, "score", "trace-1", bad)

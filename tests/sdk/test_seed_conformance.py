@@ -1,3 +1,5 @@
+# mypy: disable-error-code="type-arg"
+# (the seed writes a bare ``dict``; the stubs below copy it verbatim)
 """The seed API, exactly: every seed method on both clients, with the seed's signature.
 
 The seed signatures are written below as stub functions, copied from the seed reference.
@@ -10,23 +12,33 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
-from kaizen_sdk import AsyncCTClient, CTClient, CTError
+from kaizen_sdk import (
+    AsyncCTClient,
+    CTClient,
+    CTError,
+    FeedbackResult,
+    Job,
+    OptimizeResult,
+    Prompt,
+    Task,
+    TraceResult,
+)
 
 
-class Seed:
-    """Stubs with the seed's signatures (``self`` included, bodies irrelevant)."""
+class Seed(Protocol):
+    """Stubs with the seed's signatures (``self`` included); only the signatures matter."""
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None,
                  cache_ttl: float = 300.0, timeout: float = 30.0) -> None: ...
 
-    def log_feedback(self, task_id: str, inputs: dict | None = None,  # type: ignore[type-arg]
-                     output: str | None = None, score: float | None = None,
-                     source: str = "sdk",
-                     metadata: dict | None = None) -> FeedbackResult: ...  # type: ignore[type-arg]
+    def log_feedback(
+        self, task_id: str, inputs: dict | None = None, output: str | None = None,
+        score: float | None = None, source: str = "sdk", metadata: dict | None = None,
+    ) -> FeedbackResult: ...
 
     def get_prompt(self, task_id: str) -> Prompt: ...
 
@@ -38,9 +50,10 @@ class Seed:
 
     def list_tasks(self) -> list[Task]: ...
 
-    def create_task(self, name: str, description: str | None = None,
-                    schema_json: dict | None = None,  # type: ignore[type-arg]
-                    feedback_threshold: int = 50, **kwargs) -> Task: ...  # type: ignore[no-untyped-def]
+    def create_task(  # type: ignore[no-untyped-def]
+        self, name: str, description: str | None = None, schema_json: dict | None = None,
+        feedback_threshold: int = 50, **kwargs,
+    ) -> Task: ...
 
     def score(self, trace_id: str, score: float, scored_by: str = "sdk") -> TraceResult: ...
 
@@ -138,6 +151,3 @@ def test_bad_settings_raise_ct_error(options: dict[str, Any]) -> None:
     with pytest.raises(CTError):
         CTClient(api_key="sk-test", **options)
 
-
-# The seed's return types, for the stubs' annotations (resolved by name only).
-FeedbackResult = Prompt = OptimizeResult = Job = Task = TraceResult = object

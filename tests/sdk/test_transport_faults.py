@@ -188,7 +188,9 @@ async def test_422_problem_json_keeps_the_validation_errors(client_kind: str) ->
     with pytest.raises(CTValidationError) as caught:
         await call(client, "log_feedback", "task-1", output="x", score=0.5)
     assert str(caught.value) == "Validation failed: score: must be <= 1"
-    assert caught.value.detail["errors"] == errors
+    detail = caught.value.detail
+    assert isinstance(detail, dict)
+    assert detail["errors"] == errors
     assert script.attempts == 1
     await close(client)
 
@@ -206,7 +208,8 @@ async def test_overall_deadline_bounds_all_retries(client_kind: str) -> None:
     timeouts: list[float] = []
 
     def slow_failure() -> httpx.Response:
-        timeouts.append(script.requests[-1].extensions["timeout"]["read"])
+        timeout: dict[str, float] = script.requests[-1].extensions["timeout"]
+        timeouts.append(timeout["read"])
         clock.advance(0.2)  # each answer takes 0.2 s of the (fake) clock
         return problem(503, "Service Unavailable", "overloaded")
 
