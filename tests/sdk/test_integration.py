@@ -252,19 +252,24 @@ async def test_optimization_jobs(client: Client) -> None:
     assert isinstance(result, OptimizeResult)
     assert result.job.task_id == task.id
     assert result.cost_estimate.estimated_cost_usd >= 0.0
-    with pytest.raises(CTConflictError):
+    try:
         await call(client, "trigger_optimization", task.name)
+    except CTConflictError:
+        pass  # the first job is still pending or running, as expected
+    else:  # only possible when a worker already finished the first job
+        assert (await call(client, "get_job", result.job.id)).is_terminal
     job = await call(client, "get_job", result.job.id)
     assert isinstance(job, Job)
     assert job.id == result.job.id
-    assert [j.id for j in await call(client, "list_jobs", task.id)] == [job.id]
+    assert job.id in [j.id for j in await call(client, "list_jobs", task.id)]
     seen: list[Job] = []
-    if job.is_terminal:
-        assert (await call(client, "wait_for_job", job.id, on_progress=seen.append)).id == job.id
+    try:
+        final = await call(client, "wait_for_job", job.id, poll_interval=0.05, timeout=0.3,
+                           on_progress=seen.append)
+    except CTTimeoutError:
+        assert not seen[-1].is_terminal
     else:
-        with pytest.raises(CTTimeoutError):
-            await call(client, "wait_for_job", job.id, poll_interval=0.05, timeout=0.2,
-                       on_progress=seen.append)
+        assert final.is_terminal
     assert seen
     assert seen[0].id == job.id
 
