@@ -4,6 +4,7 @@ A ``ClientCore`` holds no connection and no cache; the clients own those. Tests 
 with a fake clock to drive retries and deadlines deterministically.
 
 Example:
+    >>> from kaizen_sdk.config import resolve_config
     >>> core = ClientCore.from_config(resolve_config(api_key="sk-test"))
     >>> core.url("/api/v1/tasks")
     'http://localhost:8000/api/v1/tasks'
@@ -16,10 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from kaizen_sdk.config import ClientConfig, resolve_config
+from kaizen_sdk.config import ClientConfig
 from kaizen_sdk.retry import RetryPolicy
 
-__all__ = ["USER_AGENT", "ClientCore", "resolve_config"]
+__all__ = ["USER_AGENT", "ClientCore"]
 
 USER_AGENT = "kaizen-sdk/0.1"
 
