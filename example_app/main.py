@@ -11,7 +11,7 @@ Run: ``uvicorn example_app.main:app --port 8001`` with ``KAIZEN_BASE_URL`` and
 
 Example:
     >>> app = create_app(ExampleSettings(task_name="summarize_ticket"))
-    >>> "/kaizen/feedback" in {route.path for route in app.routes}
+    >>> "/kaizen/feedback" in app.openapi()["paths"]
     True
 """
 

@@ -48,7 +48,10 @@ def page() -> Iterator[Page]:
 def summarize(page: Page, ticket: str, version: int) -> str:
     """Submit ``ticket`` and wait until the result of prompt version ``version`` shows."""
     page.fill("#ticket", ticket)
-    page.click("#summarize")
+    with page.expect_response("**/api/summarize") as response:
+        page.click("#summarize")
+    assert response.value.status == 200
+    expect(page.locator("#summarize")).to_be_enabled()  # re-enabled once the result is shown
     expect(page.locator("#prompt-version")).to_have_text(f"v{version}", timeout=STEP_DEADLINE_MS)
     summary = page.locator("#summary").inner_text()
     assert summary.strip(), "the page shows an empty summary"
