@@ -28,6 +28,8 @@ from kaizen_fastapi.metrics import KaizenMetrics
 from kaizen_fastapi.middleware import KaizenPromptMiddleware
 from kaizen_fastapi.request_prompt import current_prompt
 from kaizen_fastapi.router import (
+    FEEDBACK_ROUTE_NAME,
+    SCORE_ROUTE_NAME,
     FeedbackAccepted,
     FeedbackRequest,
     ScoreRequest,
@@ -39,6 +41,8 @@ from kaizen_fastapi.settings import KaizenSettings, get_kaizen_settings
 from kaizen_fastapi.traces import RecordedCall, record_llm_call
 
 __all__ = [
+    "FEEDBACK_ROUTE_NAME",
+    "SCORE_ROUTE_NAME",
     "STATE_KEY",
     "ActivePrompt",
     "FeedbackAccepted",

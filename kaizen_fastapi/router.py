@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -45,6 +46,9 @@ from kaizen_fastapi.tokens import ExpiredTokenError, FeedbackTokenError, TokenCl
 from kaizen_sdk import FeedbackItem
 
 __all__ = [
+    "DEFAULT_PREFIX",
+    "FEEDBACK_ROUTE_NAME",
+    "SCORE_ROUTE_NAME",
     "FeedbackAccepted",
     "FeedbackRequest",
     "ScoreRequest",
@@ -53,6 +57,9 @@ __all__ = [
 ]
 
 DEFAULT_PREFIX = "/kaizen"
+FEEDBACK_ROUTE_NAME = "kaizen_feedback"
+"""Route name of the feedback endpoint: ``request.url_for(FEEDBACK_ROUTE_NAME)`` is its URL."""
+SCORE_ROUTE_NAME = "kaizen_score"
 MAX_COMMENT_CHARS = 2000
 MAX_TOKEN_CHARS = 2048
 
@@ -276,6 +283,7 @@ def create_kaizen_router(
     )
 
     @router.post("/feedback", status_code=202, response_model=FeedbackAccepted,
+                 name=FEEDBACK_ROUTE_NAME,
                  summary="Rate a result the app served (thumbs up/down or a score)")
     async def post_feedback(
         body: Annotated[FeedbackRequest, Body()], request: Request
@@ -293,7 +301,7 @@ def create_kaizen_router(
         return _accept(runtime, claims, item)
 
     @router.post("/score", status_code=202, response_model=FeedbackAccepted,
-                 summary="Score a traced LLM call in [0, 1]")
+                 name=SCORE_ROUTE_NAME, summary="Score a traced LLM call in [0, 1]")
     async def post_score(body: Annotated[ScoreRequest, Body()], request: Request
                          ) -> FeedbackAccepted:
         runtime = get_kaizen_runtime(request)
@@ -306,5 +314,7 @@ def create_kaizen_router(
     return router
 
 
-kaizen_router = create_kaizen_router()
-"""The default router: prefix ``/kaizen``, settings read when the app starts."""
+kaizen_router = create_kaizen_router(prefix=os.environ.get("KAIZEN_ROUTER_PREFIX", DEFAULT_PREFIX))
+"""The default router: prefix ``KAIZEN_ROUTER_PREFIX`` (default ``/kaizen``, read at import since
+routes are fixed when included), settings read when the app starts. Its URLs, wherever it is
+mounted: ``request.url_for(FEEDBACK_ROUTE_NAME)`` / ``request.url_for(SCORE_ROUTE_NAME)``."""

@@ -80,7 +80,11 @@ class KaizenSettings(BaseSettings):
     events_backoff_max: float = Field(default=30.0, gt=0)
 
     # --- end-user endpoints ----------------------------------------------------------------
-    router_prefix: str = Field(default="/kaizen", description="Prefix of the kaizen_router.")
+    router_prefix: str = Field(
+        default="/kaizen",
+        description="Prefix of create_kaizen_router(settings) and, read at import, of the "
+        "default kaizen_router; request.url_for(FEEDBACK_ROUTE_NAME) gives the mounted URL.",
+    )
     token_secret: SecretStr | None = Field(
         default=None,
         description="HMAC key of feedback tokens; default: derived from the API key, so every "

@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from kaizen_fastapi import (
+    FEEDBACK_ROUTE_NAME,
+    SCORE_ROUTE_NAME,
     STATE_KEY,
     ActivePrompt,
     KaizenClient,
@@ -198,3 +200,10 @@ def test_declared_prompt_unavailable_gets_503_problem(
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "no-fallback-task" in response.json()["detail"]
+
+
+def test_endpoint_urls_are_found_by_route_name_wherever_mounted() -> None:
+    app = FastAPI()
+    app.include_router(kaizen_router, prefix="/api")
+    assert app.url_path_for(FEEDBACK_ROUTE_NAME) == "/api/kaizen/feedback"
+    assert app.url_path_for(SCORE_ROUTE_NAME) == "/api/kaizen/score"
