@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,16 @@ from kaizen_fastapi import (
 )
 from kaizen_sdk import CTError
 
-__all__ = ["app", "create_app"]
+__all__ = ["app", "create_app", "kaizen_settings"]
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+def kaizen_settings(task_name: str) -> KaizenSettings:
+    """The plugin's ``KAIZEN_*`` settings, with the first prompt as the task's fallback."""
+    settings = KaizenSettings()
+    settings.fallback_prompts.setdefault(task_name, FIRST_PROMPT)
+    return settings
 
 
 def create_app(settings: ExampleSettings | None = None) -> FastAPI:
@@ -64,10 +72,8 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
     # Kaizen: the active prompt of the summarize task for every /api/summarize request.
     app.add_middleware(KaizenPromptMiddleware, routes={"/api/summarize": settings.task_name})
     # Kaizen settings come from KAIZEN_* variables; code adds a prompt for when the CT server
-    # is down and nothing is cached yet.
-    app.dependency_overrides[get_kaizen_settings] = lambda: KaizenSettings(
-        fallback_prompts={settings.task_name: FIRST_PROMPT}
-    )
+    # is down and nothing is cached yet (unless KAIZEN_FALLBACK_PROMPTS names one).
+    app.dependency_overrides[get_kaizen_settings] = partial(kaizen_settings, settings.task_name)
 
     app.include_router(api_router)
     app.add_exception_handler(CTError, ct_error_handler)

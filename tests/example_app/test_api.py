@@ -139,3 +139,18 @@ def test_a_ct_server_outage_degrades_gracefully(
     assert served.json()["prompt_version"] == 1
     assert status.status_code == 503
     assert status.json()["title"] == "CT server unreachable"
+
+
+def test_with_the_ct_server_down_from_the_start_the_fallback_prompt_serves(
+    tmp_path: Path,
+) -> None:
+    never_started = CTServerProcess(database_url="sqlite+aiosqlite://", workdir=tmp_path)
+    quick = {"KAIZEN_SHUTDOWN_FLUSH_TIMEOUT": "0.5", "KAIZEN_WARM_TIMEOUT": "0.5"}
+    with running_example_app(never_started, "summarize_down", tmp_path, quick) as url:
+        response = httpx.post(f"{url}/api/summarize", json={"ticket": TICKET}, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["X-Kaizen-Prompt-Version"] == "fallback"
+    body = response.json()
+    assert body["prompt_is_fallback"] is True
+    assert body["prompt_version"] is None
+    assert body["feedback_token"]  # the rating is queued until the server is back
