@@ -208,21 +208,25 @@ class PostgresNotifyBroker(_BackgroundBroker):
     async def _run(self) -> None:
         import asyncpg
 
+        connection_errors = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
         while True:
             try:
-                connection = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError):
-                log.warning("LISTEN connection failed; retrying", exc_info=True)
-                await asyncio.sleep(self._reconnect_seconds)
-                continue
-            closed = asyncio.Event()
-            try:
-                connection.add_termination_listener(lambda _conn, flag=closed: flag.set())
-                await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
-                self._connected.set()
-                self.wake_local()  # catch up on anything missed while disconnected
-                await closed.wait()
+                await self._listen_once(asyncpg)
                 log.warning("LISTEN connection lost; reconnecting")
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(connection.close(timeout=2.0))
+            except connection_errors:
+                log.warning("LISTEN connection failed; retrying", exc_info=True)
+            await asyncio.sleep(self._reconnect_seconds)
+
+    async def _listen_once(self, asyncpg: Any) -> None:
+        """Listen on one connection until it closes."""
+        connection = await asyncpg.connect(self._dsn)
+        closed = asyncio.Event()
+        try:
+            connection.add_termination_listener(lambda _conn: closed.set())
+            await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            self._connected.set()
+            self.wake_local()  # catch up on anything missed while disconnected
+            await closed.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(connection.close(timeout=2.0))

@@ -119,3 +119,46 @@ async def test_event_reaches_another_replica_which_then_stops_promptly(
     # uvicorn re-raises SIGTERM after a graceful shutdown; SIGKILL (-9) would mean it hung
     assert listener.process.returncode in (0, -15)
     assert stopped_after < 3.0
+
+
+@pytest.fixture
+def two_pg_replicas(
+    ct_server_pg: CTServerProcess, tmp_path: Path
+) -> Iterator[tuple[CTServerProcess, CTServerProcess]]:
+    with running_ct_server(ct_server_pg.database_url, tmp_path) as second:
+        yield ct_server_pg, second
+
+
+async def _terminate_listen_connections(database_url: str) -> int:
+    import asyncpg
+
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+        return len(rows)
+    finally:
+        await connection.close()
+
+
+async def test_lost_listen_connection_is_replaced(
+    two_pg_replicas: tuple[CTServerProcess, CTServerProcess],
+) -> None:
+    writer, listener = two_pg_replicas
+    with writer.client() as sync:
+        task = make_task(sync)
+        version = add_version(sync, task["id"], "after reconnect")
+    async with _async_client(listener) as client, client.stream("GET", EVENTS) as response:
+        reader = FrameReader(response)
+        await reader.next()
+        assert await _terminate_listen_connections(listener.database_url) >= 2
+        with writer.client() as sync:
+            activated = sync.post(
+                f"/api/v1/prompts/{task['id']}/activate", json={"version_id": version["id"]}
+            )
+            assert activated.status_code == 200
+        event = await reader.next_event_for(task["id"])
+    assert event.json()["version_id"] == version["id"]
