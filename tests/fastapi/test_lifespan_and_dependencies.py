@@ -147,8 +147,12 @@ def test_app_starts_and_answers_while_the_ct_server_is_down(
         return {"prompt": prompt.prompt_text, "fallback": prompt.is_fallback}
 
     with TestClient(app) as http:
-        assert http.get("/summarize").json() == {"prompt": "Fallback summary prompt",
-                                                 "fallback": True}
+        response = http.get("/summarize")
+        runtime: KaizenRuntime = http.app_state[STATE_KEY]
+        assert response.json() == {"prompt": "Fallback summary prompt", "fallback": True}
+        assert response.headers["X-Kaizen-Prompt-Version"] == "fallback"
+        assert runtime.metrics.prompt_fallback_serves == 1
+        assert not runtime.monitor.reachable
 
 
 def test_dependencies_without_lifespan_name_the_fix() -> None:
