@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from tests.support.json_server import LoopbackJSONServer
 
 __all__ = ["FakeGitHub", "FakeRepo", "running_fake_github"]
 
@@ -42,12 +41,12 @@ class FakeGitHub:
     repos: dict[str, FakeRepo] = field(default_factory=dict)
     fail_pulls: int = 0
     requests: list[tuple[str, str]] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackJSONServer | None = None
 
     @property
     def api_url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.base_url
 
     def add_repo(self, slug: str, files: dict[str, str] | None = None) -> FakeRepo:
         repo = FakeRepo()
@@ -126,36 +125,13 @@ class FakeGitHub:
         return 404, {"message": "Not Found"}
 
     def start(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else {}
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                status, payload = fake.handle(self.command, self.path, headers, body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = _serve
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackJSONServer(self.handle)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
 

@@ -103,10 +103,11 @@ def test_lm_endpoint_down_is_a_failure_with_a_readable_error(lm_server: CTServer
 
 @pytest.fixture
 def slow_stack(tmp_path: Path) -> Iterator[tuple[CTServerProcess, FakeLLM]]:
-    """A server whose LM never answers in time, with a 3 s job time limit."""
+    """A server whose LM never answers in time, with an 8 s job time limit (room for the job
+    process to start on a loaded machine)."""
     with FakeLLM(delay_s=20.0) as fake:
         env = {"KAIZEN_LLM_API_BASE": fake.api_base, "KAIZEN_LLM_NUM_RETRIES": "0",
-               "KAIZEN_JOB_TIME_LIMIT_S": "3"}
+               "KAIZEN_JOB_TIME_LIMIT_S": "8"}
         with running_ct_server(f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}", tmp_path,
                                env) as server:
             yield server, fake

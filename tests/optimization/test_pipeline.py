@@ -13,7 +13,11 @@ from kaizen_server.optimization.dataset import FeedbackRow, gold_examples, split
 from kaizen_server.optimization.errors import LMUnavailableError, NotEnoughFeedbackError
 from kaizen_server.optimization.lm import build_lm
 from kaizen_server.optimization.metric import JudgeMetric, SimilarityMetric
-from kaizen_server.optimization.pipeline import OptimizationInputs, run_optimization
+from kaizen_server.optimization.pipeline import (
+    OptimizationInputs,
+    OptimizationOutcome,
+    run_optimization,
+)
 from kaizen_server.optimization.render import instructions_of
 from kaizen_server.optimization.settings import OptimizationSettings
 from kaizen_server.optimization.signature import SignatureSpec
@@ -34,6 +38,16 @@ def _task(**fields: object) -> Task:
 def _settings(fake: FakeLLM | None = None, **fields: object) -> OptimizationSettings:
     base = {"llm_api_base": fake.api_base if fake else None, "llm_num_retries": 0}
     return OptimizationSettings.model_validate({**base, **fields})
+
+
+def _optimize(
+    task: Task, feedback: list[FeedbackRow], settings: OptimizationSettings
+) -> OptimizationOutcome:
+    return run_optimization(
+        OptimizationInputs(
+            task=task, feedback=feedback, active_prompt_text=BASELINE, settings=settings
+        )
+    )
 
 
 def test_no_lm_curates_top_rated_feedback_and_does_not_invent_a_score() -> None:
@@ -84,13 +98,8 @@ def test_rerun_on_a_rendered_prompt_does_not_duplicate_examples() -> None:
 
 
 def test_bootstrap_beats_baseline_and_usage_matches_calls_received(fake_llm: FakeLLM) -> None:
-    outcome = run_optimization(
-        OptimizationInputs(
-            task=_task(teacher_model="fake-teacher"),
-            feedback=ticket_feedback(12),
-            active_prompt_text=BASELINE,
-            settings=_settings(fake_llm),
-        )
+    outcome = _optimize(
+        _task(teacher_model="fake-teacher"), ticket_feedback(12), _settings(fake_llm)
     )
     assert outcome.optimizer == "BootstrapFewShot"
     assert outcome.baseline_score is not None
@@ -109,14 +118,7 @@ def test_mipro_v2_with_a_tiny_budget_finds_the_better_instruction(fake_llm: Fake
     task = _task(
         teacher_model="fake-teacher", evaluator_config={"max_trials": 2, "num_candidates": 2}
     )
-    outcome = run_optimization(
-        OptimizationInputs(
-            task=task,
-            feedback=ticket_feedback(30),
-            active_prompt_text=BASELINE,
-            settings=_settings(fake_llm),
-        )
-    )
+    outcome = _optimize(task, ticket_feedback(30), _settings(fake_llm))
     assert outcome.optimizer == "MIPROv2"
     assert outcome.plan.max_trials == 2
     assert outcome.eval_score is not None
@@ -132,14 +134,7 @@ def test_gepa_with_a_metric_call_budget_evolves_the_instruction(fake_llm: FakeLL
     task = _task(
         teacher_model="fake-teacher", evaluator_config={"optimizer": "gepa", "max_trials": 2}
     )
-    outcome = run_optimization(
-        OptimizationInputs(
-            task=task,
-            feedback=ticket_feedback(16),
-            active_prompt_text=BASELINE,
-            settings=_settings(fake_llm),
-        )
-    )
+    outcome = _optimize(task, ticket_feedback(16), _settings(fake_llm))
     assert outcome.optimizer == "GEPA"
     assert DEFAULT_MARKER in instructions_of(outcome.prompt_text)
     assert outcome.eval_score is not None
@@ -160,14 +155,7 @@ def test_judge_prefers_the_better_candidate(fake_llm: FakeLLM) -> None:
 
 def test_pipeline_with_judge_scores_through_the_judge(fake_llm: FakeLLM) -> None:
     task = _task(teacher_model="fake-teacher", judge_model="fake-judge")
-    outcome = run_optimization(
-        OptimizationInputs(
-            task=task,
-            feedback=ticket_feedback(12),
-            active_prompt_text=BASELINE,
-            settings=_settings(fake_llm),
-        )
-    )
+    outcome = _optimize(task, ticket_feedback(12), _settings(fake_llm))
     assert fake_llm.calls["judge"] > 0
     assert outcome.usage.by_model["openai/fake-judge"].calls == fake_llm.calls["judge"] + 1
     assert outcome.beats_baseline()

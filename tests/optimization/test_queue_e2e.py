@@ -13,6 +13,7 @@ import pytest
 from tests.optimization.job_helpers import create_task, only_job, post_feedback, watch_job
 from tests.support.ct_server import CTServerProcess, running_ct_server
 from tests.support.postgres import fresh_postgres_database
+from tests.support.processes import stop_process
 
 pytestmark = pytest.mark.postgres
 
@@ -31,15 +32,6 @@ def _start_worker(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]
             [sys.executable, "-m", "kaizen_server", "worker", "--concurrency", "2"],
             env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
         )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def test_jobs_wait_in_the_queue_until_a_worker_runs_them(
@@ -64,7 +56,7 @@ def test_jobs_wait_in_the_queue_until_a_worker_runs_them(
                       for job_id in [job["id"], *other_jobs]]
             assert worker.poll() is None
         finally:
-            _stop(worker)
+            stop_process(worker, grace_s=15)
         log = (tmp_path / "worker.log").read_text()
         assert [final["status"] for final in finals] == ["SUCCESS"] * 3, (finals, log)
         assert finals[0]["job_metadata"]["optimizer"] == "LabeledFewShot"

@@ -30,8 +30,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.json_server import LoopbackJSONServer
 
 __all__ = ["FakeLLM", "good_answer", "running_fake_llm", "word_overlap"]
 
@@ -91,14 +92,13 @@ class FakeLLM:
     """Requests received, by role: ``task``, ``judge``, ``proposer``, ``other``, ``error``."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: LoopbackJSONServer | None = None
 
     @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("FakeLLM is not running")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def api_base(self) -> str:
@@ -116,53 +116,34 @@ class FakeLLM:
             self.calls.clear()
             self.requests.clear()
 
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, Any]]:
+        """One HTTP request: ``(status, JSON payload)``."""
+        route = path.split("?", 1)[0].rstrip("/")
+        if method == "GET":
+            if route.endswith("/models"):
+                return 200, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
+            return 404, {"error": {"message": "not found"}}
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if self.fail_with_status is not None:
+            self._count("error", body)
+            return self.fail_with_status, {"error": {"message": "fake LLM failure"}}
+        if not route.endswith("/chat/completions"):
+            return 404, {"error": {"message": f"unsupported path {path}"}}
+        return 200, self.complete(body)
+
     def start(self) -> FakeLLM:
         """Listen on a free loopback port, serving from a daemon thread."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
-                else:
-                    self._send(404, {"error": {"message": "not found"}})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                if fake.delay_s:
-                    time.sleep(fake.delay_s)
-                if fake.fail_with_status is not None:
-                    fake._count("error", body)
-                    self._send(fake.fail_with_status, {"error": {"message": "fake LLM failure"}})
-                    return
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, {"error": {"message": f"unsupported path {self.path}"}})
-                    return
-                self._send(200, fake.complete(body))
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = LoopbackJSONServer(self.handle)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop listening (later requests get connection refused)."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> FakeLLM:

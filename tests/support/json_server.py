@@ -1,0 +1,80 @@
+"""A loopback HTTP server answering JSON from one function, for fakes of remote APIs in tests.
+
+Example:
+    >>> server = LoopbackJSONServer(lambda method, path, headers, body: (200, {"ok": path}))
+    >>> with server:
+    ...     import httpx
+    ...     httpx.get(f"{server.base_url}/x").json()
+    {'ok': '/x'}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["JSONHandler", "LoopbackJSONServer"]
+
+JSONHandler = Callable[[str, str, dict[str, str], Any], tuple[int, Any]]
+"""``(method, path with query, lower-cased headers, parsed JSON body) -> (status, payload)``."""
+
+
+class LoopbackJSONServer:
+    """Serves ``handler`` on a free 127.0.0.1 port from a daemon thread."""
+
+    def __init__(self, handler: JSONHandler) -> None:
+        self.handler = handler
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        handler = self.handler
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else {}
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                status, payload = handler(self.command, self.path, headers, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening (later requests get connection refused)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> LoopbackJSONServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
