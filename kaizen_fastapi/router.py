@@ -18,8 +18,8 @@ Example:
     >>> from fastapi import FastAPI
     >>> app = FastAPI()
     >>> app.include_router(kaizen_router)
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/kaizen"))
-    ['/kaizen/feedback', '/kaizen/score']
+    >>> app.url_path_for(FEEDBACK_ROUTE_NAME), app.url_path_for(SCORE_ROUTE_NAME)
+    ('/kaizen/feedback', '/kaizen/score')
 """
 
 from __future__ import annotations
