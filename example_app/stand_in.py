@@ -11,9 +11,14 @@ Instructions (anywhere before the examples, case-insensitive):
     - ``priority`` / ``urgency``: start with ``[urgent]`` or ``[routine]``.
 
 Worked examples (``Ticket: ...`` / ``Summary: ...`` pairs, ``Input:``/``Output:``, or DSPy's
-``[[ ## summary ## ]]`` fields): the answer copies the examples' leading label and bullet
-style, takes their median length as its word budget, drops greetings when the examples have
-none, and ends with a note saying how many examples it followed.
+``[[ ## summary ## ]]`` fields): the answer copies the kind most examples share (bullet points,
+a leading label, or plain text; a tie goes to the first, best-rated, example), takes their
+median length as its word budget, drops greetings when they have none, and ends with a note
+saying how many examples it followed.
+
+A prompt that says nothing about the style gets what an untuned model gives: a style that
+varies from ticket to ticket (:meth:`Style.improvised`). Rating those results up or down and
+optimizing then yields a prompt whose examples make the style consistent.
 
 Example:
     >>> stand_in_summary("Summarize in at most 5 words.", "Hi team, my invoice is wrong again.")
@@ -26,10 +31,18 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Callable
-from dataclasses import dataclass
+import zlib
+from collections import Counter
+from dataclasses import dataclass, replace
 
-__all__ = ["DEFAULT_WORD_LIMIT", "STAND_IN_MODEL", "PromptGuide", "Style", "stand_in_summary"]
+__all__ = [
+    "DEFAULT_WORD_LIMIT",
+    "IMPROVISED_STYLES",
+    "STAND_IN_MODEL",
+    "PromptGuide",
+    "Style",
+    "stand_in_summary",
+]
 
 STAND_IN_MODEL = "stand-in"
 DEFAULT_WORD_LIMIT = 60
@@ -115,6 +128,8 @@ class Style:
     priority: bool = False
     label: str | None = None
     example_count: int = 0
+    decided: bool = True
+    """False when the prompt says nothing about the style: the stand-in then improvises."""
 
     @classmethod
     def of(cls, guide: PromptGuide) -> Style:
@@ -123,32 +138,88 @@ class Style:
         Example:
             >>> Style.of(PromptGuide.read("Use bullet points, at most 12 words.")).word_limit
             12
+            >>> Style.of(PromptGuide.read("Summarize the ticket.")).decided
+            False
         """
         text = guide.instructions.lower()
         limit_match = _WORD_LIMIT.search(guide.instructions)
-        examples = guide.examples
-        labels = [m.group(1) if (m := _LEADING_LABEL.match(e)) else None for e in examples]
-        shared_label = labels[0] if labels and len(set(labels)) == 1 else None
+        model = _prevailing_kind(guide.examples)
         if limit_match:
             word_limit = max(1, int(limit_match.group(1)))
-        elif examples:
-            word_limit = max(5, int(statistics.median(len(e.split()) for e in examples)))
+        elif model:
+            word_limit = max(5, int(statistics.median(len(e.split()) for e in model)))
         else:
             word_limit = DEFAULT_WORD_LIMIT
-        return cls(
+        labels = {_label_of(e) for e in model}
+        style = cls(
             word_limit=word_limit,
-            bullets="bullet" in text or _mostly(examples, lambda e: e.lstrip().startswith("- ")),
-            one_sentence="one sentence" in text or "single sentence" in text,
+            bullets="bullet" in text or (bool(model) and all(map(_is_bulleted, model))),
+            one_sentence="one sentence" in text or "single sentence" in text
+            or (bool(model) and all(map(_is_one_sentence, model))),
             skip_greetings=any(k in text for k in ("concise", "greeting", "focus on the problem"))
-            or (bool(examples) and not any(_GREETING.match(e) for e in examples)),
+            or (bool(model) and not any(_GREETING.match(e) for e in model)),
             priority="priority" in text or "urgency" in text,
-            label=shared_label,
-            example_count=len(examples),
+            label=labels.pop() if len(labels) == 1 else None,
+            example_count=len(guide.examples),
         )
+        instructed = limit_match is not None or style.bullets or style.one_sentence or (
+            style.skip_greetings or style.priority)
+        return replace(style, decided=instructed or bool(model))
+
+    @classmethod
+    def improvised(cls, ticket: str) -> Style:
+        """The style of an untuned model given no style guidance: it varies with the ticket.
+
+        One of three styles, chosen by a checksum of the ticket (so always the same one for
+        the same ticket): the first 30 words verbatim, bullet points, or a one-line ``Issue:``.
+        Users' ratings then tell which style they want, and the examples of an optimized
+        prompt make it consistent.
+
+        Example:
+            >>> Style.improvised("Printer down.") in IMPROVISED_STYLES
+            True
+        """
+        return IMPROVISED_STYLES[zlib.crc32(ticket.encode()) % len(IMPROVISED_STYLES)]
 
 
-def _mostly(examples: tuple[str, ...], test: Callable[[str], bool]) -> bool:
-    return bool(examples) and sum(1 for e in examples if test(e)) * 2 > len(examples)
+IMPROVISED_STYLES: tuple[Style, ...] = (
+    Style(word_limit=30),
+    Style(word_limit=40, bullets=True, skip_greetings=True),
+    Style(label="Issue", one_sentence=True, skip_greetings=True),
+)
+
+
+def _is_bulleted(example: str) -> bool:
+    return example.lstrip().startswith("- ")
+
+
+def _is_one_sentence(example: str) -> bool:
+    return not _is_bulleted(example) and len(_SENTENCE_END.split(example.strip())) == 1
+
+
+def _label_of(example: str) -> str | None:
+    match = _LEADING_LABEL.match(example)
+    return match.group(1) if match else None
+
+
+def _kind(example: str) -> str:
+    if _is_bulleted(example):
+        return "bullets"
+    label = _label_of(example)
+    return f"label:{label}" if label else "plain"
+
+
+def _prevailing_kind(examples: tuple[str, ...]) -> list[str]:
+    """The examples of the most common kind (bullets, a label, plain); ties: the first listed.
+
+    The optimizer lists the best-rated examples first, so a tie goes to the better-rated kind.
+    """
+    if not examples:
+        return []
+    counts = Counter(_kind(e) for e in examples)
+    best = max(counts.values())
+    winner = next(_kind(e) for e in examples if counts[_kind(e)] == best)
+    return [e for e in examples if _kind(e) == winner]
 
 
 def _sentences(ticket: str, skip_greetings: bool) -> list[str]:
@@ -177,6 +248,8 @@ def stand_in_summary(prompt: str, ticket: str) -> str:
         'Issue: The app is down.\\n(following 1 rated example)'
     """
     style = Style.of(PromptGuide.read(prompt))
+    if not style.decided:
+        style = Style.improvised(ticket)
     sentences = _sentences(ticket, style.skip_greetings)
     if style.one_sentence:
         sentences = sentences[:1]

@@ -101,11 +101,12 @@ cat <<EOT
     Example app   http://$HOST:$APP_PORT/        <- open this in your browser
     CT server     http://$HOST:$CT_PORT          (API key in $STATE/api-key)
 
-  1. Pick a sample ticket (or paste one) and press "Summarize".
-  2. Rate the summary with thumbs up or down; add a comment if you like.
+  1. Pick a sample ticket (or paste one) and press "Summarize"; try several: the first
+     prompt leaves the style open, so it varies.
+  2. Rate each summary: "Good" for the style you like, "Bad" for the others.
   3. After $THRESHOLD ratings an optimization job starts: watch it on the right.
   4. When it succeeds, a new draft prompt version appears: press "Activate".
-  5. Summarize again: the new version number and a different summary.
+  5. Summarize again: version v2, and every summary in the style you liked.
 
   Press Ctrl-C to stop both servers.
 EOT

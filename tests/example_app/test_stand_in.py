@@ -60,6 +60,29 @@ def test_its_own_note_is_not_taken_for_part_of_an_example() -> None:
     assert PromptGuide.read(prompt).examples == ("Short summary.",)
 
 
-def test_without_instructions_it_uses_the_default_budget() -> None:
+def test_without_a_word_limit_it_uses_the_default_budget() -> None:
     long_ticket = " ".join(["word"] * 200) + "."
-    assert len(stand_in_summary("", long_ticket).split()) == DEFAULT_WORD_LIMIT
+    assert len(stand_in_summary("Be concise.", long_ticket).split()) == DEFAULT_WORD_LIMIT
+
+
+def test_an_untuned_prompt_gets_a_style_that_varies_by_ticket() -> None:
+    outputs = [stand_in_summary(FIRST_PROMPT, sample.ticket) for sample in SAMPLE_TICKETS]
+    kinds = {"bullets" if o.startswith("- ") else "label" if o.startswith("Issue:") else "plain"
+             for o in outputs}
+    assert kinds == {"bullets", "label", "plain"}
+
+
+def test_the_liked_examples_make_the_style_consistent() -> None:
+    liked = [(t.ticket, stand_in_summary(FIRST_PROMPT, t.ticket)) for t in SAMPLE_TICKETS
+             if stand_in_summary(FIRST_PROMPT, t.ticket).startswith("Issue:")]
+    prompt = optimized(FIRST_PROMPT, liked)
+    for sample in SAMPLE_TICKETS:
+        output = stand_in_summary(prompt, sample.ticket)
+        assert output.startswith("Issue: "), output
+        assert output.count("\n") == 1  # one sentence, then the note
+
+
+def test_a_tie_between_kinds_goes_to_the_first_listed_example() -> None:
+    prompt = optimized("Summarize.", [("a", "- first point\n- second point"),
+                                      ("b", "Issue: something broke")])
+    assert stand_in_summary(prompt, "One thing. Another thing.").startswith("- One thing.")
