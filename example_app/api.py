@@ -23,7 +23,7 @@ from example_app.llm import LLM
 from example_app.problems import problem
 from example_app.samples import SAMPLE_TICKETS, SampleTicket
 from example_app.settings import ExampleSettings
-from kaizen_fastapi import ActivePrompt, KaizenClient, get_kaizen_runtime, record_llm_call
+from kaizen_fastapi import FEEDBACK_ROUTE_NAME, ActivePrompt, KaizenClient, record_llm_call
 from kaizen_sdk import Job, OptimizeResult, Prompt, Task
 
 __all__ = ["AppConfig", "StatusView", "SummarizeRequest", "SummarizeResponse", "router"]
@@ -91,10 +91,10 @@ class StatusView(BaseModel):
 
 @router.get("/config")
 async def config(request: Request, settings: Settings, llm: LLMClient) -> AppConfig:
-    prefix = get_kaizen_runtime(request).settings.router_prefix
     return AppConfig(task_name=settings.task_name, llm_label=llm.label,
                      allow_activation=settings.allow_activation,
-                     feedback_url=f"{prefix}/feedback", samples=SAMPLE_TICKETS)
+                     feedback_url=request.app.url_path_for(FEEDBACK_ROUTE_NAME),
+                     samples=SAMPLE_TICKETS)
 
 
 @router.post("/summarize")
