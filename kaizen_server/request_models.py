@@ -29,6 +29,7 @@ __all__ = [
     "ActivateRequest",
     "FeedbackBatch",
     "FeedbackCreate",
+    "JsonObject",
     "PromptVersionCreate",
     "TaskCreate",
     "TaskUpdate",

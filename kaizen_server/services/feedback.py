@@ -17,14 +17,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import Feedback, Task, Trace
-from kaizen_server.request_models import FeedbackCreate
+from kaizen_server.request_models import FeedbackCreate, JsonObject
 from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import check_inputs
 from kaizen_server.services.pagination import Page, fetch_page
@@ -115,6 +116,40 @@ async def prune_feedback(session: AsyncSession, task: Task) -> None:
     )
 
 
+def _changes(item: FeedbackCreate, inputs: JsonObject | None, current: Any) -> dict[str, Any]:
+    """What a new rating of an already rated trace changes on its feedback row."""
+    output = current["output"] if isinstance(current, dict) else current.output
+    metadata = current["metadata_"] if isinstance(current, dict) else current.metadata_
+    return {
+        "inputs": inputs,
+        "output": item.output if item.output is not None else output,
+        "score": item.score,
+        "source": item.source,
+        "metadata_": item.metadata if item.metadata is not None else metadata,
+    }
+
+
+def _update(row: Feedback, item: FeedbackCreate, inputs: JsonObject | None) -> None:
+    for field, value in _changes(item, inputs, row).items():
+        setattr(row, field, value)
+
+
+def _values_view(values: dict[str, Any]) -> wire.FeedbackResult:
+    """The wire model of a row about to be bulk-inserted."""
+    trace_id = values["trace_id"]
+    return wire.FeedbackResult(
+        id=str(values["id"]),
+        task_id=str(values["task_id"]),
+        inputs=values["inputs"],
+        output=values["output"],
+        score=values["score"],
+        source=values["source"],
+        metadata=values["metadata_"],
+        trace_id=None if trace_id is None else str(trace_id),
+        created_at=values["created_at"],
+    )
+
+
 async def _store(
     session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool
 ) -> list[FeedbackRecord]:
@@ -123,11 +158,17 @@ async def _store(
     traces = await _traces_by_id(session, {i.trace_id for i in items if i.trace_id})
     by_trace = await _feedback_by_trace(session, {i.trace_id for i in items if i.trace_id})
     records: list[FeedbackRecord] = []
+    new_rows: list[dict[str, Any]] = []
+    new_by_id: dict[uuid.UUID, dict[str, Any]] = {}
+    new_by_trace: dict[uuid.UUID, dict[str, Any]] = {}
     for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
         where = item_location(index, batch)
         stored = existing.get(item.id) if item.id is not None else None
         if stored is not None:
             records.append(FeedbackRecord(feedback_view(stored), False, stored.task_id))
+            continue
+        if item.id is not None and item.id in new_by_id:
+            records.append(FeedbackRecord(_values_view(new_by_id[item.id]), False, task.id))
             continue
         trace = traces.get(item.trace_id) if item.trace_id is not None else None
         if item.trace_id is not None and trace is None:
@@ -138,34 +179,39 @@ async def _store(
             )
         inputs = item.inputs if item.inputs is not None or trace is None else trace.inputs
         check_inputs(task.schema_json, inputs, f"{where}.inputs")
-        row = by_trace.get(trace.id) if trace is not None else None
-        created = row is None
-        if row is None:
-            row = Feedback(
-                id=item.id or uuid.uuid4(),
-                task_id=task.id,
-                trace_id=item.trace_id,
-                created_at=utc_now(),
-            )
-            row.inputs = inputs
-            row.output = (
-                item.output if item.output is not None or trace is None else trace.response_text
-            )
-            session.add(row)
-            if item.id is not None:
-                existing[item.id] = row
-            if trace is not None:
-                by_trace[trace.id] = row
-        elif item.inputs is not None or item.output is not None:
-            row.inputs = inputs
-            row.output = item.output if item.output is not None else row.output
-        row.score = item.score
-        row.source = item.source
-        row.metadata_ = item.metadata if item.metadata is not None else row.metadata_
         if trace is not None:
             trace.score = item.score
             trace.scored_by = item.source
-        records.append(FeedbackRecord(feedback_view(row), created, task.id))
+        stored = by_trace.get(trace.id) if trace is not None else None
+        if stored is not None:  # the trace already has its feedback row: update it
+            _update(stored, item, inputs)
+            records.append(FeedbackRecord(feedback_view(stored), False, task.id))
+            continue
+        values = new_by_trace.get(trace.id) if trace is not None else None
+        if values is not None:  # a second rating of the same trace in this batch
+            values.update(_changes(item, inputs, values))
+            records.append(FeedbackRecord(_values_view(values), False, task.id))
+            continue
+        values = {
+            "id": item.id or uuid.uuid4(),
+            "task_id": task.id,
+            "trace_id": item.trace_id,
+            "created_at": utc_now(),
+            "inputs": inputs,
+            "output": item.output
+            if item.output is not None or trace is None
+            else trace.response_text,
+            "score": item.score,
+            "source": item.source,
+            "metadata_": item.metadata,
+        }
+        new_rows.append(values)
+        new_by_id[values["id"]] = values
+        if trace is not None:
+            new_by_trace[trace.id] = values
+        records.append(FeedbackRecord(_values_view(values), True, task.id))
+    if new_rows:
+        await session.execute(insert(Feedback), new_rows)
     await session.flush()
     for task in {task.id: task for task in tasks}.values():
         await prune_feedback(session, task)
