@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from example_app.seed_demo import FIRST_PROMPT
+from example_app.stand_in import stand_in_summary
 from tests.example_app.app_process import running_example_app, seed
 from tests.example_app.conftest import RunningApp
 from tests.support.ct_server import CTServerProcess
@@ -37,7 +39,7 @@ def test_summarize_serves_the_active_prompt_and_records_a_trace(example_app: Run
     assert body["prompt_version"] == 1
     assert body["prompt_version_id"] == example_app.seeded.prompt.id
     assert body["prompt_is_fallback"] is False
-    assert body["summary"].startswith("Hello, the export button")
+    assert body["summary"] == stand_in_summary(FIRST_PROMPT, TICKET)
     assert body["llm"].startswith("Stand-in LLM")
 
     with example_app.ct_server.client() as ct:
