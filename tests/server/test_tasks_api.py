@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+
 from tests.server.helpers import add_version, assert_problem, make_task, unique_name
 from tests.support.ct_server import CTServerProcess
 
@@ -124,3 +128,31 @@ def test_aggregates_after_feedback_and_activation(any_ct_server: CTServerProcess
         assert (body["feedback_count"], body["threshold_progress"]) == (3, "3/4")
         assert body["active_prompt_score"] == 0.7
         assert body["last_optimization"] is None
+
+
+def test_threshold_progress_counts_feedback_since_last_successful_job(
+    ct_server: CTServerProcess,
+) -> None:
+    """A SUCCESS job (written straight into the database: no LLM here) resets the progress."""
+    with ct_server.client() as client:
+        task = make_task(client, feedback_threshold=10)
+        before = [{"task_id": task["id"], "score": 1.0}] * 3
+        assert client.post("/api/v1/feedback/batch", json={"items": before}).status_code == 201
+        completed = datetime.now(UTC)
+        database = ct_server.database_url.removeprefix("sqlite+aiosqlite:///")
+        with sqlite3.connect(database) as connection:
+            connection.execute(
+                "INSERT INTO optimization_jobs (id, task_id, status, created_at, completed_at)"
+                " VALUES (?, ?, 'SUCCESS', ?, ?)",
+                (
+                    uuid.uuid4().hex,
+                    uuid.UUID(task["id"]).hex,
+                    completed.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    completed.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                ),
+            )
+        after = [{"task_id": task["id"], "score": 0.5}] * 2
+        assert client.post("/api/v1/feedback/batch", json={"items": after}).status_code == 201
+        body = client.get(f"/api/v1/tasks/{task['name']}").json()
+    assert (body["feedback_count"], body["threshold_progress"]) == (5, "2/10")
+    assert datetime.fromisoformat(body["last_optimization"]) == completed
