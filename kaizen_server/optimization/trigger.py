@@ -1,9 +1,10 @@
 """Auto-trigger: queue one optimization job when a task's new feedback reaches its threshold.
 
 "New" feedback is feedback that arrived after the last run that produced a version (SUCCESS or
-PR_FAILED) started. Concurrent requests crossing the threshold together queue exactly one job:
-the database's partial unique index allows one PENDING/RUNNING job per task and the losers get
-a conflict, which is the expected outcome here. A failing trigger is logged, never raised: the
+PR_FAILED) started; after a failed auto-triggered run another threshold's worth must arrive.
+Concurrent requests crossing the threshold together queue exactly one job: the database's
+partial unique index allows one PENDING/RUNNING job per task and the losers get a conflict,
+which is the expected outcome here. A failing trigger is logged, never raised: the
 feedback is already stored and its request must succeed.
 
 Example:
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,26 +36,46 @@ TRIGGERED_BY = "threshold"
 _PRODUCED_A_VERSION = (JobStatus.SUCCESS.value, JobStatus.PR_FAILED.value)
 
 
-async def feedback_since_last_optimization(session: AsyncSession, task_id: uuid.UUID) -> int:
-    """Feedback rows of the task stored after the last version-producing job started."""
-    since = await session.scalar(
-        select(func.max(OptimizationJob.started_at)).where(
-            OptimizationJob.task_id == task_id,
-            OptimizationJob.status.in_(_PRODUCED_A_VERSION),
-        )
+async def _latest_start(
+    session: AsyncSession, task_id: uuid.UUID, statuses: Sequence[str], triggered_by: str | None
+) -> datetime | None:
+    statement = select(func.max(OptimizationJob.started_at)).where(
+        OptimizationJob.task_id == task_id, OptimizationJob.status.in_(list(statuses))
     )
+    if triggered_by is not None:
+        statement = statement.where(OptimizationJob.triggered_by == triggered_by)
+    latest: datetime | None = await session.scalar(statement)
+    return latest
+
+
+async def _feedback_since(
+    session: AsyncSession, task_id: uuid.UUID, since: datetime | None
+) -> int:
     statement = select(func.count()).select_from(Feedback).where(Feedback.task_id == task_id)
     if since is not None:
         statement = statement.where(Feedback.created_at > since)
     return int(await session.scalar(statement) or 0)
 
 
+async def feedback_since_last_optimization(session: AsyncSession, task_id: uuid.UUID) -> int:
+    """Feedback rows of the task stored after the last version-producing job started."""
+    since = await _latest_start(session, task_id, _PRODUCED_A_VERSION, None)
+    return await _feedback_since(session, task_id, since)
+
+
+async def _threshold_reached(session: AsyncSession, task_id: uuid.UUID, threshold: int) -> bool:
+    if await feedback_since_last_optimization(session, task_id) < threshold:
+        return False
+    # After a failed auto-triggered run, wait for a threshold's worth of new feedback before
+    # trying again, so a broken LM endpoint is not hit by a new job on every feedback post.
+    failed = await _latest_start(session, task_id, [JobStatus.FAILURE.value], TRIGGERED_BY)
+    return failed is None or await _feedback_since(session, task_id, failed) >= threshold
+
+
 async def _maybe_trigger(context: ServerContext, task_id: uuid.UUID) -> str | None:
     async with context.database.reader() as session:
         threshold = await session.scalar(select(Task.feedback_threshold).where(Task.id == task_id))
-        if threshold is None:
-            return None
-        if await feedback_since_last_optimization(session, task_id) < threshold:
+        if threshold is None or not await _threshold_reached(session, task_id, threshold):
             return None
     try:
         async with context.database.writer() as session:

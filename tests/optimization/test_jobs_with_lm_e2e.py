@@ -158,3 +158,20 @@ def test_time_limit_kills_the_job_and_a_restart_fails_a_running_job(
         assert final["status"] == "FAILURE"
         assert "server restarted" in final["error_message"]
     assert os.environ.get("KAIZEN_JOB_TIME_LIMIT_S") is None
+
+
+def test_a_failed_auto_job_waits_for_a_new_threshold_of_feedback(
+    lm_server: CTServerProcess,
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    task = _task_with_baseline(lm_server, feedback_threshold=5,
+                               evaluator_config={"api_base": dead})
+    with lm_server.client() as client:
+        post_feedback(client, str(task["id"]), 5)
+        first = only_job(client, str(task["id"]))
+        assert watch_job(client, first["id"]).job["status"] == "FAILURE"
+        post_feedback(client, str(task["id"]), 4, start=5)
+        assert len(client.get("/api/v1/jobs", params={"task_id": task["id"]}).json()) == 1
+        post_feedback(client, str(task["id"]), 1, start=9)
+        jobs = client.get("/api/v1/jobs", params={"task_id": task["id"]}).json()
+        assert [job["triggered_by"] for job in jobs] == ["threshold", "threshold"]
