@@ -16,17 +16,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from kaizen_sdk import (
-    AsyncCTClient,
-    CTClient,
-    CTError,
-    FeedbackResult,
-    Job,
-    OptimizeResult,
-    Prompt,
-    Task,
-    TraceResult,
-)
+from kaizen_sdk import AsyncCTClient, CTClient, CTError
+from kaizen_sdk.models import FeedbackResult, Job, OptimizeResult, Prompt, Task, TraceResult
 
 
 class Seed(Protocol):
