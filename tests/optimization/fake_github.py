@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from tests.support.json_server import LoopbackJSONServer
+from tests.support.json_server import JSONFake, LoopbackJSONServer
 
 __all__ = ["FakeGitHub", "FakeRepo", "running_fake_github"]
 
@@ -36,7 +36,7 @@ class FakeRepo:
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(JSONFake):
     token: str = "gh-test-token"
     repos: dict[str, FakeRepo] = field(default_factory=dict)
     fail_pulls: int = 0
@@ -45,8 +45,7 @@ class FakeGitHub:
 
     @property
     def api_url(self) -> str:
-        assert self._server is not None
-        return self._server.base_url
+        return self.base_url
 
     def add_repo(self, slug: str, files: dict[str, str] | None = None) -> FakeRepo:
         repo = FakeRepo()
@@ -123,16 +122,6 @@ class FakeGitHub:
             head = query.get("head", "").split(":", 1)[-1]
             return 200, [p for p in repo.pulls if not head or p["head"] == head]
         return 404, {"message": "Not Found"}
-
-    def start(self) -> FakeGitHub:
-        self._server = LoopbackJSONServer(self.handle)
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.json_server import LoopbackJSONServer
+from tests.support.json_server import JSONFake, LoopbackJSONServer
 
 __all__ = ["FakeLLM", "good_answer", "running_fake_llm", "word_overlap"]
 
@@ -80,7 +80,7 @@ def _format_fields(values: dict[str, str]) -> str:
 
 
 @dataclass
-class FakeLLM:
+class FakeLLM(JSONFake):
     """The fake server; use as a context manager or via :func:`running_fake_llm`."""
 
     good_marker: str = DEFAULT_MARKER
@@ -95,15 +95,9 @@ class FakeLLM:
     _server: LoopbackJSONServer | None = None
 
     @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeLLM is not running")
-        return self._server.port
-
-    @property
     def api_base(self) -> str:
         """The OpenAI-compatible base URL (``http://127.0.0.1:PORT/v1``)."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.base_url}/v1"
 
     @property
     def total_calls(self) -> int:
@@ -133,24 +127,6 @@ class FakeLLM:
         if not route.endswith("/chat/completions"):
             return 404, {"error": {"message": f"unsupported path {path}"}}
         return 200, self.complete(body)
-
-    def start(self) -> FakeLLM:
-        """Listen on a free loopback port, serving from a daemon thread."""
-        self._server = LoopbackJSONServer(self.handle)
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening (later requests get connection refused)."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> FakeLLM:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _count(self, role: str, body: dict[str, Any]) -> None:
         with self._lock:

@@ -14,9 +14,9 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["JSONHandler", "LoopbackJSONServer"]
+__all__ = ["JSONFake", "JSONHandler", "LoopbackJSONServer"]
 
 JSONHandler = Callable[[str, str, dict[str, str], Any], tuple[int, Any]]
 """``(method, path with query, lower-cased headers, parsed JSON body) -> (status, payload)``."""
@@ -75,6 +75,44 @@ class LoopbackJSONServer:
     def __enter__(self) -> LoopbackJSONServer:
         self.start()
         return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class JSONFake:
+    """Base of fakes of remote JSON APIs: serves :meth:`handle` on loopback while started.
+
+    Subclasses (dataclasses) implement ``handle`` and declare
+    ``_server: LoopbackJSONServer | None = None``.
+    """
+
+    _server: LoopbackJSONServer | None
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Answer one request: ``(status, JSON payload)``."""
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running")
+        return self._server.base_url
+
+    def start(self) -> Self:
+        """Listen on a free loopback port, serving from a daemon thread."""
+        self._server = LoopbackJSONServer(self.handle)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening (later requests get connection refused)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
