@@ -245,7 +245,7 @@ def _accept(runtime: KaizenRuntime, claims: TokenClaims, item: FeedbackItem) -> 
     if not runtime.used_tokens.consume(claims):
         raise _ProblemError(409, "Feedback token already used",
                             "Each feedback token rates one result once.")
-    if not runtime.enqueue_feedback(item):
+    if not runtime.queue.offer(item):
         runtime.used_tokens.release(claims)
         raise _ProblemError(503, "Feedback queue full",
                             "Feedback cannot be accepted right now; retry shortly.",

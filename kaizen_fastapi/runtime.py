@@ -27,7 +27,7 @@ from kaizen_fastapi.prompt_events import PromptChange, PromptEventSubscriber
 from kaizen_fastapi.rate_limit import TokenBucketLimiter
 from kaizen_fastapi.settings import KaizenSettings
 from kaizen_fastapi.tokens import FeedbackTokenSigner, ReplayGuard, derive_token_key
-from kaizen_sdk import AsyncCTClient, FeedbackItem
+from kaizen_sdk import AsyncCTClient
 from kaizen_sdk.config import resolve_config
 from kaizen_sdk.errors import CTError
 from kaizen_sdk.retry import RetryPolicy
@@ -44,21 +44,28 @@ class KaizenConfigurationError(RuntimeError):
     """The plugin cannot start with these settings (the message names the fix)."""
 
 
+def _api_key_of(settings: KaizenSettings) -> str | None:
+    return settings.api_key.get_secret_value() if settings.api_key else None
+
+
+def _configuration_error(exc: CTError) -> KaizenConfigurationError:
+    return KaizenConfigurationError(
+        f"Kaizen cannot start ({exc.message}); set KAIZEN_API_KEY or pass "
+        "KaizenSettings(api_key=...)"
+    )
+
+
 def default_client(settings: KaizenSettings) -> AsyncCTClient:
     """The shared ``AsyncCTClient`` for ``settings``."""
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
     try:
         return AsyncCTClient(
-            api_key=api_key,
+            api_key=_api_key_of(settings),
             base_url=settings.base_url,
             cache_ttl=settings.cache_ttl,
             timeout=settings.timeout,
         )
     except CTError as exc:
-        raise KaizenConfigurationError(
-            f"Kaizen cannot create its CT client ({exc.message}); set KAIZEN_API_KEY or pass "
-            "KaizenSettings(api_key=...)"
-        ) from exc
+        raise _configuration_error(exc) from exc
 
 
 class KaizenRuntime:
@@ -68,10 +75,11 @@ class KaizenRuntime:
         self, settings: KaizenSettings, client_factory: ClientFactory = default_client
     ) -> None:
         self.settings = settings
+        try:  # the key the client uses (settings or KAIZEN_API_KEY), for the stream and tokens
+            api_key = resolve_config(_api_key_of(settings), settings.base_url).api_key
+        except CTError as exc:
+            raise _configuration_error(exc) from exc
         self.client = client_factory(settings)
-        api_key = resolve_config(
-            settings.api_key.get_secret_value() if settings.api_key else None, settings.base_url
-        ).api_key
         self.base_url = self.client.base_url.rstrip("/")
         self.metrics = KaizenMetrics()
         self.monitor = ConnectivityMonitor(self.base_url)
@@ -131,10 +139,6 @@ class KaizenRuntime:
         await self.queue.close(self.settings.shutdown_flush_timeout)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.close(), 5.0)
-
-    def enqueue_feedback(self, item: FeedbackItem) -> bool:
-        """Queue end-user feedback for delivery; False if the queue is full."""
-        return self.queue.offer(item)
 
     def metrics_snapshot(self) -> dict[str, int]:
         """The plugin counters plus the SDK prompt-cache statistics (``cache_*``)."""

@@ -16,6 +16,7 @@ from kaizen_fastapi import (
     STATE_KEY,
     ActivePrompt,
     KaizenClient,
+    KaizenConfigurationError,
     KaizenNotRunningError,
     KaizenPromptMiddleware,
     KaizenRuntime,
@@ -211,3 +212,11 @@ def test_endpoint_urls_are_found_by_route_name_wherever_mounted() -> None:
     app.include_router(kaizen_router, prefix="/api")
     assert app.url_path_for(FEEDBACK_ROUTE_NAME) == "/api/kaizen/feedback"
     assert app.url_path_for(SCORE_ROUTE_NAME) == "/api/kaizen/score"
+
+
+def test_missing_api_key_fails_start_up_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAIZEN_API_KEY", raising=False)
+    app = FastAPI()
+    app.include_router(create_kaizen_router(KaizenSettings(prometheus=False)))
+    with pytest.raises(KaizenConfigurationError, match="KAIZEN_API_KEY"), TestClient(app):
+        pass
