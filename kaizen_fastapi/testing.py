@@ -234,8 +234,11 @@ class FaultyProxy:
     def cut_event_streams(self) -> None:
         """Drop the open prompt-change streams and refuse new ones."""
         self._streams_cut = True
+        self._loop.call_soon_threadsafe(self._close_open_streams)
+
+    def _close_open_streams(self) -> None:
         for writer in list(self._open_streams):
-            self._loop.call_soon_threadsafe(writer.close)
+            writer.close()
 
     def restore_event_streams(self) -> None:
         """Let prompt-change streams through again."""
