@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable, Coroutine
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
-from kaizen_fastapi.dependencies import get_kaizen_runtime
+from kaizen_fastapi.dependencies import KaizenNotRunningError, get_kaizen_runtime
 from kaizen_fastapi.lifespan import kaizen_lifespan, runtime_from_state
 from kaizen_fastapi.problems import FieldError, Problem, problem_response
 from kaizen_fastapi.runtime import ClientFactory, KaizenRuntime, default_client
@@ -55,6 +56,8 @@ __all__ = [
     "create_kaizen_router",
     "kaizen_router",
 ]
+
+logger = logging.getLogger("kaizen_fastapi")
 
 DEFAULT_PREFIX = "/kaizen"
 FEEDBACK_ROUTE_NAME = "kaizen_feedback"
@@ -166,13 +169,17 @@ class _PublicEndpointRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             runtime = runtime_from_state(request.scope.get("state"))
+            if runtime is None:  # a deployment error: say so, never a bare 500
+                logger.error("%s", KaizenNotRunningError())
+                return problem_response(503, "Feedback unavailable",
+                                        "Feedback cannot be accepted right now.",
+                                        instance=request.url.path)
             try:
-                if runtime is not None:
-                    _check_rate(runtime, request)
-                    request = await _limited_body(request, runtime.settings.max_body_bytes)
+                _check_rate(runtime, request)
+                request = await _limited_body(request, runtime.settings.max_body_bytes)
                 return await handler(request)
             except _ProblemError as exc:
-                if exc.status in (401, 409) and runtime is not None:
+                if exc.status in (401, 409):
                     runtime.metrics.inc("tokens_rejected")
                 return problem_response(exc.status, exc.title, exc.detail,
                                         instance=request.url.path, headers=exc.headers)

@@ -38,6 +38,7 @@ def test_feedback_arrives_exactly_once_with_the_trace_it_rates(
                                     prompt_routes={"/summarize*": unique_task})
     with TestClient(build_app(settings)) as http:
         served = _serve(http)
+        assert served["ct"] == ct_server.base_url  # the handler got the shared client
         accepted = http.post("/kaizen/feedback", json={
             "token": served["feedback_token"], "rating": "up", "comment": "Spot on"})
         assert accepted.status_code == 202

@@ -162,6 +162,9 @@ def test_dependencies_without_lifespan_name_the_fix() -> None:
     http = TestClient(app)  # not entered: the lifespan does not run
     with pytest.raises(KaizenNotRunningError, match=r"TestClient\(app\)"):
         http.get("/client-id")
+    public = http.post("/kaizen/feedback", json={"token": "t", "rating": "up"})
+    assert public.status_code == 503  # the public endpoint never answers a bare 500
+    assert public.headers["content-type"] == "application/problem+json"
 
 
 def test_get_kaizen_is_overridable(down_settings: Callable[..., KaizenSettings]) -> None:
