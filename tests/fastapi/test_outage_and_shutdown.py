@@ -86,8 +86,8 @@ def test_shutdown_flushes_the_queue(ct_server: CTServerProcess, unique_task: str
         runtime = runtime_of(http.app_state)
         assert runtime.queue.pending > 0
         closing_at = time.monotonic()
-    # delivered, then shutdown returns at once (its limit is 5 s)
-    assert time.monotonic() - closing_at < 2.0
+    # delivered, then shutdown returns without waiting out its 5 s limit
+    assert time.monotonic() - closing_at < 4.0
     assert len(feedback_rows(ct_server, unique_task)) == 3
     assert runtime.metrics.feedback_sent == 3
 
