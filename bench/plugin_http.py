@@ -1,0 +1,304 @@
+"""Benchmarks 2, 3, 5 and the memory soak: the plugin app under uvicorn, driven over loopback.
+
+Every app runs in its own process (:func:`bench.processes.app_process`), the load comes from
+another (:mod:`bench.loadgen`), and the CT server is the real one (``kaizen_server``), made
+slow where a benchmark says so by a delaying TCP proxy (``kaizen_fastapi.testing.FaultyProxy``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.apps import BENCH_PROMPT, BENCH_TASK
+from bench.loadgen import LoadResult, LoadSpec, run_load
+from bench.processes import AppProcess, app_process, wait_until
+from bench.stats import LatencySummary
+from kaizen_fastapi.testing import FaultyProxy
+from kaizen_sdk import CTClient
+from tests.support.ct_server import CTServerProcess
+
+__all__ = ["CountingProxy", "FeedbackDelivery", "FeedbackLatency", "Soak", "TtlBoundary",
+           "Throughput", "deliver_feedback", "feedback_latency", "issue_tokens",
+           "middleware_throughput", "plugin_env", "seed_bench_task", "soak", "ttl_boundary"]
+
+
+def plugin_env(base_url: str, api_key: str, **settings: Any) -> dict[str, str]:
+    """``KAIZEN_*`` variables of the plugin app: route ``/summarize``, ``/traced`` to the
+    bench task, warm it at start-up, no rate limit in the way of the load generator."""
+    values: dict[str, Any] = {
+        "base_url": base_url, "api_key": api_key,
+        "prompt_routes": {"/summarize": BENCH_TASK, "/traced": BENCH_TASK},
+        "warm_tasks": [BENCH_TASK], "rate_limit_burst": 1_000_000,
+        "rate_limit_per_second": 1_000_000.0,
+    }
+    values.update(settings)
+    return {f"KAIZEN_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in values.items()}
+
+
+class CountingProxy(FaultyProxy):
+    """``FaultyProxy`` that also counts the prompt fetches (``GET /api/v1/prompts/``) it sees."""
+
+    def __init__(self, target_url: str, *, delay: float = 0.0) -> None:
+        super().__init__(target_url, delay=delay)
+        self.prompt_fetches = 0
+
+    async def _accept(self, reader: Any, writer: Any) -> None:
+        counting = _CountingReader(reader, self)
+        await super()._accept(counting, writer)
+
+
+class _CountingReader:
+    def __init__(self, reader: Any, proxy: CountingProxy) -> None:
+        self._reader, self._proxy = reader, proxy
+
+    async def read(self, n: int) -> bytes:
+        data: bytes = await self._reader.read(n)
+        self._proxy.prompt_fetches += data.count(b"GET /api/v1/prompts/")
+        return data
+
+
+# --- 2. middleware overhead -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Throughput:
+    plugin_rps: list[float]
+    plain_rps: list[float]
+    connections: int
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.plugin_rps) / statistics.median(self.plain_rps)
+
+
+def _rps(app: AppProcess, label: str, seconds: float, connections: int) -> float:
+    path = label.split()[-1]
+    result = run_load(LoadSpec(url=app.base_url + path, seconds=seconds, connections=connections,
+                               warmup_seconds=min(1.0, seconds / 2)))
+    _require_all_2xx(result, label)
+    return result.requests_per_second
+
+
+def _require_all_2xx(result: LoadResult, what: str) -> None:
+    if result.count("2") != result.requests or result.requests == 0:
+        raise RuntimeError(f"{what}: not every response was 2xx: {result.statuses}, "
+                           f"{result.transport_errors} transport errors")
+
+
+def middleware_throughput(ct: CTServerProcess, rounds: int, seconds: float,
+                          connections: int) -> Throughput:
+    """req/s of ``GET /summarize`` without and with the plugin, alternating over ``rounds``."""
+    env = plugin_env(ct.base_url, ct.api_key)
+    results: dict[str, list[float]] = {"plain": [], "plugin": []}
+    for _ in range(rounds):
+        for variant in ("plain", "plugin"):
+            with app_process(variant, env if variant == "plugin" else {}) as app:
+                results[variant].append(_rps(app, f"{variant} /summarize", seconds, connections))
+    return Throughput(results["plugin"], results["plain"], connections, seconds)
+
+
+# --- 3. TTL boundary --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TtlBoundary:
+    boundary: LatencySummary
+    steady: LatencySummary
+    cache_ttl: float
+    ct_delay: float
+    window_s: float
+    refreshes: int
+    non_2xx: int
+
+
+def _latencies(app: AppProcess, seconds: float, connections: int) -> LoadResult:
+    return run_load(LoadSpec(url=app.base_url + "/summarize", seconds=seconds,
+                             connections=connections, record_latency=True, warmup_seconds=1.0))
+
+
+def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, cache_ttl: float = 0.25,
+                 ct_delay: float = 0.2) -> TtlBoundary:
+    """Latency over many cache expiries (``cache_ttl``) while every CT request takes
+    ``ct_delay`` s, vs the same app with a TTL that never expires in the window."""
+    with CountingProxy(ct.base_url, delay=ct_delay) as proxy:
+        with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
+                                              cache_ttl=300.0)) as app:
+            steady = _latencies(app, seconds, connections)
+        with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
+                                              cache_ttl=cache_ttl)) as app:
+            before = proxy.prompt_fetches
+            boundary = _latencies(app, seconds, connections)
+            refreshes = proxy.prompt_fetches - before
+    non_2xx = (boundary.requests - boundary.count("2")) + (steady.requests - steady.count("2"))
+    return TtlBoundary(LatencySummary.of(boundary.latencies_ms),
+                       LatencySummary.of(steady.latencies_ms), cache_ttl, ct_delay, seconds,
+                       refreshes, non_2xx)
+
+
+# --- 5. feedback path -------------------------------------------------------------------------
+
+
+def issue_tokens(app: AppProcess, count: int) -> list[str]:
+    """``count`` feedback tokens from the app (each one a recorded LLM call)."""
+    tokens: list[str] = []
+    with httpx.Client(base_url=app.base_url, timeout=60.0) as http:
+        while len(tokens) < count:
+            batch = min(500, count - len(tokens))
+            response = http.post("/issue-tokens", params={"count": batch})
+            response.raise_for_status()
+            tokens += response.json()
+    return tokens
+
+
+@contextlib.contextmanager
+def _bodies_file(tokens: list[str]) -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="kaizen-bench-") as tmp:
+        path = Path(tmp) / "bodies.json"
+        path.write_text(json.dumps([json.dumps({"token": t, "rating": "up"}) for t in tokens]))
+        yield str(path)
+
+
+def _post_feedback(app: AppProcess, tokens: list[str], connections: int) -> LoadResult:
+    with _bodies_file(tokens) as bodies:
+        return run_load(LoadSpec(url=app.base_url + "/kaizen/feedback", method="POST",
+                                 bodies_file=bodies, connections=connections,
+                                 record_latency=True), timeout_s=600)
+
+
+@dataclass(frozen=True)
+class FeedbackLatency:
+    latency: LatencySummary
+    direct: LatencySummary  # the SDK's log_feedback through the same slow path
+    ct_delay: float
+    statuses: dict[str, int]
+
+
+def feedback_latency(ct: CTServerProcess, posts: int, ct_delay: float = 0.5,
+                     connections: int = 4, direct_calls: int = 5) -> FeedbackLatency:
+    """Latency of ``POST /kaizen/feedback`` while every CT server request takes ``ct_delay``,
+    next to a direct ``CTClient.log_feedback`` through the same slow path."""
+    with CountingProxy(ct.base_url, delay=ct_delay) as proxy:
+        env = plugin_env(proxy.base_url, ct.api_key, shutdown_flush_timeout=1.0)
+        with app_process("plugin", env) as app:
+            tokens = issue_tokens(app, posts)
+            result = _post_feedback(app, tokens, connections)
+        direct: list[float] = []
+        with CTClient(api_key=ct.api_key, base_url=proxy.base_url) as client:
+            for _ in range(direct_calls):
+                started = time.perf_counter()
+                client.log_feedback(BENCH_TASK, inputs={"ticket": "t"}, score=1.0)
+                direct.append((time.perf_counter() - started) * 1000)
+    return FeedbackLatency(LatencySummary.of(result.latencies_ms), LatencySummary.of(direct),
+                           ct_delay, result.statuses)
+
+
+def feedback_rows(ct: CTServerProcess, task: str) -> int:
+    """Exact number of feedback rows of ``task`` on the server (paged listing)."""
+    ids: set[str] = set()
+    cursor: str | None = None
+    with ct.client() as api:
+        while True:
+            params: dict[str, Any] = {"task_id": task, "limit": 500}
+            if cursor:
+                params["cursor"] = cursor
+            response = api.get("/api/v1/feedback", params=params)
+            response.raise_for_status()
+            ids.update(row["id"] for row in response.json())
+            cursor = response.headers.get("X-Next-Cursor")
+            if not cursor:
+                return len(ids)
+
+
+def _feedback_count(ct: CTServerProcess, task: str) -> int:
+    try:
+        with ct.client() as api:
+            return int(api.get(f"/api/v1/tasks/{task}").json()["feedback_count"])
+    except (httpx.TransportError, KeyError, ValueError):
+        return -1
+
+
+@dataclass(frozen=True)
+class FeedbackDelivery:
+    posted: int
+    accepted: int
+    rows: int
+    restarted_at_rows: int
+    delivery_s: float
+
+
+def deliver_feedback(ct: CTServerProcess, posts: int, connections: int = 8) -> FeedbackDelivery:
+    """Post ``posts`` end-user ratings; kill (SIGKILL) and restart the CT server once when
+    about a third of them are stored; count the rows once the queue has delivered them all."""
+    env = plugin_env(ct.base_url, ct.api_key, retry_backoff_max=2.0)
+    with app_process("plugin", env) as app:
+        tokens = issue_tokens(app, posts)
+        outcome: dict[str, LoadResult] = {}
+        poster = threading.Thread(target=lambda: outcome.update(
+            result=_post_feedback(app, tokens, connections)))
+        started = time.monotonic()
+        poster.start()
+        wait_until(lambda: _feedback_count(ct, BENCH_TASK) >= posts // 3, 300,
+                   "a third of the feedback stored")
+        restarted_at = _feedback_count(ct, BENCH_TASK)
+        ct.kill()
+        ct.start()
+        poster.join(timeout=600)
+        wait_until(lambda: _feedback_count(ct, BENCH_TASK) >= posts, 300,
+                   "every accepted feedback stored", interval=0.2)
+        delivery_s = time.monotonic() - started
+        time.sleep(1.0)  # a late duplicate would show up now
+        rows = feedback_rows(ct, BENCH_TASK)
+    result = outcome["result"]
+    return FeedbackDelivery(posts, result.count("202"), rows, restarted_at, delivery_s)
+
+
+# --- memory soak ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Soak:
+    requests: int
+    rss_start_mb: float
+    rss_end_mb: float
+    non_2xx: int
+
+    @property
+    def growth_mb(self) -> float:
+        return self.rss_end_mb - self.rss_start_mb
+
+
+def soak(app: AppProcess, requests: int, warmup: int = 2000, connections: int = 16) -> Soak:
+    """RSS of the app process after ``warmup`` and after ``requests`` more ``GET /traced``
+    (prompt via the middleware, a recorded LLM call, a feedback token)."""
+    process = psutil.Process(app.pid)
+
+    def load(count: int) -> LoadResult:
+        return run_load(LoadSpec(url=app.base_url + "/traced", max_requests=count,
+                                 connections=connections, warmup_seconds=0), timeout_s=900)
+
+    load(warmup)
+    start = process.memory_info().rss / 2**20
+    result = load(requests)
+    end = process.memory_info().rss / 2**20
+    return Soak(requests, start, end, result.requests - result.count("2"))
+
+
+def seed_bench_task(ct: CTServerProcess) -> None:
+    """The bench task with its active prompt (what every plugin benchmark fetches)."""
+    from bench.processes import seed_task
+
+    seed_task(ct, BENCH_TASK, BENCH_PROMPT)

@@ -1,0 +1,280 @@
+"""Run every benchmark of issue 7 and write ``bench/results/`` (RESULTS.md, chart.png).
+
+Run::
+
+    .venv/bin/python -m bench.run            # full sizes (about 10 minutes on 2 cores)
+    .venv/bin/python -m bench.run --smoke    # tiny sizes, every row, about a minute
+    .venv/bin/python -m bench.run --out /tmp/results
+
+Each figure is measured next to its baseline in the same run (see ``bench/README.md``).
+Targets missed are results, not errors; the exit status is 1 only if a benchmark failed to
+run (its row then says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import plugin_http, prompt_fetch, server_throughput
+from bench.processes import app_process, ct_server, postgres_running
+from bench.report import Row, machine_description, write_chart, write_results
+from tests.support.ct_server import CTServerProcess
+
+__all__ = ["FULL", "SMOKE", "Sizes", "main"]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    fetch_calls: int  # warm get_prompt calls per round
+    fetch_rounds: int
+    stampede_callers: int
+    rps_rounds: int  # alternating plain/plugin rounds
+    rps_seconds: float
+    connections: int
+    ttl_seconds: float
+    latency_posts: int
+    delivery_posts: int
+    server_seconds: float
+    soak_requests: int
+
+
+FULL = Sizes(fetch_calls=200_000, fetch_rounds=5, stampede_callers=1000, rps_rounds=3,
+             rps_seconds=5.0, connections=32, ttl_seconds=15.0, latency_posts=1000,
+             delivery_posts=10_000, server_seconds=5.0, soak_requests=100_000)
+SMOKE = Sizes(fetch_calls=2000, fetch_rounds=2, stampede_callers=50, rps_rounds=1,
+              rps_seconds=1.0, connections=8, ttl_seconds=2.0, latency_posts=30,
+              delivery_posts=300, server_seconds=1.0, soak_requests=500)
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _ns(value: float) -> str:
+    return f"{value:,.0f} ns"
+
+
+# --- the rows of each benchmark ---------------------------------------------------------------
+
+
+def cached_fetch_rows(sizes: Sizes) -> list[Row]:
+    result = prompt_fetch.cached_fetch(sizes.fetch_calls, sizes.fetch_rounds)
+    rows = []
+    for key, name, ns in (("1a", "Cached get_prompt, AsyncCTClient (ns/call)",
+                           result.kaizen_async_ns),
+                          ("1b", "Cached get_prompt, CTClient (ns/call)", result.kaizen_sync_ns)):
+        if result.langfuse_ns is None:
+            rows.append(Row(key, name, _ns(ns), "Langfuse not installed (`.[bench]`)",
+                            target="≤ 0.5× Langfuse"))
+            continue
+        ratio = ns / result.langfuse_ns
+        rows.append(Row(key, name, _ns(ns), f"Langfuse get_prompt {_ns(result.langfuse_ns)}",
+                        ratio, "≤ 0.5× Langfuse", ratio <= 0.5,
+                        f"best of {sizes.fetch_rounds} rounds × {sizes.fetch_calls:,} calls, "
+                        "rounds interleaved", target_ratio=0.5))
+    return rows
+
+
+def stampede_rows(sizes: Sizes) -> list[Row]:
+    result = prompt_fetch.stampede(sizes.stampede_callers)
+    baseline = ("Langfuse not installed" if result.langfuse is None
+                else f"Langfuse: {result.langfuse:,} requests")
+    note = (f"{result.callers:,} concurrent cold fetches of one prompt, origin answers after "
+            f"{result.origin_delay_s * 1000:.0f} ms")
+    rows = []
+    for key, name, count, how in (
+            ("4a", "Stampede, AsyncCTClient (requests reaching the server)", result.kaizen_async,
+             "asyncio tasks"),
+            ("4b", "Stampede, CTClient (requests reaching the server)", result.kaizen_sync,
+             "threads (as Langfuse)")):
+        ratio = count / result.langfuse if result.langfuse else None
+        rows.append(Row(key, name, f"{count:,} request" + ("" if count == 1 else "s"), baseline, ratio, "1 request",
+                        count == 1, f"{note}; callers: {how}",
+                        target_ratio=1 / result.langfuse if result.langfuse else None))
+    return rows
+
+
+def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
+    result = plugin_http.middleware_throughput(ct, sizes.rps_rounds, sizes.rps_seconds,
+                                               sizes.connections)
+    plugin, plain = statistics.median(result.plugin_rps), statistics.median(result.plain_rps)
+    rounds = ", ".join(f"{p:,.0f}/{b:,.0f}" for p, b in zip(result.plugin_rps,
+                                                             result.plain_rps, strict=True))
+    return [Row("2", "Middleware overhead: GET /summarize with the full plugin (req/s)",
+                f"{plugin:,.0f} req/s", f"same app without Kaizen {plain:,.0f} req/s",
+                result.ratio, "≥ 0.95×", result.ratio >= 0.95,
+                f"uvicorn, 1 worker; {result.connections} keep-alive connections; median of "
+                f"{len(result.plugin_rps)} alternating rounds × {result.seconds:.0f} s "
+                f"(plugin/plain per round: {rounds})", target_ratio=0.95)]
+
+
+def ttl_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
+    result = plugin_http.ttl_boundary(ct, sizes.ttl_seconds, min(8, sizes.connections))
+    ratio = result.boundary.p99 / result.steady.p99
+    return [Row("3", "TTL boundary: p99 latency over many expiries, CT server 200 ms slow",
+                f"p50 {result.boundary.p50:.2f} ms, p99 {result.boundary.p99:.2f} ms",
+                f"steady state p50 {result.steady.p50:.2f} ms, p99 {result.steady.p99:.2f} ms",
+                ratio, "p99 ≤ 1.2× steady", ratio <= 1.2 and result.non_2xx == 0,
+                f"TTL {result.cache_ttl} s, {result.window_s:.0f} s window, "
+                f"{result.refreshes} background refreshes reached the server, "
+                f"{result.boundary.count:,} requests, non-2xx: {result.non_2xx}",
+                target_ratio=1.2)]
+
+
+def feedback_latency_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
+    result = plugin_http.feedback_latency(ct, sizes.latency_posts)
+    accepted = result.statuses.get("202", 0)
+    ratio = result.latency.p50 / result.direct.p50
+    return [Row("5a", "Feedback endpoint latency, CT server 500 ms per request",
+                f"p50 {result.latency.p50:.2f} ms, p99 {result.latency.p99:.2f} ms",
+                f"SDK log_feedback direct to the slow server p50 {result.direct.p50:.0f} ms",
+                ratio, "p50 < 5 ms", result.latency.p50 < 5.0 and
+                accepted == result.latency.count,
+                f"{result.latency.count:,} POST /kaizen/feedback, 4 connections, "
+                f"{accepted:,} answered 202")]
+
+
+def delivery_rows(workdir: Path, sizes: Sizes) -> list[Row]:
+    with ct_server("sqlite", workdir) as ct:
+        plugin_http.seed_bench_task(ct)
+        result = plugin_http.deliver_feedback(ct, sizes.delivery_posts)
+    exact = result.rows == result.posted == result.accepted
+    return [Row("5b", "Feedback delivery: posts -> rows, CT server killed and restarted once",
+                f"{result.rows:,} rows", f"{result.posted:,} posted ({result.accepted:,} "
+                "answered 202)", result.rows / result.posted, "rows = posts", exact,
+                f"SIGKILL + restart at {result.restarted_at_rows:,} rows stored; all rows "
+                f"stored {result.delivery_s:.1f} s after the first post "
+                "(app retry back-off capped at 2 s)", target_ratio=1.0)]
+
+
+def server_rows(workdir: Path, sizes: Sizes) -> list[Row]:
+    rows: list[Row] = []
+    for database, keys in (("sqlite", ("6a", "6b")), ("postgres", ("6c", "6d"))):
+        label = "SQLite" if database == "sqlite" else "PostgreSQL"
+        names = (f"Server on {label}: GET /api/v1/prompts/{{task}} (req/s)",
+                 f"Server on {label}: POST /api/v1/feedback/batch (rows/s)")
+        if database == "postgres" and not postgres_running():
+            rows += [Row(key, name, "skipped", "PostgreSQL not running on 127.0.0.1:5432")
+                     for key, name in zip(keys, names, strict=True)]
+            continue
+        with ct_server(database, workdir) as ct:
+            result = server_throughput.server_throughput(ct, database, sizes.server_seconds,
+                                                         16)
+        note = f"16 connections, {sizes.server_seconds:.0f} s each"
+        rows.append(Row(keys[0], names[0], f"{result.prompt_rps:,.0f} req/s",
+                        f"bare FastAPI GET {result.bare_get_rps:,.0f} req/s",
+                        result.prompt_rps / result.bare_get_rps, "report (vs bare)", None, note))
+        rows.append(Row(keys[1], names[1], f"{result.feedback_rows_per_s:,.0f} rows/s",
+                        f"bare FastAPI POST of the same body {result.bare_post_rows_per_s:,.0f} "
+                        "rows/s", result.feedback_rows_per_s / result.bare_post_rows_per_s,
+                        "report (vs bare)", None, f"{note}, {result.batch_size} rows per batch"))
+    return rows
+
+
+def soak_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
+    env = plugin_http.plugin_env(ct.base_url, ct.api_key, shutdown_flush_timeout=1.0)
+    with app_process("plugin", env) as app:
+        result = plugin_http.soak(app, sizes.soak_requests)
+    growth = result.growth_mb / result.rss_start_mb
+    return [Row("7", f"Memory soak: {result.requests:,} requests to the plugin app (RSS)",
+                f"end {result.rss_end_mb:.1f} MB", f"start {result.rss_start_mb:.1f} MB",
+                result.rss_end_mb / result.rss_start_mb, "growth ≤ 10 %",
+                growth <= 0.10 and result.non_2xx == 0,
+                f"GET /traced (prompt + recorded LLM call + token); growth "
+                f"{result.growth_mb:+.1f} MB; non-2xx: {result.non_2xx}", target_ratio=1.1)]
+
+
+# --- orchestration ----------------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    rows: list[tuple[str, str]]  # (key, benchmark) shown if the section fails
+    run: Callable[[], list[Row]]
+
+
+@contextlib.contextmanager
+def _seeded_ct(workdir: Path) -> Iterator[CTServerProcess]:
+    with ct_server("sqlite", workdir) as ct:
+        plugin_http.seed_bench_task(ct)
+        yield ct
+
+
+def run_sections(sections: Sequence[Section]) -> tuple[list[Row], bool]:
+    rows: list[Row] = []
+    ok = True
+    for section in sections:
+        names = ", ".join(key for key, _ in section.rows)
+        _log(f"running {names}")
+        started = time.monotonic()
+        try:
+            rows += section.run()
+        except Exception as error:  # noqa: BLE001 - a failed benchmark is reported in its row
+            ok = False
+            traceback.print_exc()
+            reason = f"failed: {type(error).__name__}: {str(error)[:200]}"
+            rows += [Row(key, name, reason, "—", met=False) for key, name in section.rows]
+        _log(f"done {names} in {time.monotonic() - started:.0f} s")
+    return sorted(rows, key=lambda row: row.key), ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run every Kaizen benchmark (issue 7).")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    sizes = SMOKE if args.smoke else FULL
+    machine = machine_description()
+    command = [Path(sys.executable).name, "-m", "bench.run", *(argv or sys.argv[1:])]
+    with tempfile.TemporaryDirectory(prefix="kaizen-bench-") as tmp, \
+            contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        shared: dict[str, CTServerProcess] = {}
+
+        def ct() -> CTServerProcess:  # one seeded SQLite server for 2, 3, 5a and 7
+            if "ct" not in shared:
+                shared["ct"] = stack.enter_context(_seeded_ct(workdir))
+            return shared["ct"]
+
+        sections = [
+            Section([("1a", "Cached get_prompt, AsyncCTClient"),
+                     ("1b", "Cached get_prompt, CTClient")], lambda: cached_fetch_rows(sizes)),
+            Section([("4a", "Stampede, AsyncCTClient"), ("4b", "Stampede, CTClient")],
+                    lambda: stampede_rows(sizes)),
+            Section([("2", "Middleware overhead")], lambda: middleware_rows(ct(), sizes)),
+            Section([("3", "TTL boundary")], lambda: ttl_rows(ct(), sizes)),
+            Section([("5a", "Feedback endpoint latency")],
+                    lambda: feedback_latency_rows(ct(), sizes)),
+            Section([("5b", "Feedback delivery")], lambda: delivery_rows(workdir, sizes)),
+            Section([("6a", "Server on SQLite: prompts"), ("6b", "Server on SQLite: feedback"),
+                     ("6c", "Server on PostgreSQL: prompts"),
+                     ("6d", "Server on PostgreSQL: feedback")],
+                    lambda: server_rows(workdir, sizes)),
+            Section([("7", "Memory soak")], lambda: soak_rows(ct(), sizes)),
+        ]
+        rows, ok = run_sections(sections)
+    machine["load average at end (1, 5, 15 min)"] = ", ".join(
+        f"{v:.2f}" for v in os.getloadavg())
+    notes = ["Smoke mode: tiny sizes, figures not meaningful."] if args.smoke else []
+    path = write_results(rows, machine, command, args.out, notes)
+    charted = write_chart(rows, args.out / "chart.png")
+    _log(f"wrote {path}" + ("" if charted else " (no chart: matplotlib not installed)"))
+    print(path.read_text())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
