@@ -14,7 +14,7 @@ from tests.optimization.job_helpers import (
     post_feedback,
     watch_job,
 )
-from tests.support.ct_server import CTServerProcess, running_ct_server
+from tests.support.ct_server import CTServerProcess
 
 
 def test_threshold_job_runs_to_a_draft_that_can_be_activated_and_served(
@@ -167,18 +167,3 @@ def test_scored_traces_count_toward_the_threshold(ct_server: CTServerProcess) ->
         assert job["triggered_by"] == "threshold"
         assert watch_job(client, job["id"]).job["status"] == "SUCCESS"
 
-
-def test_pending_jobs_are_picked_up_when_a_runner_starts(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}"
-    with running_ct_server(url, tmp_path, {"KAIZEN_JOB_RUNNER": "none"}) as server:
-        with server.client() as client:
-            task = create_task(client, feedback_threshold=1000)
-            post_feedback(client, task["id"], 3)
-            job_id = client.post(f"/api/v1/optimize/{task['id']}").json()["job"]["id"]
-        server.stop()
-        server.extra_env = {}
-        server.start()
-        with server.client() as client:
-            final = watch_job(client, job_id).job
-    assert final["status"] == "SUCCESS"
-    assert final["started_at"] is not None

@@ -149,6 +149,11 @@ def test_time_limit_kills_the_job_and_a_restart_fails_a_running_job(
 
         second = client.post(f"/api/v1/optimize/{task['id']}").json()["job"]["id"]
         watch_job(client, second, until={"RUNNING"}, deadline_s=30)
+        # A job of a task without LM queues behind the running one (one job at a time).
+        no_lm = create_task(client, feedback_threshold=1000)
+        post_feedback(client, no_lm["id"], 3)
+        queued = client.post(f"/api/v1/optimize/{no_lm['id']}").json()["job"]["id"]
+        assert client.get(f"/api/v1/jobs/{queued}").json()["status"] == "PENDING"
     assert _job_processes(second), "the job runs in a child process"
     server.kill()
     _wait_no_job_process(second)  # the orphaned job process notices and exits
@@ -157,6 +162,8 @@ def test_time_limit_kills_the_job_and_a_restart_fails_a_running_job(
         final = client.get(f"/api/v1/jobs/{second}").json()
         assert final["status"] == "FAILURE"
         assert "server restarted" in final["error_message"]
+        # The PENDING job is picked up by the restarted server.
+        assert watch_job(client, queued).job["status"] == "SUCCESS"
     assert os.environ.get("KAIZEN_JOB_TIME_LIMIT_S") is None
 
 
