@@ -7,8 +7,10 @@ slow where a benchmark says so by a delaying TCP proxy (``kaizen_fastapi.testing
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -16,10 +18,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
-import psutil
 
 from bench.apps import BENCH_PROMPT, BENCH_TASK
 from bench.loadgen import LoadResult, LoadSpec, run_load
@@ -29,9 +30,23 @@ from kaizen_fastapi.testing import FaultyProxy
 from kaizen_sdk import CTClient
 from tests.support.ct_server import CTServerProcess
 
-__all__ = ["CountingProxy", "FeedbackDelivery", "FeedbackLatency", "Soak", "TtlBoundary",
-           "Throughput", "deliver_feedback", "feedback_latency", "issue_tokens",
-           "middleware_throughput", "plugin_env", "seed_bench_task", "soak", "ttl_boundary"]
+__all__ = [
+    "CountingProxy",
+    "FeedbackDelivery",
+    "FeedbackLatency",
+    "Soak",
+    "Throughput",
+    "TtlBoundary",
+    "deliver_feedback",
+    "feedback_latency",
+    "issue_tokens",
+    "middleware_throughput",
+    "plugin_env",
+    "rss_mb",
+    "seed_bench_task",
+    "soak",
+    "ttl_boundary",
+]
 
 
 def plugin_env(base_url: str, api_key: str, **settings: Any) -> dict[str, str]:
@@ -55,13 +70,17 @@ class CountingProxy(FaultyProxy):
         super().__init__(target_url, delay=delay)
         self.prompt_fetches = 0
 
-    async def _accept(self, reader: Any, writer: Any) -> None:
-        counting = _CountingReader(reader, self)
+    def __enter__(self) -> CountingProxy:
+        super().__enter__()
+        return self
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        counting = cast(asyncio.StreamReader, _CountingReader(reader, self))
         await super()._accept(counting, writer)
 
 
 class _CountingReader:
-    def __init__(self, reader: Any, proxy: CountingProxy) -> None:
+    def __init__(self, reader: asyncio.StreamReader, proxy: CountingProxy) -> None:
         self._reader, self._proxy = reader, proxy
 
     async def read(self, n: int) -> bytes:
@@ -127,7 +146,8 @@ class TtlBoundary:
 
 def _latencies(app: AppProcess, seconds: float, connections: int) -> LoadResult:
     return run_load(LoadSpec(url=app.base_url + "/summarize", seconds=seconds,
-                             connections=connections, record_latency=True, warmup_seconds=1.0))
+                             connections=connections, record_latency=True,
+                             warmup_seconds=min(1.0, seconds / 4)))
 
 
 def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, cache_ttl: float = 0.25,
@@ -269,6 +289,12 @@ def deliver_feedback(ct: CTServerProcess, posts: int, connections: int = 8) -> F
 # --- memory soak ------------------------------------------------------------------------------
 
 
+def rss_mb(pid: int) -> float:
+    """Resident set size of process ``pid`` in MiB (Linux ``/proc/<pid>/statm``)."""
+    resident_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 @dataclass(frozen=True)
 class Soak:
     requests: int
@@ -281,19 +307,18 @@ class Soak:
         return self.rss_end_mb - self.rss_start_mb
 
 
-def soak(app: AppProcess, requests: int, warmup: int = 2000, connections: int = 16) -> Soak:
-    """RSS of the app process after ``warmup`` and after ``requests`` more ``GET /traced``
+def soak(app: AppProcess, requests: int, connections: int = 16) -> Soak:
+    """RSS of the app process after a warm-up and after ``requests`` more ``GET /traced``
     (prompt via the middleware, a recorded LLM call, a feedback token)."""
-    process = psutil.Process(app.pid)
-
+    warmup = min(2000, max(100, requests // 5))
     def load(count: int) -> LoadResult:
         return run_load(LoadSpec(url=app.base_url + "/traced", max_requests=count,
                                  connections=connections, warmup_seconds=0), timeout_s=900)
 
     load(warmup)
-    start = process.memory_info().rss / 2**20
+    start = rss_mb(app.pid)
     result = load(requests)
-    end = process.memory_info().rss / 2**20
+    end = rss_mb(app.pid)
     return Soak(requests, start, end, result.requests - result.count("2"))
 
 

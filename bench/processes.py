@@ -35,7 +35,8 @@ __all__ = ["AppProcess", "app_process", "ct_server", "postgres_running", "seed_t
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_until(predicate: Callable[[], bool], deadline_s: float, what: str, interval: float = 0.05) -> None:
+def wait_until(predicate: Callable[[], bool], deadline_s: float, what: str,
+               interval: float = 0.05) -> None:
     """Poll ``predicate()`` until it is true; ``TimeoutError`` naming ``what`` otherwise."""
     deadline = time.monotonic() + deadline_s
     while not predicate():

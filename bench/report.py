@@ -2,7 +2,7 @@
 
 Example:
     >>> row = Row("middleware", "Middleware overhead (req/s)", "2,000", "plain app 2,100",
-    ...           ratio=0.95, target="≥ 0.95×", met=True)
+    ...           ratio=0.95, target="≥ 0.95x", met=True)
     >>> row.met_text
     'yes'
 """
@@ -44,7 +44,7 @@ class Row:
     def ratio_text(self) -> str:
         if self.ratio is None:
             return "—"
-        return f"{self.ratio:.3g}×"
+        return f"{self.ratio:.3g}x"
 
 
 def _cpu_model() -> str:
@@ -112,7 +112,7 @@ def write_chart(rows: Sequence[Row], path: Path) -> bool:
     names = [f"{row.key} {row.benchmark}" for row in plotted]
     colors = ["tab:green" if row.met else "tab:red" if row.met is False else "tab:gray"
               for row in plotted]
-    ax.barh(names, [row.ratio for row in plotted], color=colors)
+    ax.barh(names, [row.ratio or 0.0 for row in plotted], color=colors)
     for index, row in enumerate(plotted):
         if row.target_ratio is not None:
             ax.plot([row.target_ratio] * 2, [index - 0.4, index + 0.4], color="black", lw=2)

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import plugin_http, prompt_fetch, server_throughput
-from bench.processes import app_process, ct_server, postgres_running
+from bench.processes import AppProcess, app_process, ct_server, postgres_running
 from bench.report import Row, machine_description, write_chart, write_results
 from tests.support.ct_server import CTServerProcess
 
 __all__ = ["FULL", "SMOKE", "Sizes", "main"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SERVER_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,12 @@ def cached_fetch_rows(sizes: Sizes) -> list[Row]:
                           ("1b", "Cached get_prompt, CTClient (ns/call)", result.kaizen_sync_ns)):
         if result.langfuse_ns is None:
             rows.append(Row(key, name, _ns(ns), "Langfuse not installed (`.[bench]`)",
-                            target="≤ 0.5× Langfuse"))
+                            target="≤ 0.5x Langfuse"))
             continue
         ratio = ns / result.langfuse_ns
         rows.append(Row(key, name, _ns(ns), f"Langfuse get_prompt {_ns(result.langfuse_ns)}",
-                        ratio, "≤ 0.5× Langfuse", ratio <= 0.5,
-                        f"best of {sizes.fetch_rounds} rounds × {sizes.fetch_calls:,} calls, "
+                        ratio, "≤ 0.5x Langfuse", ratio <= 0.5,
+                        f"best of {sizes.fetch_rounds} rounds x {sizes.fetch_calls:,} calls, "
                         "rounds interleaved", target_ratio=0.5))
     return rows
 
@@ -100,8 +101,9 @@ def stampede_rows(sizes: Sizes) -> list[Row]:
             ("4b", "Stampede, CTClient (requests reaching the server)", result.kaizen_sync,
              "threads (as Langfuse)")):
         ratio = count / result.langfuse if result.langfuse else None
-        rows.append(Row(key, name, f"{count:,} request" + ("" if count == 1 else "s"), baseline, ratio, "1 request",
-                        count == 1, f"{note}; callers: {how}",
+        counted = f"{count:,} request" + ("" if count == 1 else "s")
+        rows.append(Row(key, name, counted, baseline, ratio, "1 request", count == 1,
+                        f"{note}; callers: {how}",
                         target_ratio=1 / result.langfuse if result.langfuse else None))
     return rows
 
@@ -114,9 +116,9 @@ def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
                                                              result.plain_rps, strict=True))
     return [Row("2", "Middleware overhead: GET /summarize with the full plugin (req/s)",
                 f"{plugin:,.0f} req/s", f"same app without Kaizen {plain:,.0f} req/s",
-                result.ratio, "≥ 0.95×", result.ratio >= 0.95,
+                result.ratio, "≥ 0.95x", result.ratio >= 0.95,
                 f"uvicorn, 1 worker; {result.connections} keep-alive connections; median of "
-                f"{len(result.plugin_rps)} alternating rounds × {result.seconds:.0f} s "
+                f"{len(result.plugin_rps)} alternating rounds x {result.seconds:.0f} s "
                 f"(plugin/plain per round: {rounds})", target_ratio=0.95)]
 
 
@@ -126,7 +128,7 @@ def ttl_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
     return [Row("3", "TTL boundary: p99 latency over many expiries, CT server 200 ms slow",
                 f"p50 {result.boundary.p50:.2f} ms, p99 {result.boundary.p99:.2f} ms",
                 f"steady state p50 {result.steady.p50:.2f} ms, p99 {result.steady.p99:.2f} ms",
-                ratio, "p99 ≤ 1.2× steady", ratio <= 1.2 and result.non_2xx == 0,
+                ratio, "p99 ≤ 1.2x steady", ratio <= 1.2 and result.non_2xx == 0,
                 f"TTL {result.cache_ttl} s, {result.window_s:.0f} s window, "
                 f"{result.refreshes} background refreshes reached the server, "
                 f"{result.boundary.count:,} requests, non-2xx: {result.non_2xx}",
@@ -161,26 +163,33 @@ def delivery_rows(workdir: Path, sizes: Sizes) -> list[Row]:
 
 def server_rows(workdir: Path, sizes: Sizes) -> list[Row]:
     rows: list[Row] = []
-    for database, keys in (("sqlite", ("6a", "6b")), ("postgres", ("6c", "6d"))):
-        label = "SQLite" if database == "sqlite" else "PostgreSQL"
-        names = (f"Server on {label}: GET /api/v1/prompts/{{task}} (req/s)",
-                 f"Server on {label}: POST /api/v1/feedback/batch (rows/s)")
-        if database == "postgres" and not postgres_running():
-            rows += [Row(key, name, "skipped", "PostgreSQL not running on 127.0.0.1:5432")
-                     for key, name in zip(keys, names, strict=True)]
-            continue
-        with ct_server(database, workdir) as ct:
-            result = server_throughput.server_throughput(ct, database, sizes.server_seconds,
-                                                         16)
-        note = f"16 connections, {sizes.server_seconds:.0f} s each"
-        rows.append(Row(keys[0], names[0], f"{result.prompt_rps:,.0f} req/s",
-                        f"bare FastAPI GET {result.bare_get_rps:,.0f} req/s",
-                        result.prompt_rps / result.bare_get_rps, "report (vs bare)", None, note))
-        rows.append(Row(keys[1], names[1], f"{result.feedback_rows_per_s:,.0f} rows/s",
-                        f"bare FastAPI POST of the same body {result.bare_post_rows_per_s:,.0f} "
-                        "rows/s", result.feedback_rows_per_s / result.bare_post_rows_per_s,
-                        "report (vs bare)", None, f"{note}, {result.batch_size} rows per batch"))
+    with app_process("bare", {}) as bare:
+        for database, keys in (("sqlite", ("6a", "6b")), ("postgres", ("6c", "6d"))):
+            rows += _server_rows(workdir, sizes, bare, database, keys)
     return rows
+
+
+def _server_rows(workdir: Path, sizes: Sizes, bare: AppProcess, database: str,
+                 keys: tuple[str, str]) -> list[Row]:
+    label = "SQLite" if database == "sqlite" else "PostgreSQL"
+    names = (f"Server on {label}: GET /api/v1/prompts/{{task}} (req/s)",
+             f"Server on {label}: POST /api/v1/feedback/batch (rows/s)")
+    if database == "postgres" and not postgres_running():
+        return [Row(key, name, "skipped", "PostgreSQL not running on 127.0.0.1:5432")
+                for key, name in zip(keys, names, strict=True)]
+    with ct_server(database, workdir) as ct:
+        result = server_throughput.server_throughput(ct, database, bare, sizes.server_seconds,
+                                                     SERVER_CONNECTIONS)
+    note = f"{SERVER_CONNECTIONS} connections, {sizes.server_seconds:.0f} s each"
+    return [
+        Row(keys[0], names[0], f"{result.prompt_rps:,.0f} req/s",
+            f"bare FastAPI GET {result.bare_get_rps:,.0f} req/s",
+            result.prompt_rps / result.bare_get_rps, "report (vs bare)", None, note),
+        Row(keys[1], names[1], f"{result.feedback_rows_per_s:,.0f} rows/s",
+            f"bare FastAPI POST of the same body {result.bare_post_rows_per_s:,.0f} rows/s",
+            result.feedback_rows_per_s / result.bare_post_rows_per_s, "report (vs bare)", None,
+            f"{note}, {result.batch_size} rows per batch"),
+    ]
 
 
 def soak_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
@@ -221,7 +230,7 @@ def run_sections(sections: Sequence[Section]) -> tuple[list[Row], bool]:
         started = time.monotonic()
         try:
             rows += section.run()
-        except Exception as error:  # noqa: BLE001 - a failed benchmark is reported in its row
+        except Exception as error:
             ok = False
             traceback.print_exc()
             reason = f"failed: {type(error).__name__}: {str(error)[:200]}"
