@@ -134,7 +134,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run optimization jobs from the PostgreSQL queue (KAIZEN_JOB_RUNNER=procrastinate)."""
-    from kaizen_server.optimization.queue import run_worker
+    from kaizen_server.optimization.job_queue import run_worker
 
     settings = _settings()
     if settings.is_sqlite:

@@ -56,7 +56,7 @@ def build_dispatcher(settings: ServerSettings, database: Database) -> JobDispatc
     if runner == "none":
         return PendingJobDispatcher()
     if runner == "procrastinate":
-        from kaizen_server.optimization.queue import QueueJobDispatcher
+        from kaizen_server.optimization.job_queue import QueueJobDispatcher
 
         return QueueJobDispatcher(settings, database)
     return SubprocessJobRunner(settings, database)

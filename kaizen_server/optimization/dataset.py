@@ -5,8 +5,7 @@ the task should produce for its inputs. Each part of the split is ordered best-f
 first demos of a few-shot prompt are the best-rated ones.
 
 Example:
-    >>> from kaizen_server.optimization.feedback_rows import FeedbackRow
-from kaizen_server.optimization.signature import SignatureSpec
+    >>> from kaizen_server.optimization.signature import SignatureSpec
     >>> rows = [FeedbackRow(id="a", inputs={"q": "hi"}, output="hello", score=0.9)]
     >>> examples = gold_examples(rows, SignatureSpec.from_schema({"q": "string"}), 0.7)
     >>> examples[0].q, examples[0].output

@@ -35,7 +35,7 @@ from kaizen_server.optimization.lm import build_lm, check_lm, use_job_cache
 from kaizen_server.optimization.metric import JudgeMetric, Metric, SimilarityMetric
 from kaizen_server.optimization.optimizers import OPTIMIZER_LABELS, compile_program
 from kaizen_server.optimization.plan import RunPlan, evaluator_config_of, plan_run
-from kaizen_server.optimization.program import build_program, evaluate_program
+from kaizen_server.optimization.program import build_program, evaluate_program, only_predictor
 from kaizen_server.optimization.render import instructions_of, program_state, render_program
 from kaizen_server.optimization.settings import OptimizationSettings, get_optimization_settings
 from kaizen_server.optimization.signature import SignatureSpec
@@ -203,7 +203,7 @@ def run_optimization(
         "signature": {
             "inputs": [item.key for item in spec.inputs],
             "output": spec.output_name,
-            "instructions": only_instructions(compiled),
+            "instructions": str(only_predictor(compiled).signature.instructions),
         },
         "split": {
             "train_ids": [example.kaizen_id for example in train],
@@ -225,8 +225,3 @@ def run_optimization(
         warnings=warnings,
     )
 
-
-def only_instructions(program: dspy.Module) -> str:
-    """The instructions of a compiled program's predictor."""
-    predictors = program.predictors()
-    return str(predictors[0].signature.instructions) if predictors else ""
