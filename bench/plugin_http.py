@@ -38,7 +38,9 @@ __all__ = [
     "Throughput",
     "TtlBoundary",
     "deliver_feedback",
+    "feedback_count",
     "feedback_latency",
+    "feedback_rows",
     "issue_tokens",
     "middleware_throughput",
     "plugin_env",
@@ -172,10 +174,10 @@ def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, cache_tt
 # --- 5. feedback path -------------------------------------------------------------------------
 
 
-def issue_tokens(app: AppProcess, count: int) -> list[str]:
-    """``count`` feedback tokens from the app (each one a recorded LLM call)."""
+def issue_tokens(base_url: str, count: int) -> list[str]:
+    """``count`` feedback tokens from the plugin app at ``base_url`` (each a recorded call)."""
     tokens: list[str] = []
-    with httpx.Client(base_url=app.base_url, timeout=60.0) as http:
+    with httpx.Client(base_url=base_url, timeout=60.0) as http:
         while len(tokens) < count:
             batch = min(500, count - len(tokens))
             response = http.post("/issue-tokens", params={"count": batch})
@@ -214,7 +216,7 @@ def feedback_latency(ct: CTServerProcess, posts: int, ct_delay: float = 0.5,
     with CountingProxy(ct.base_url, delay=ct_delay) as proxy:
         env = plugin_env(proxy.base_url, ct.api_key, shutdown_flush_timeout=1.0)
         with app_process("plugin", env) as app:
-            tokens = issue_tokens(app, posts)
+            tokens = issue_tokens(app.base_url, posts)
             result = _post_feedback(app, tokens, connections)
         direct: list[float] = []
         with CTClient(api_key=ct.api_key, base_url=proxy.base_url) as client:
@@ -243,11 +245,12 @@ def feedback_rows(ct: CTServerProcess, task: str) -> int:
                 return len(ids)
 
 
-def _feedback_count(ct: CTServerProcess, task: str) -> int:
+def feedback_count(ct: CTServerProcess, task: str = BENCH_TASK) -> int:
+    """Feedback rows of ``task`` as the server counts them (-1 while it does not answer)."""
     try:
         with ct.client() as api:
             return int(api.get(f"/api/v1/tasks/{task}").json()["feedback_count"])
-    except (httpx.TransportError, KeyError, ValueError):
+    except (httpx.HTTPError, KeyError, ValueError):
         return -1
 
 
@@ -265,19 +268,19 @@ def deliver_feedback(ct: CTServerProcess, posts: int, connections: int = 8) -> F
     about a third of them are stored; count the rows once the queue has delivered them all."""
     env = plugin_env(ct.base_url, ct.api_key, retry_backoff_max=2.0)
     with app_process("plugin", env) as app:
-        tokens = issue_tokens(app, posts)
+        tokens = issue_tokens(app.base_url, posts)
         outcome: dict[str, LoadResult] = {}
         poster = threading.Thread(target=lambda: outcome.update(
             result=_post_feedback(app, tokens, connections)))
         started = time.monotonic()
         poster.start()
-        wait_until(lambda: _feedback_count(ct, BENCH_TASK) >= posts // 3, 300,
+        wait_until(lambda: feedback_count(ct) >= posts // 3, 300,
                    "a third of the feedback stored")
-        restarted_at = _feedback_count(ct, BENCH_TASK)
+        restarted_at = feedback_count(ct)
         ct.kill()
         ct.start()
         poster.join(timeout=600)
-        wait_until(lambda: _feedback_count(ct, BENCH_TASK) >= posts, 300,
+        wait_until(lambda: feedback_count(ct) >= posts, 300,
                    "every accepted feedback stored", interval=0.2)
         delivery_s = time.monotonic() - started
         time.sleep(1.0)  # a late duplicate would show up now
