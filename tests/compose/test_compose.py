@@ -38,6 +38,7 @@ IMAGE_ENV = {
     "ollama-pull": {"OLLAMA_HOST"},
 }
 START_DEADLINE_S = 60.0
+JOB_DEADLINE_S = 120.0
 
 
 def compose() -> ComposeFile:
@@ -190,12 +191,21 @@ class LocalRun:
             assert code == 0, f"{service.name} failed ({code}):\n{log.read_text()[-3000:]}"
             return
         self.processes.append((service, process))
-        self.wait_healthy(service, process, log)
+        if service.healthcheck is not None:
+            self.wait_healthy(service, process, log)
+
+    def assert_running(self, name: str) -> None:
+        for service, process in self.processes:
+            if service.name == name:
+                log = (self.workdir / f"{name}.log").read_text()[-3000:]
+                assert process.poll() is None, f"{name} exited:\n{log}"
+                return
+        pytest.fail(f"{name} was not started")
 
     def wait_healthy(self, service: Service, process: subprocess.Popen[bytes], log: Path
                      ) -> None:
         check = service.healthcheck
-        assert check is not None, f"{service.name} needs a health check"
+        assert check is not None
         assert check[0] == "CMD", f"{service.name} needs a CMD health check"
         argv = self.argv(check[1:])
         deadline = time.monotonic() + START_DEADLINE_S
@@ -229,7 +239,8 @@ def local_run(tmp_path: Path) -> Iterator[LocalRun]:
 
 @pytest.mark.postgres
 def test_compose_commands_start_and_answer(local_run: LocalRun) -> None:
-    """postgres (the machine's) -> migrate -> ct-server -> seed -> example-app, then requests."""
+    """postgres (the machine's) -> migrate -> ct-server, worker -> seed -> example-app; then
+    the app answers, and feedback up to the threshold gets a job done by the worker."""
     file = compose()
     names = {s.name for s in file.services() if s.builds_kaizen_image and not s.profiles}
     for service in file.start_order(names):
@@ -247,3 +258,19 @@ def test_compose_commands_start_and_answer(local_run: LocalRun) -> None:
     status = httpx.get(f"{app_url}/api/status", timeout=10).json()
     assert status["task"]["name"] == "summarize_ticket"
     assert [v["version_number"] for v in status["versions"]] == [1]
+
+    threshold = status["task"]["feedback_threshold"]
+    with httpx.Client(base_url=ct_url, headers={"X-API-Key": TEST_API_KEY}, timeout=10) as ct:
+        items = [{"task_id": "summarize_ticket", "inputs": {"ticket": f"ticket {i}"},
+                  "output": f"summary {i}", "score": 1.0} for i in range(threshold)]
+        assert ct.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
+        deadline = time.monotonic() + JOB_DEADLINE_S
+        jobs: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            jobs = ct.get("/api/v1/jobs", params={"task_id": "summarize_ticket"}).json()
+            if jobs and jobs[0]["status"] in ("SUCCESS", "FAILURE", "PR_FAILED"):
+                break
+            time.sleep(0.2)
+    assert jobs, "no job was queued at the threshold"
+    assert jobs[0]["status"] == "SUCCESS", jobs[0]  # run by the worker: the server only queues
+    local_run.assert_running("worker")
