@@ -9,8 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LITELLM_LOCAL_MODEL_COST_MAP=True
 
 # git: the CT server opens pull requests of optimized prompts in local git repositories too.
+# libpq5: psycopg (the PostgreSQL job queue of the worker) loads it at run time.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git \
+    && apt-get install -y --no-install-recommends git libpq5 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
