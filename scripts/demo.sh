@@ -10,6 +10,7 @@
 #   KAIZEN_DEMO_VENV      an existing virtualenv to use instead of bootstrapping .venv
 #   KAIZEN_DEMO_DIR       state folder (database, logs, API key; default .demo)
 #   KAIZEN_DEMO_THRESHOLD ratings that start an optimization job (default 5)
+#   KAIZEN_DATABASE_URL   the CT server's database (default: SQLite in the state folder)
 #   EXAMPLE_LLM_BASE_URL  an OpenAI-compatible endpoint for the app (default: the stand-in)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
