@@ -214,6 +214,7 @@ class FaultyProxy:
         self._target = (target.host, target.port or 80)
         self.delay = delay
         self.base_url = ""
+        self._server: asyncio.Server | None = None
         self._streams_cut = False
         self._open_streams: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
@@ -222,14 +223,25 @@ class FaultyProxy:
 
     def __enter__(self) -> FaultyProxy:
         self._thread.start()
-        server = asyncio.run_coroutine_threadsafe(
+        self._server = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop).result()
-        self.base_url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        self.base_url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        connections = [task for task in asyncio.all_tasks()
+                       if task is not asyncio.current_task()]
+        for task in connections:
+            task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
 
     def cut_event_streams(self) -> None:
         """Drop the open prompt-change streams and refuse new ones."""
@@ -260,6 +272,9 @@ class FaultyProxy:
         try:
             await asyncio.gather(self._pipe(reader, up_writer, first, self.delay),
                                  self._pipe(up_reader, writer, b"", 0.0))
+        except asyncio.CancelledError:  # the proxy is shutting down: end quietly
+            writer.close()
+            up_writer.close()
         finally:
             self._open_streams.discard(writer)
 
