@@ -18,9 +18,9 @@ from tests.support.ct_server import CTServerProcess
 
 
 def test_threshold_job_runs_to_a_draft_that_can_be_activated_and_served(
-    any_ct_server: CTServerProcess,
+    ct_server: CTServerProcess,
 ) -> None:
-    with any_ct_server.client() as client:
+    with ct_server.client() as client:
         task = create_task(client, feedback_threshold=6)
         client.post(f"/api/v1/prompts/{task['id']}/versions",
                     json={"prompt_text": "Summarize the ticket.", "activate": True})
