@@ -20,13 +20,20 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from example_app.llm import LLM
-from example_app.problems import problem
 from example_app.samples import SAMPLE_TICKETS, SampleTicket
 from example_app.settings import ExampleSettings
 from kaizen_fastapi import FEEDBACK_ROUTE_NAME, ActivePrompt, KaizenClient, record_llm_call
 from kaizen_sdk import Job, OptimizeResult, Prompt, Task
 
-__all__ = ["AppConfig", "StatusView", "SummarizeRequest", "SummarizeResponse", "router"]
+__all__ = [
+    "AdminActionsDisabledError",
+    "AppConfig",
+    "StatusView",
+    "SummarizeRequest",
+    "SummarizeResponse",
+    "require_admin_actions",
+    "router",
+]
 
 MAX_TICKET_CHARS = 8000
 RECENT_JOBS = 5
@@ -46,6 +53,16 @@ def get_llm(request: Request) -> LLM:
 
 Settings = Annotated[ExampleSettings, Depends(get_app_settings)]
 LLMClient = Annotated[LLM, Depends(get_llm)]
+
+
+class AdminActionsDisabledError(Exception):
+    """An admin action was called while ``EXAMPLE_ALLOW_ACTIVATION`` is false (-> 403)."""
+
+
+def require_admin_actions(settings: Settings) -> None:
+    """Guard of the admin actions. A real app checks the caller's admin login here."""
+    if not settings.allow_activation:
+        raise AdminActionsDisabledError("EXAMPLE_ALLOW_ACTIVATION is false on this app.")
 
 router = APIRouter(prefix="/api", tags=["example"])
 
@@ -128,23 +145,17 @@ async def status(client: KaizenClient, settings: Settings) -> StatusView:
                       jobs=jobs[:RECENT_JOBS])
 
 
-@router.post("/versions/{version_id}/activate", response_model=None)
+@router.post("/versions/{version_id}/activate", dependencies=[Depends(require_admin_actions)])
 async def activate_version(
     version_id: Annotated[str, Path(min_length=1, max_length=64)],
     client: KaizenClient,
     settings: Settings,
-) -> Prompt | object:
+) -> Prompt:
     """Make a prompt version the active one. ADMIN ONLY in a real app: protect this route."""
-    if not settings.allow_activation:
-        return problem(403, "Activation disabled",
-                       "EXAMPLE_ALLOW_ACTIVATION is false on this app.")
     return await client.activate_prompt(settings.task_name, version_id)
 
 
-@router.post("/optimize", response_model=None)
-async def optimize_now(client: KaizenClient, settings: Settings) -> OptimizeResult | object:
+@router.post("/optimize", dependencies=[Depends(require_admin_actions)])
+async def optimize_now(client: KaizenClient, settings: Settings) -> OptimizeResult:
     """Start an optimization job before the threshold is reached. ADMIN ONLY in a real app."""
-    if not settings.allow_activation:
-        return problem(403, "Admin actions disabled",
-                       "EXAMPLE_ALLOW_ACTIVATION is false on this app.")
     return await client.trigger_optimization(settings.task_name)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from kaizen_sdk import CTConnectionError, CTError, CTNotFoundError
 
-__all__ = ["ct_error_handler", "llm_error_handler", "problem"]
+__all__ = ["admin_disabled_handler", "ct_error_handler", "llm_error_handler", "problem"]
 
 
 def problem(status: int, title: str, detail: str, instance: str | None = None) -> JSONResponse:
@@ -38,3 +38,8 @@ async def ct_error_handler(request: Request, exc: Exception) -> JSONResponse:
 async def llm_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """The LLM endpoint failed: 502, naming the endpoint (never its key)."""
     return problem(502, "LLM call failed", str(exc), request.url.path)
+
+
+async def admin_disabled_handler(request: Request, exc: Exception) -> JSONResponse:
+    """An admin action while they are switched off: 403."""
+    return problem(403, "Admin actions disabled", str(exc), request.url.path)

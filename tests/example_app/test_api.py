@@ -115,6 +115,8 @@ def test_admin_actions_can_be_switched_off(ct_server: CTServerProcess, tmp_path:
         optimize = httpx.post(f"{url}/api/optimize")
     assert activate.status_code == 403
     assert optimize.status_code == 403
+    assert activate.json()["title"] == "Admin actions disabled"
+    assert "EXAMPLE_ALLOW_ACTIVATION" in optimize.json()["detail"]
 
 
 def test_seeding_twice_creates_nothing_new(example_app: RunningApp) -> None:
