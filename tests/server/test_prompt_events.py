@@ -82,6 +82,19 @@ async def test_idle_stream_gets_heartbeats(tuned_ct_server: CTServerProcess) -> 
     assert all(frame.comments == ["heartbeat"] for frame in heartbeats)
 
 
+def _task_with_draft(server: CTServerProcess) -> tuple[str, str]:
+    """A new task and a draft version of it: (task id, version id)."""
+    with server.client() as sync:
+        task = make_task(sync)
+        return task["id"], add_version(sync, task["id"], "draft")["id"]
+
+
+def _activate(server: CTServerProcess, task_id: str, version_id: str) -> None:
+    with server.client() as sync:
+        response = sync.post(f"/api/v1/prompts/{task_id}/activate", json={"version_id": version_id})
+        assert response.status_code == 200, response.text
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def two_replicas(
     request: pytest.FixtureRequest, tmp_path: Path
@@ -98,19 +111,13 @@ async def test_event_reaches_another_replica_which_then_stops_promptly(
     two_replicas: tuple[CTServerProcess, CTServerProcess],
 ) -> None:
     writer, listener = two_replicas
-    with writer.client() as sync:
-        task = make_task(sync)
-        version = add_version(sync, task["id"], "cross-replica")
+    task_id, version_id = _task_with_draft(writer)
     async with _async_client(listener) as client, client.stream("GET", EVENTS) as response:
         reader = FrameReader(response)
         await reader.next()
-        with writer.client() as sync:
-            activated = sync.post(
-                f"/api/v1/prompts/{task['id']}/activate", json={"version_id": version["id"]}
-            )
-            assert activated.status_code == 200
-        event = await reader.next_event_for(task["id"])
-        assert event.json()["version_id"] == version["id"]
+        _activate(writer, task_id, version_id)
+        event = await reader.next_event_for(task_id)
+        assert event.json()["version_id"] == version_id
         # Shutting a replica down ends its open streams at once (no grace-period wait).
         started = time.monotonic()
         await anyio.to_thread.run_sync(listener.stop)
@@ -148,17 +155,11 @@ async def test_lost_listen_connection_is_replaced(
     two_pg_replicas: tuple[CTServerProcess, CTServerProcess],
 ) -> None:
     writer, listener = two_pg_replicas
-    with writer.client() as sync:
-        task = make_task(sync)
-        version = add_version(sync, task["id"], "after reconnect")
+    task_id, version_id = _task_with_draft(writer)
     async with _async_client(listener) as client, client.stream("GET", EVENTS) as response:
         reader = FrameReader(response)
         await reader.next()
         assert await _terminate_listen_connections(listener.database_url) >= 2
-        with writer.client() as sync:
-            activated = sync.post(
-                f"/api/v1/prompts/{task['id']}/activate", json={"version_id": version["id"]}
-            )
-            assert activated.status_code == 200
-        event = await reader.next_event_for(task["id"])
-    assert event.json()["version_id"] == version["id"]
+        _activate(writer, task_id, version_id)
+        event = await reader.next_event_for(task_id)
+    assert event.json()["version_id"] == version_id
