@@ -26,8 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import plugin_http, prompt_fetch, server_throughput
+from bench.apps import BENCH_TASK
+from bench.overhead_breakdown import overhead_breakdown
 from bench.processes import AppProcess, app_process, ct_server, postgres_running
 from bench.report import Row, machine_description, write_chart, write_results
+from kaizen_fastapi import KaizenSettings
 from tests.support.ct_server import CTServerProcess
 
 __all__ = ["FULL", "SMOKE", "Sizes", "main"]
@@ -49,14 +52,18 @@ class Sizes:
     delivery_posts: int
     server_seconds: float
     soak_requests: int
+    breakdown_calls: int  # in-process ASGI calls per round, per variant
+    postgres: bool = True  # the smoke skips PostgreSQL (its tests cover it)
 
 
 FULL = Sizes(fetch_calls=200_000, fetch_rounds=5, stampede_callers=1000, rps_rounds=3,
              rps_seconds=5.0, connections=32, ttl_seconds=15.0, latency_posts=1000,
-             delivery_posts=10_000, server_seconds=5.0, soak_requests=100_000)
+             delivery_posts=10_000, server_seconds=5.0, soak_requests=100_000,
+             breakdown_calls=20_000)
 SMOKE = Sizes(fetch_calls=2000, fetch_rounds=2, stampede_callers=50, rps_rounds=1,
-              rps_seconds=1.0, connections=8, ttl_seconds=2.0, latency_posts=30,
-              delivery_posts=300, server_seconds=1.0, soak_requests=500)
+              rps_seconds=1.0, connections=8, ttl_seconds=1.0, latency_posts=20,
+              delivery_posts=100, server_seconds=0.5, soak_requests=300, breakdown_calls=200,
+              postgres=False)
 
 
 def _log(message: str) -> None:
@@ -122,6 +129,20 @@ def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
                 f"(plugin/plain per round: {rounds})", target_ratio=0.95)]
 
 
+def breakdown_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
+    """Where row 2's time goes: per-request CPU of each piece of the plugin, in-process."""
+    settings = KaizenSettings(api_key=ct.api_key, base_url=ct.base_url,
+                              prompt_routes={"/summarize": BENCH_TASK}, warm_tasks=[BENCH_TASK])
+    result = overhead_breakdown(settings, sizes.breakdown_calls, 3)
+    steps, previous = [], None
+    for name, micros in result.us_per_request.items():
+        delta = "" if previous is None else f" ({micros - previous:+.0f} us)"
+        steps.append(f"{name} {micros:.0f} us{delta}")
+        previous = micros
+    return ["Row 2, where the time goes (CPU per request of GET /summarize called in-process "
+            "as ASGI, no sockets; best of 3 interleaved rounds): " + "; ".join(steps)]
+
+
 def ttl_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
     result = plugin_http.ttl_boundary(ct, sizes.ttl_seconds, min(8, sizes.connections))
     ratio = result.boundary.p99 / result.steady.p99
@@ -174,9 +195,10 @@ def _server_rows(workdir: Path, sizes: Sizes, bare: AppProcess, database: str,
     label = "SQLite" if database == "sqlite" else "PostgreSQL"
     names = (f"Server on {label}: GET /api/v1/prompts/{{task}} (req/s)",
              f"Server on {label}: POST /api/v1/feedback/batch (rows/s)")
-    if database == "postgres" and not postgres_running():
-        return [Row(key, name, "skipped", "PostgreSQL not running on 127.0.0.1:5432")
-                for key, name in zip(keys, names, strict=True)]
+    if database == "postgres" and not (sizes.postgres and postgres_running()):
+        why = ("not in smoke mode" if not sizes.postgres
+               else "PostgreSQL not running on 127.0.0.1:5432")
+        return [Row(key, name, "skipped", why) for key, name in zip(keys, names, strict=True)]
     with ct_server(database, workdir) as ct:
         result = server_throughput.server_throughput(ct, database, bare, sizes.server_seconds,
                                                      SERVER_CONNECTIONS)
@@ -275,9 +297,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             Section([("7", "Memory soak")], lambda: soak_rows(ct(), sizes)),
         ]
         rows, ok = run_sections(sections)
+        notes: list[str] = []
+        try:
+            notes += breakdown_notes(ct(), sizes)
+        except Exception:
+            ok = False
+            traceback.print_exc()
+            notes.append("Row 2 breakdown failed (see the log)")
     machine["load average at end (1, 5, 15 min)"] = ", ".join(
         f"{v:.2f}" for v in os.getloadavg())
-    notes = ["Smoke mode: tiny sizes, figures not meaningful."] if args.smoke else []
+    if args.smoke:
+        notes.insert(0, "Smoke mode: tiny sizes, figures not meaningful.")
     path = write_results(rows, machine, command, args.out, notes)
     charted = write_chart(rows, args.out / "chart.png")
     _log(f"wrote {path}" + ("" if charted else " (no chart: matplotlib not installed)"))

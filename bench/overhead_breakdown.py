@@ -1,0 +1,96 @@
+"""Where the plugin's per-request time goes: CPU cost of ``GET /summarize`` in-process.
+
+The app is called directly as an ASGI callable (no sockets, no uvicorn), so the figures are
+pure per-request CPU in the app, for a ladder of variants that add one piece at a time:
+
+1. ``plain``: the endpoint alone;
+2. ``+ kaizen_router``: the plugin's router included (its lifespan, its routes matched first);
+3. ``+ middleware``: ``KaizenPromptMiddleware`` resolving the prompt from the warm cache;
+4. ``+ ActivePrompt``: the handler takes the prompt through the dependency (the full plugin).
+
+Each step's difference is what that piece costs per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from bench.apps import BENCH_PROMPT, build_app
+from kaizen_fastapi import KaizenPromptMiddleware, KaizenSettings, kaizen_router
+from kaizen_fastapi.testing import use_kaizen_settings
+
+__all__ = ["Breakdown", "overhead_breakdown"]
+
+
+def _router_only() -> FastAPI:
+    app = FastAPI()
+    app.include_router(kaizen_router)
+
+    @app.get("/summarize")
+    async def summarize() -> dict[str, Any]:
+        return {"prompt": BENCH_PROMPT, "version": 1}
+
+    return app
+
+
+def _router_and_middleware() -> FastAPI:
+    app = _router_only()
+    app.add_middleware(KaizenPromptMiddleware)
+    return app
+
+
+VARIANTS: dict[str, Callable[[], FastAPI]] = {
+    "plain": lambda: build_app("plain"),
+    "+ kaizen_router": _router_only,
+    "+ middleware": _router_and_middleware,
+    "+ ActivePrompt (full plugin)": lambda: build_app("plugin"),
+}
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    us_per_request: dict[str, float]  # best round, per variant, in ladder order
+
+
+async def _drive(app: FastAPI, state: Mapping[str, Any] | None, calls: int) -> float:
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": "/summarize",
+             "raw_path": b"/summarize", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise RuntimeError(f"/summarize answered {message['status']}")
+
+    started = time.perf_counter()
+    for _ in range(calls):
+        await app({**scope, "state": dict(state or {})}, receive, send)
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+async def _measure(settings: KaizenSettings, calls: int, rounds: int) -> Breakdown:
+    apps = {name: make() for name, make in VARIANTS.items()}
+    best = dict.fromkeys(apps, float("inf"))
+    for app in apps.values():
+        use_kaizen_settings(app, settings)
+    for _ in range(rounds):  # interleaved rounds, best of each counts
+        for name, app in apps.items():
+            async with app.router.lifespan_context(app) as state:
+                await _drive(app, state, max(50, calls // 10))  # warm-up
+                best[name] = min(best[name], await _drive(app, state, calls))
+    return Breakdown(best)
+
+
+def overhead_breakdown(settings: KaizenSettings, calls: int, rounds: int) -> Breakdown:
+    """Per-request CPU (us) of each variant, against the CT server in ``settings``."""
+    return asyncio.run(_measure(settings, calls, rounds))
