@@ -2,8 +2,9 @@
 
 * ``plain``: ``GET /summarize`` answering constant JSON, no Kaizen (the baseline).
 * ``plugin``: the same endpoint with the full plugin (``kaizen_router``, the prompt
-  middleware, ``ActivePrompt``), plus ``POST /issue-tokens?count=N`` (records N LLM calls, returns
-  their feedback tokens) and ``GET /traced`` (prompt + recorded call, for the memory soak).
+  middleware, ``ActivePrompt``), plus ``POST /issue-tokens?count=N`` (records N LLM calls,
+  returns their feedback tokens), ``GET /traced`` (prompt + recorded call, for the memory
+  soak) and ``GET /kaizen-stats`` (prompt-cache counters, pending deliveries).
   Settings come from ``KAIZEN_*`` environment variables set by the parent.
 * ``bare``: ``GET/POST /constant`` of a bare FastAPI app (the CT server's baseline).
 
@@ -17,7 +18,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from kaizen_fastapi import ActivePrompt, KaizenPromptMiddleware, kaizen_router, record_llm_call
+from kaizen_fastapi import (
+    ActivePrompt,
+    KaizenClient,
+    KaizenPromptMiddleware,
+    get_kaizen_runtime,
+    kaizen_router,
+    record_llm_call,
+)
 
 __all__ = ["BENCH_PROMPT", "BENCH_TASK", "build_app"]
 
@@ -49,6 +57,14 @@ def _plugin() -> FastAPI:
     async def traced(request: Request, prompt: ActivePrompt) -> dict[str, Any]:
         call = await record_llm_call(request, inputs={"ticket": "t"}, output=prompt.prompt_text)
         return {"version": prompt.version_number, "token": call.feedback_token}
+
+    @app.get("/kaizen-stats")
+    async def kaizen_stats(request: Request, client: KaizenClient) -> dict[str, int]:
+        """Prompt-cache counters (``misses``: lookups that waited) and pending deliveries."""
+        stats = client.cache_stats
+        return {"hits": stats.hits, "misses": stats.misses, "stale_serves": stats.stale_serves,
+                "refreshes": stats.refreshes, "fetch_errors": stats.fetch_errors,
+                "pending_deliveries": get_kaizen_runtime(request).queue.pending}
 
     @app.post("/issue-tokens")
     async def issue_tokens(request: Request, count: int = 1) -> list[str]:

@@ -42,6 +42,7 @@ __all__ = [
     "feedback_latency",
     "feedback_rows",
     "issue_tokens",
+    "kaizen_stats",
     "middleware_throughput",
     "plugin_env",
     "rss_mb",
@@ -142,7 +143,9 @@ class TtlBoundary:
     cache_ttl: float
     ct_delay: float
     window_s: float
-    refreshes: int
+    refreshes: int  # prompt fetches that reached the CT server in the window
+    waited: int  # lookups that waited on a fetch in the window (the cache's misses)
+    stale_serves: int  # lookups answered with the previous prompt while it was refreshed
     non_2xx: int
 
 
@@ -150,6 +153,12 @@ def _latencies(app: AppProcess, seconds: float, connections: int) -> LoadResult:
     return run_load(LoadSpec(url=app.base_url + "/summarize", seconds=seconds,
                              connections=connections, record_latency=True,
                              warmup_seconds=min(1.0, seconds / 4)))
+
+
+def kaizen_stats(base_url: str) -> dict[str, int]:
+    """The plugin app's prompt-cache counters and pending deliveries (``/kaizen-stats``)."""
+    stats: dict[str, int] = httpx.get(f"{base_url}/kaizen-stats", timeout=10.0).json()
+    return stats
 
 
 def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, cache_ttl: float = 0.25,
@@ -162,13 +171,15 @@ def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, cache_tt
             steady = _latencies(app, seconds, connections)
         with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
                                               cache_ttl=cache_ttl)) as app:
-            before = proxy.prompt_fetches
+            before, stats_before = proxy.prompt_fetches, kaizen_stats(app.base_url)
             boundary = _latencies(app, seconds, connections)
             refreshes = proxy.prompt_fetches - before
+            stats = kaizen_stats(app.base_url)
     non_2xx = (boundary.requests - boundary.count("2")) + (steady.requests - steady.count("2"))
     return TtlBoundary(LatencySummary.of(boundary.latencies_ms),
                        LatencySummary.of(steady.latencies_ms), cache_ttl, ct_delay, seconds,
-                       refreshes, non_2xx)
+                       refreshes, stats["misses"] - stats_before["misses"],
+                       stats["stale_serves"] - stats_before["stale_serves"], non_2xx)
 
 
 # --- 5. feedback path -------------------------------------------------------------------------
@@ -261,6 +272,7 @@ class FeedbackDelivery:
     rows: int
     restarted_at_rows: int
     delivery_s: float
+    statuses: dict[str, int]  # of the posts
 
 
 def deliver_feedback(ct: CTServerProcess, posts: int, connections: int = 8) -> FeedbackDelivery:
@@ -269,6 +281,8 @@ def deliver_feedback(ct: CTServerProcess, posts: int, connections: int = 8) -> F
     env = plugin_env(ct.base_url, ct.api_key, retry_backoff_max=2.0)
     with app_process("plugin", env) as app:
         tokens = issue_tokens(app.base_url, posts)
+        wait_until(lambda: kaizen_stats(app.base_url)["pending_deliveries"] == 0, 600,
+                   "the traces of the issued tokens delivered", interval=0.2)
         outcome: dict[str, LoadResult] = {}
         poster = threading.Thread(target=lambda: outcome.update(
             result=_post_feedback(app, tokens, connections)))
@@ -280,13 +294,15 @@ def deliver_feedback(ct: CTServerProcess, posts: int, connections: int = 8) -> F
         ct.kill()
         ct.start()
         poster.join(timeout=600)
-        wait_until(lambda: feedback_count(ct) >= posts, 300,
+        accepted = outcome["result"].count("202")
+        wait_until(lambda: feedback_count(ct) >= accepted, 300,
                    "every accepted feedback stored", interval=0.2)
         delivery_s = time.monotonic() - started
         time.sleep(1.0)  # a late duplicate would show up now
         rows = feedback_rows(ct, BENCH_TASK)
     result = outcome["result"]
-    return FeedbackDelivery(posts, result.count("202"), rows, restarted_at, delivery_s)
+    return FeedbackDelivery(posts, result.count("202"), rows, restarted_at, delivery_s,
+                            result.statuses)
 
 
 # --- memory soak ------------------------------------------------------------------------------

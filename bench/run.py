@@ -151,8 +151,10 @@ def ttl_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
                 f"steady state p50 {result.steady.p50:.2f} ms, p99 {result.steady.p99:.2f} ms",
                 ratio, "p99 ≤ 1.2x steady", ratio <= 1.2 and result.non_2xx == 0,
                 f"TTL {result.cache_ttl} s, {result.window_s:.0f} s window, "
-                f"{result.refreshes} background refreshes reached the server, "
-                f"{result.boundary.count:,} requests, non-2xx: {result.non_2xx}",
+                f"{result.refreshes} refreshes reached the server, "
+                f"{result.boundary.count:,} requests: {result.stale_serves:,} served the "
+                f"previous prompt during a refresh, {result.waited} waited on the server; "
+                f"non-2xx: {result.non_2xx}",
                 target_ratio=1.2)]
 
 
@@ -179,7 +181,8 @@ def delivery_rows(workdir: Path, sizes: Sizes) -> list[Row]:
                 "answered 202)", result.rows / result.posted, "rows = posts", exact,
                 f"SIGKILL + restart at {result.restarted_at_rows:,} rows stored; all rows "
                 f"stored {result.delivery_s:.1f} s after the first post "
-                "(app retry back-off capped at 2 s)", target_ratio=1.0)]
+                f"(app retry back-off capped at 2 s); answers: {result.statuses}",
+                target_ratio=1.0)]
 
 
 def server_rows(workdir: Path, sizes: Sizes) -> list[Row]:
