@@ -6,9 +6,12 @@ pure per-request CPU in the app, for a ladder of variants that add one piece at 
 1. ``plain``: the endpoint alone;
 2. ``+ kaizen_router``: the plugin's router included (its lifespan, its routes matched first);
 3. ``+ middleware``: ``KaizenPromptMiddleware`` resolving the prompt from the warm cache;
-4. ``+ ActivePrompt``: the handler takes the prompt through the dependency (the full plugin).
+4. ``+ ActivePrompt``: the handler takes the prompt through the dependency (the full plugin);
 
-Each step's difference is what that piece costs per request.
+and, off the ladder, the full plugin with the handler reading ``current_prompt()`` (a context
+variable) instead of declaring ``ActivePrompt``, and the plain app with one no-op ``async``
+dependency (what FastAPI's dependency resolution alone costs). Each step's difference is
+what that piece costs per request.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from bench.apps import BENCH_PROMPT, build_app
-from kaizen_fastapi import KaizenPromptMiddleware, KaizenSettings, kaizen_router
+from kaizen_fastapi import KaizenPromptMiddleware, KaizenSettings, current_prompt, kaizen_router
 from kaizen_fastapi.testing import use_kaizen_settings
 
 __all__ = ["Breakdown", "overhead_breakdown"]
@@ -45,11 +48,41 @@ def _router_and_middleware() -> FastAPI:
     return app
 
 
+async def _no_op_dependency() -> str:
+    return BENCH_PROMPT
+
+
+def _plain_with_dependency() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/summarize")
+    async def summarize(prompt: Annotated[str, Depends(_no_op_dependency)]) -> dict[str, Any]:
+        return {"prompt": prompt, "version": 1}
+
+    return app
+
+
+def _current_prompt_handler() -> FastAPI:
+    app = FastAPI()
+    app.include_router(kaizen_router)
+    app.add_middleware(KaizenPromptMiddleware)
+
+    @app.get("/summarize")
+    async def summarize() -> dict[str, Any]:
+        prompt = current_prompt()
+        assert prompt is not None
+        return {"prompt": prompt.prompt_text, "version": prompt.version_number}
+
+    return app
+
+
 VARIANTS: dict[str, Callable[[], FastAPI]] = {
     "plain": lambda: build_app("plain"),
     "+ kaizen_router": _router_only,
     "+ middleware": _router_and_middleware,
     "+ ActivePrompt (full plugin)": lambda: build_app("plugin"),
+    "full plugin, current_prompt() instead of ActivePrompt": _current_prompt_handler,
+    "plain + one no-op async Depends (FastAPI alone, no Kaizen)": _plain_with_dependency,
 }
 
 

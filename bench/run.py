@@ -138,7 +138,7 @@ def breakdown_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
     for name, micros in result.us_per_request.items():
         delta = "" if previous is None else f" ({micros - previous:+.0f} us)"
         steps.append(f"{name} {micros:.0f} us{delta}")
-        previous = micros
+        previous = micros if name.startswith(("plain", "+")) else previous
     return ["Row 2, where the time goes (CPU per request of GET /summarize called in-process "
             "as ASGI, no sockets; best of 3 interleaved rounds): " + "; ".join(steps)]
 
