@@ -21,6 +21,7 @@ from kaizen_server.db.models import Feedback, OptimizationJob, PromptVersion, Ta
 from kaizen_server.request_models import TaskCreate, TaskUpdate
 from kaizen_server.services.errors import ConflictError, InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import check_schema_definition
+from kaizen_server.services.optimization_window import window_starts
 from kaizen_server.services.pagination import Page, fetch_page
 from kaizen_server.services.views import TaskStats, task_view
 
@@ -88,17 +89,16 @@ async def _stats(
         .group_by(OptimizationJob.task_id)
         .subquery()
     )
-    since = or_(
-        last_success.c.completed_at.is_(None), Feedback.created_at > last_success.c.completed_at
-    )
+    window = window_starts(task_ids)
+    in_window = or_(window.c.since.is_(None), Feedback.created_at > window.c.since)
     counts = await session.execute(
         select(
             Feedback.task_id,
             func.count(),
-            func.sum(case((since, 1), else_=0)),
+            func.sum(case((in_window, 1), else_=0)),
         )
         .select_from(Feedback)
-        .outerjoin(last_success, last_success.c.task_id == Feedback.task_id)
+        .outerjoin(window, window.c.task_id == Feedback.task_id)
         .where(Feedback.task_id.in_(task_ids))
         .group_by(Feedback.task_id)
     )
