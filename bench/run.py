@@ -135,10 +135,17 @@ def breakdown_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
                               prompt_routes={"/summarize": BENCH_TASK}, warm_tasks=[BENCH_TASK])
     result = overhead_breakdown(settings, sizes.breakdown_calls, 3)
     steps, previous = [], None
+    plain = result.us_per_request["plain"]
     for name, micros in result.us_per_request.items():
-        delta = "" if previous is None else f" ({micros - previous:+.0f} us)"
+        on_ladder = name == "plain" or name.startswith("+")
+        if previous is None:
+            delta = ""
+        elif on_ladder:
+            delta = f" ({micros - previous:+.0f} us)"
+        else:
+            delta = f" ({micros - plain:+.0f} us vs plain)"
         steps.append(f"{name} {micros:.0f} us{delta}")
-        previous = micros if name.startswith(("plain", "+")) else previous
+        previous = micros if on_ladder else previous
     return ["Row 2, where the time goes (CPU per request of GET /summarize called in-process "
             "as ASGI, no sockets; best of 3 interleaved rounds): " + "; ".join(steps)]
 
