@@ -11,12 +11,26 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 __all__ = ["JSONFake", "JSONHandler", "LoopbackJSONServer"]
+
+_HANGUPS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hangs up early (some tests do on purpose) is not an error to print."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], _HANGUPS):
+            super().handle_error(request, client_address)
+
 
 JSONHandler = Callable[[str, str, dict[str, str], Any], tuple[int, Any]]
 """``(method, path with query, lower-cased headers, parsed JSON body) -> (status, payload)``."""
@@ -27,7 +41,7 @@ class LoopbackJSONServer:
 
     def __init__(self, handler: JSONHandler) -> None:
         self.handler = handler
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _QuietHTTPServer | None = None
 
     @property
     def port(self) -> int:
@@ -61,8 +75,7 @@ class LoopbackJSONServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
