@@ -27,7 +27,7 @@ from kaizen_fastapi import (
     record_llm_call,
 )
 
-__all__ = ["BENCH_PROMPT", "BENCH_TASK", "build_app"]
+__all__ = ["BENCH_PROMPT", "BENCH_TASK", "build_app", "plugin_base"]
 
 BENCH_TASK = "bench_summarize"
 BENCH_PROMPT = "Summarize the ticket in one sentence:"
@@ -44,10 +44,17 @@ def _plain() -> FastAPI:
     return app
 
 
-def _plugin() -> FastAPI:
+def plugin_base(*, middleware: bool = True) -> FastAPI:
+    """An app with ``kaizen_router`` included and (by default) the prompt middleware."""
     app = FastAPI()
     app.include_router(kaizen_router)
-    app.add_middleware(KaizenPromptMiddleware)
+    if middleware:
+        app.add_middleware(KaizenPromptMiddleware)
+    return app
+
+
+def _plugin() -> FastAPI:
+    app = plugin_base()
 
     @app.get("/summarize")
     async def summarize(prompt: ActivePrompt) -> dict[str, Any]:

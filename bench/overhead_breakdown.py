@@ -24,27 +24,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 
-from bench.apps import BENCH_PROMPT, build_app
-from kaizen_fastapi import KaizenPromptMiddleware, KaizenSettings, current_prompt, kaizen_router
+from bench.apps import BENCH_PROMPT, build_app, plugin_base
+from kaizen_fastapi import KaizenSettings, current_prompt
 from kaizen_fastapi.testing import use_kaizen_settings
 
 __all__ = ["Breakdown", "overhead_breakdown"]
 
 
-def _router_only() -> FastAPI:
-    app = FastAPI()
-    app.include_router(kaizen_router)
-
+def _constant_summarize(app: FastAPI) -> FastAPI:
     @app.get("/summarize")
     async def summarize() -> dict[str, Any]:
         return {"prompt": BENCH_PROMPT, "version": 1}
 
-    return app
-
-
-def _router_and_middleware() -> FastAPI:
-    app = _router_only()
-    app.add_middleware(KaizenPromptMiddleware)
     return app
 
 
@@ -63,9 +54,7 @@ def _plain_with_dependency() -> FastAPI:
 
 
 def _current_prompt_handler() -> FastAPI:
-    app = FastAPI()
-    app.include_router(kaizen_router)
-    app.add_middleware(KaizenPromptMiddleware)
+    app = plugin_base()
 
     @app.get("/summarize")
     async def summarize() -> dict[str, Any]:
@@ -78,8 +67,8 @@ def _current_prompt_handler() -> FastAPI:
 
 VARIANTS: dict[str, Callable[[], FastAPI]] = {
     "plain": lambda: build_app("plain"),
-    "+ kaizen_router": _router_only,
-    "+ middleware": _router_and_middleware,
+    "+ kaizen_router": lambda: _constant_summarize(plugin_base(middleware=False)),
+    "+ middleware": lambda: _constant_summarize(plugin_base()),
     "+ ActivePrompt (full plugin)": lambda: build_app("plugin"),
     "full plugin, current_prompt() instead of ActivePrompt": _current_prompt_handler,
     "plain + one no-op async Depends (FastAPI alone, no Kaizen)": _plain_with_dependency,

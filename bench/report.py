@@ -108,7 +108,7 @@ def write_chart(rows: Sequence[Row], path: Path) -> bool:
     except ImportError:
         return False
     plotted = [row for row in rows if row.ratio is not None and row.ratio > 0]
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(plotted) + 1.5))
+    fig, ax = plt.subplots(figsize=(11, 0.5 * len(plotted) + 2))
     names = [f"{row.key} {row.benchmark}" for row in plotted]
     colors = ["tab:green" if row.met else "tab:red" if row.met is False else "tab:gray"
               for row in plotted]
@@ -119,8 +119,8 @@ def write_chart(rows: Sequence[Row], path: Path) -> bool:
     ax.set_xscale("log")
     ax.invert_yaxis()
     ax.axvline(1.0, color="gray", lw=0.8, ls="--")
-    ax.set_xlabel("Kaizen / baseline (same run; log scale). Black tick: target. "
-                  "Green: met, red: missed, gray: no target")
+    ax.set_xlabel("Kaizen / baseline, same run (log scale)\n"
+                  "black tick: target; green: met, red: missed, gray: reported only")
     ax.set_title("Kaizen vs baselines")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
