@@ -19,8 +19,9 @@ from fastapi import FastAPI
 from kaizen_server.api import build_api_router, health
 from kaizen_server.context import ServerContext
 from kaizen_server.db.engine import Database
-from kaizen_server.events.broker import PollingBroker, PostgresNotifyBroker, PromptEventBroker
+from kaizen_server.events.broker import build_broker
 from kaizen_server.http.body_limit import BodyLimitMiddleware
+from kaizen_server.http.cached_prompt import CachedPromptMiddleware
 from kaizen_server.http.problems import install_problem_handlers
 from kaizen_server.http.request_log import RequestLogMiddleware
 from kaizen_server.http.trailing_slash import TrailingSlashMiddleware
@@ -51,12 +52,6 @@ def _package_version() -> str:
         return "0.0.0"
 
 
-def _broker(settings: ServerSettings, database: Database) -> PromptEventBroker:
-    if database.is_sqlite:
-        return PollingBroker(database.reader, interval=settings.sse_poll_seconds)
-    return PostgresNotifyBroker(settings.database_url)
-
-
 async def _prepare_api_keys(context: ServerContext) -> None:
     async with context.database.writer() as session:
         if context.settings.api_key is not None:
@@ -78,7 +73,7 @@ def create_app(
     context = ServerContext(
         settings=settings,
         database=database,
-        broker=_broker(settings, database),
+        broker=build_broker(settings, database),
         dispatcher=dispatcher or build_dispatcher(settings, database),
     )
 
@@ -103,6 +98,8 @@ def create_app(
     )
     app.state.context = context
     install_problem_handlers(app)
+    # Added first = innermost: request log -> trailing slash -> body limit -> cached prompt.
+    app.add_middleware(CachedPromptMiddleware, context=context)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestLogMiddleware)

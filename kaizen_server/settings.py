@@ -50,6 +50,12 @@ class ServerSettings(BaseSettings):
     api_key_cache_seconds: float = Field(
         default=2.0, ge=0, description="How long a verified API key is trusted without a query."
     )
+    prompt_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest time a rendered active prompt is served from memory (0: off); "
+        "activations on any replica invalidate it at once, this bounds anything else.",
+    )
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
 
     @field_validator("database_url")

@@ -38,8 +38,8 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_context(request: Request) -> ServerContext:
-    """The app's :class:`ServerContext`."""
+async def get_context(request: Request) -> ServerContext:
+    """The app's :class:`ServerContext` (``async``: a plain ``def`` would cost a thread hop)."""
     context: ServerContext = request.app.state.context
     return context
 
@@ -90,7 +90,7 @@ async def require_api_key(
     if not key:
         raise UnauthorizedError("Missing X-API-Key header")
     key_hash = hash_key(key)
-    cached = context.verified_keys.get(key_hash)
+    cached = context.verified_key_id(key_hash)
     if cached is not None:
         return cached
     async with context.database.reader() as session:

@@ -11,19 +11,13 @@ from kaizen_server.api.dependencies import Context, ReadSession, WriteSession
 from kaizen_server.request_models import ActivateRequest, PromptVersionCreate
 from kaizen_server.services import prompts as service
 from kaizen_server.services.errors import InputValidationError
+from kaizen_server.services.prompt_cache import MAX_IF_NONE_MATCH, RenderedPrompt
 from kaizen_server.services.tasks import find_task
 from kaizen_server.services.views import prompt_view
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
-
-
-def _etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return etag in candidates or "*" in candidates
 
 
 @router.get(
@@ -33,17 +27,25 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
 )
 async def get_active_prompt(
     task: str,
-    session: ReadSession,
-    if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
+    context: Context,
+    if_none_match: Annotated[str | None, Header(max_length=MAX_IF_NONE_MATCH)] = None,
 ) -> Response:
-    """The active prompt with a strong ``ETag``; ``If-None-Match`` -> 304 without a body."""
-    version = await service.active_prompt(session, task)
-    etag = service.prompt_etag(version)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _etag_matches(if_none_match, etag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    body = prompt_view(version).model_dump_json()
-    return Response(body, media_type="application/json", headers=headers)
+    """The active prompt with a strong ``ETag``; ``If-None-Match`` -> 304 without a body.
+
+    Served from the replica's :class:`ActivePromptCache` (invalidated by every activation);
+    :class:`~kaizen_server.http.cached_prompt.CachedPromptMiddleware` answers hits of an
+    already verified key before routing.
+    """
+    cache = context.prompt_cache
+    rendered = cache.get(task)
+    if rendered is None:
+        generation = cache.generation
+        async with context.database.reader() as session:
+            version = await service.active_prompt(session, task)
+        body = prompt_view(version).model_dump_json().encode()
+        rendered = RenderedPrompt(body, service.prompt_etag(version))
+        cache.put(task, rendered, generation)
+    return rendered.response(if_none_match)
 
 
 @router.get("/{task}/versions", response_model=list[Prompt])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from kaizen_sdk.models import Task
 from kaizen_server.api.dependencies import (
     DEFAULT_PAGE_SIZE,
+    Context,
     Cursor,
     Limit,
     ReadSession,
@@ -52,14 +53,16 @@ async def get_task(task: str, session: ReadSession) -> Task:
 
 
 @router.patch("/{task}", response_model=Task)
-async def update_task(task: str, body: TaskUpdate, session: WriteSession) -> Task:
+async def update_task(task: str, body: TaskUpdate, session: WriteSession, context: Context) -> Task:
     """Change the fields sent."""
     row = await service.update_task(session, task, body)
+    context.prompt_cache.invalidate()  # a renamed task's prompt is no longer under its old name
     return (await service.task_views(session, [row]))[0]
 
 
 @router.delete("/{task}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_task(task: str, session: WriteSession) -> Response:
+async def delete_task(task: str, session: WriteSession, context: Context) -> Response:
     """Delete a task with its feedback, traces, prompt versions and jobs."""
     await service.delete_task(session, task)
+    context.prompt_cache.invalidate()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

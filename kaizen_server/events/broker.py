@@ -1,7 +1,8 @@
 """Brokers that wake SSE subscribers when a prompt event is stored, on any replica.
 
 The ``prompt_events`` table is the source of truth; a broker only tells subscribers "look
-again". :class:`PostgresNotifyBroker` uses ``LISTEN/NOTIFY`` (the ``NOTIFY`` is sent inside
+again" (and its change listeners, such as the prompt-response cache, "forget what you
+know"). :class:`PostgresNotifyBroker` uses ``LISTEN/NOTIFY`` (the ``NOTIFY`` is sent inside
 the activation's transaction, so it is delivered on commit, to every replica);
 :class:`PollingBroker` polls the table's highest id (SQLite: one replica, cheap query).
 
@@ -16,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kaizen_server.db.engine import Database
 from kaizen_server.db.models import PromptEvent
+from kaizen_server.settings import ServerSettings
 
 __all__ = [
     "NOTIFY_CHANNEL",
@@ -31,6 +34,7 @@ __all__ = [
     "PostgresNotifyBroker",
     "PromptEventBroker",
     "Subscription",
+    "build_broker",
 ]
 
 log = logging.getLogger("kaizen_server.events")
@@ -78,6 +82,9 @@ class PromptEventBroker(Protocol):
     def wake_local(self) -> None:
         """Called after the commit: wake this replica's subscribers at once."""
 
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the event loop) whenever subscribers are woken."""
+
     def subscribe(self) -> contextlib.AbstractContextManager[Subscription]:
         """Register a subscriber for as long as the context is open."""
 
@@ -96,6 +103,7 @@ class _BackgroundBroker:
 
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._listeners: list[Callable[[], None]] = []
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -125,9 +133,15 @@ class _BackgroundBroker:
 
     @property
     def has_subscribers(self) -> bool:
-        return bool(self._subscriptions)
+        """True while a stream or a change listener wants to hear about events."""
+        return bool(self._subscriptions or self._listeners)
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
 
     def wake_local(self) -> None:
+        for listener in self._listeners:
+            listener()
         for subscription in list(self._subscriptions):
             subscription.wake()
 
@@ -230,3 +244,10 @@ class PostgresNotifyBroker(_BackgroundBroker):
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(connection.close(timeout=2.0))
+
+
+def build_broker(settings: ServerSettings, database: Database) -> PromptEventBroker:
+    """The broker for ``database``: ``LISTEN/NOTIFY`` on PostgreSQL, polling on SQLite."""
+    if database.is_sqlite:
+        return PollingBroker(database.reader, interval=settings.sse_poll_seconds)
+    return PostgresNotifyBroker(settings.database_url)

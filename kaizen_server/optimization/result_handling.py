@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from kaizen_sdk.models import Task as WireTask
 from kaizen_server.db.engine import Database
 from kaizen_server.db.models import PromptVersion, Task
-from kaizen_server.events.broker import PollingBroker, PostgresNotifyBroker, PromptEventBroker
+from kaizen_server.events.broker import PromptEventBroker, build_broker
 from kaizen_server.optimization.publishing import PullRequestSpec
 from kaizen_server.services.prompts import create_version
 from kaizen_server.settings import ServerSettings
@@ -41,9 +41,7 @@ def should_activate(task: WireTask, eval_score: float | None, baseline_score: fl
 
 def event_broker(settings: ServerSettings, database: Database) -> PromptEventBroker:
     """A broker to announce activations from a job process (it need not be started)."""
-    if database.is_sqlite:
-        return PollingBroker(database.reader, interval=settings.sse_poll_seconds)
-    return PostgresNotifyBroker(settings.database_url)
+    return build_broker(settings, database)
 
 
 async def store_version(
