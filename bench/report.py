@@ -57,8 +57,21 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _code_version() -> str:
+    """``git`` HEAD of the measured tree, and whether it had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" + uncommitted changes in the working tree" if dirty.strip() else "")
+
+
 def machine_description() -> dict[str, str]:
-    """``nproc``, CPU model, Python, OS, date (UTC) and the load average right now."""
+    """``nproc``, CPU model, Python, OS, date (UTC), code version and the load average now."""
     try:
         nproc = subprocess.run(["nproc"], capture_output=True, text=True,
                                check=False).stdout.strip()
@@ -71,6 +84,7 @@ def machine_description() -> dict[str, str]:
         "Python": sys.version.split()[0] + f" ({platform.python_implementation()})",
         "OS": platform.platform(),
         "date (UTC)": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "code": _code_version(),
         "load average at start (1, 5, 15 min)": load,
     }
 
