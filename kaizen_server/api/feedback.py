@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Response
 
 from kaizen_sdk.models import FeedbackResult
+from kaizen_server.api.create_routes import post_batch, post_single, single_result
 from kaizen_server.api.dependencies import (
     DEFAULT_PAGE_SIZE,
     Context,
@@ -25,25 +26,18 @@ __all__ = ["router"]
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=FeedbackResult,
-    responses={200: {"model": FeedbackResult, "description": "A repeat of a stored id"}},
-)
+@post_single(router, FeedbackResult)
 async def create_feedback(
     body: FeedbackCreate, response: Response, session: WriteSession, context: Context
 ) -> FeedbackResult:
     """Store one feedback entry; repeating a client ``id`` returns the stored row (200)."""
     (record,) = await record_feedback(session, [body])
-    if not record.created:
-        response.status_code = status.HTTP_200_OK
-    else:
+    if record.created:
         await trigger_after_feedback(context, [record.task_id])
-    return record.result
+    return single_result(record, response)
 
 
-@router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=list[FeedbackResult])
+@post_batch(router, FeedbackResult)
 async def create_feedback_batch(
     body: FeedbackBatch, session: WriteSession, context: Context
 ) -> list[FeedbackResult]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Response
 
 from kaizen_sdk.models import TraceResult
+from kaizen_server.api.create_routes import post_batch, post_single, single_result
 from kaizen_server.api.dependencies import (
     DEFAULT_PAGE_SIZE,
     Context,
@@ -27,21 +28,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/traces", tags=["traces"])
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TraceResult,
-    responses={200: {"model": TraceResult, "description": "A repeat of a stored id"}},
-)
+@post_single(router, TraceResult)
 async def create_trace(body: TraceCreate, response: Response, session: WriteSession) -> TraceResult:
     """Record one LLM call; repeating a client ``id`` returns the stored row (200)."""
     (record,) = await service.record_traces(session, [body])
-    if not record.created:
-        response.status_code = status.HTTP_200_OK
-    return record.result
+    return single_result(record, response)
 
 
-@router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=list[TraceResult])
+@post_batch(router, TraceResult)
 async def create_trace_batch(body: TraceBatch, session: WriteSession) -> list[TraceResult]:
     """Record up to 1000 calls all-or-nothing; results in the order sent."""
     return [

@@ -27,11 +27,8 @@ __all__ = ["PullRequestRetryError", "router"]
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-class PullRequestRetryError(ServiceError):
+class PullRequestRetryError(ServiceError, status=502):
     """The pull request failed again (the job stays PR_FAILED with the new error)."""
-
-    status = 502
-    title = "Bad Gateway"
 
 
 @router.post("/{job_id}/retry-pr", response_model=Job)

@@ -1,11 +1,14 @@
 """Errors raised by the service layer; the HTTP layer turns them into RFC 7807 problems.
 
 Example:
-    >>> NotFoundError("Task 'x' not found").status
-    404
+    >>> error = NotFoundError("Task 'x' not found")
+    >>> error.status, error.title
+    (404, 'Not Found')
 """
 
 from __future__ import annotations
+
+from http import HTTPStatus
 
 __all__ = [
     "BadRequestError",
@@ -19,10 +22,19 @@ __all__ = [
 
 
 class ServiceError(Exception):
-    """Base of service errors: an HTTP status, a short title and a detail message."""
+    """Base of service errors: an HTTP status, its title and a detail message.
+
+    A subclass names its status once (``class GoneError(ServiceError, status=410)``); the
+    title is the status's standard phrase.
+    """
 
     status = 500
-    title = "Internal Server Error"
+    title = HTTPStatus(500).phrase
+
+    def __init_subclass__(cls, *, status: int, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status
+        cls.title = HTTPStatus(status).phrase
 
     def __init__(self, detail: str, *, errors: list[dict[str, object]] | None = None) -> None:
         super().__init__(detail)
@@ -30,43 +42,25 @@ class ServiceError(Exception):
         self.errors = errors
 
 
-class BadRequestError(ServiceError):
+class BadRequestError(ServiceError, status=400):
     """The request is well-formed but cannot be carried out (e.g. no feedback to optimize)."""
 
-    status = 400
-    title = "Bad Request"
 
-
-class UnauthorizedError(ServiceError):
+class UnauthorizedError(ServiceError, status=401):
     """The API key is missing, unknown or revoked."""
 
-    status = 401
-    title = "Unauthorized"
 
-
-class NotFoundError(ServiceError):
+class NotFoundError(ServiceError, status=404):
     """A task, prompt version, job or trace does not exist."""
 
-    status = 404
-    title = "Not Found"
 
-
-class ConflictError(ServiceError):
+class ConflictError(ServiceError, status=409):
     """The request conflicts with the current state (duplicate name, job already active)."""
 
-    status = 409
-    title = "Conflict"
 
-
-class InputValidationError(ServiceError):
+class InputValidationError(ServiceError, status=422):
     """A value is invalid (e.g. inputs that do not match the task's schema_json)."""
 
-    status = 422
-    title = "Unprocessable Entity"
 
-
-class ServiceUnavailableError(ServiceError):
+class ServiceUnavailableError(ServiceError, status=503):
     """The database cannot be reached right now."""
-
-    status = 503
-    title = "Service Unavailable"

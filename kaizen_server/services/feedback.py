@@ -28,8 +28,8 @@ from kaizen_server.db.models import Feedback, Task, Trace
 from kaizen_server.request_models import FeedbackCreate, JsonObject
 from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import check_inputs
-from kaizen_server.services.pagination import Page, fetch_page
-from kaizen_server.services.tasks import find_task
+from kaizen_server.services.pagination import Page
+from kaizen_server.services.tasks import find_task, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict
 from kaizen_server.services.views import feedback_view
 
@@ -238,8 +238,4 @@ async def list_feedback(
     session: AsyncSession, *, task_ref: str | None, limit: int, cursor: str | None
 ) -> Page[Feedback]:
     """Feedback newest first, optionally of one task."""
-    statement = select(Feedback)
-    if task_ref is not None:
-        task = await find_task(session, task_ref)
-        statement = statement.where(Feedback.task_id == task.id)
-    return await fetch_page(session, statement, Feedback, limit=limit, cursor=cursor)
+    return await list_task_rows(session, Feedback, task_ref=task_ref, limit=limit, cursor=cursor)

@@ -6,13 +6,12 @@ Example:
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.db.models import OptimizationJob
 from kaizen_server.services.errors import NotFoundError
-from kaizen_server.services.pagination import Page, fetch_page
-from kaizen_server.services.tasks import find_task, parse_uuid
+from kaizen_server.services.pagination import Page
+from kaizen_server.services.tasks import list_task_rows, parse_uuid
 
 __all__ = ["find_job", "list_jobs"]
 
@@ -30,8 +29,6 @@ async def list_jobs(
     session: AsyncSession, *, task_ref: str | None, limit: int, cursor: str | None
 ) -> Page[OptimizationJob]:
     """Jobs newest first, optionally of one task (by UUID or name)."""
-    statement = select(OptimizationJob)
-    if task_ref is not None:
-        task = await find_task(session, task_ref)
-        statement = statement.where(OptimizationJob.task_id == task.id)
-    return await fetch_page(session, statement, OptimizationJob, limit=limit, cursor=cursor)
+    return await list_task_rows(
+        session, OptimizationJob, task_ref=task_ref, limit=limit, cursor=cursor
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ __all__ = [
     "create_task",
     "delete_task",
     "find_task",
+    "list_task_rows",
     "list_tasks",
     "parse_uuid",
     "task_matches",
@@ -186,3 +187,28 @@ async def list_tasks(
     if name is not None:
         statement = statement.where(Task.name == name)
     return await fetch_page(session, statement, Task, limit=limit, cursor=cursor)
+
+
+class _OfTask(Protocol):
+    id: Any
+    created_at: Any
+    task_id: Any
+
+
+RowT = TypeVar("RowT", bound=_OfTask)
+
+
+async def list_task_rows(
+    session: AsyncSession,
+    entity: type[RowT],
+    *,
+    task_ref: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[RowT]:
+    """Rows of ``entity`` (feedback, traces, jobs) newest first, optionally of one task."""
+    statement = select(entity)
+    if task_ref is not None:
+        task = await find_task(session, task_ref)
+        statement = statement.where(entity.task_id == task.id)
+    return await fetch_page(session, statement, entity, limit=limit, cursor=cursor)

@@ -23,8 +23,8 @@ from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
 from kaizen_server.services.errors import NotFoundError
 from kaizen_server.services.feedback import item_location, record_feedback, resolve_tasks
 from kaizen_server.services.input_schema import check_inputs
-from kaizen_server.services.pagination import Page, fetch_page
-from kaizen_server.services.tasks import find_task, parse_uuid
+from kaizen_server.services.pagination import Page
+from kaizen_server.services.tasks import list_task_rows, parse_uuid
 from kaizen_server.services.transactions import retry_on_conflict
 from kaizen_server.services.views import trace_view
 
@@ -119,8 +119,4 @@ async def list_traces(
     session: AsyncSession, *, task_ref: str | None, limit: int, cursor: str | None
 ) -> Page[Trace]:
     """Traces newest first, optionally of one task."""
-    statement = select(Trace)
-    if task_ref is not None:
-        task = await find_task(session, task_ref)
-        statement = statement.where(Trace.task_id == task.id)
-    return await fetch_page(session, statement, Trace, limit=limit, cursor=cursor)
+    return await list_task_rows(session, Trace, task_ref=task_ref, limit=limit, cursor=cursor)

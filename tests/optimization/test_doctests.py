@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import doctest
 import importlib
-import pkgutil
 
 import pytest
 
 import kaizen_server.optimization as package
+from tests.support.doctests import assert_examples_pass, package_modules
 
-MODULES = sorted(
-    module.name for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
-)
+MODULES = package_modules(package)
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
+    assert_examples_pass(name)
 
 
 def test_every_module_documents_its_public_names() -> None:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-import pkgutil
-
 import pytest
 
 import kaizen_sdk
+from tests.support.doctests import assert_examples_pass, package_modules
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(kaizen_sdk.__path__, "kaizen_sdk."))
+MODULES = package_modules(kaizen_sdk, recursive=False)
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
+    assert_examples_pass(name)
 
 
 def test_every_public_name_is_exported_and_documented() -> None:

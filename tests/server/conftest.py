@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,24 @@ from tests.support.ct_server import CTServerProcess, running_ct_server
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+REPLICA_PROMPT_CACHE_SECONDS = 60
+"""The second replica's prompt-cache TTL: far longer than any test waits, so a change a test
+sees on it came from an invalidation (NOTIFY or the event poll), not from an entry expiring."""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_replicas(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[CTServerProcess, CTServerProcess]]:
+    """The session server of a backend and a second replica on the same database."""
+    first: CTServerProcess = request.getfixturevalue(
+        "ct_server" if request.param == "sqlite" else "ct_server_pg"
+    )
+    env = {"KAIZEN_PROMPT_CACHE_SECONDS": str(REPLICA_PROMPT_CACHE_SECONDS)}
+    with running_ct_server(first.database_url, tmp_path, extra_env=env) as second:
+        yield first, second
 
 
 @pytest.fixture(scope="session")

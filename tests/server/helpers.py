@@ -36,6 +36,17 @@ def add_version(
     return version
 
 
+def feedback_body(task: str, **fields: Any) -> dict[str, Any]:
+    """A complete ``POST /api/v1/feedback`` body for ``task``; ``fields`` replace or add keys."""
+    return {
+        "task_id": task,
+        "inputs": {"ticket": "Login fails"},
+        "output": "Login issue.",
+        "score": 0.9,
+        "source": "sdk",
+    } | fields
+
+
 def assert_problem(response: httpx.Response, status: int, *fragments: str) -> dict[str, Any]:
     """Check an RFC 7807 problem response and that its detail mentions ``fragments``."""
     assert response.status_code == status, response.text

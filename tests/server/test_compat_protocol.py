@@ -14,7 +14,7 @@ from kaizen_sdk.models import (
     Task,
     TraceResult,
 )
-from tests.server.helpers import unique_name
+from tests.server.helpers import feedback_body, unique_name
 from tests.support.ct_server import CTServerProcess
 
 
@@ -42,17 +42,9 @@ def test_existing_client_flow(any_ct_server: CTServerProcess) -> None:
         tasks = [Task.model_validate(t) for t in http.get("/api/v1/tasks/").json()]
         assert task.id in {t.id for t in tasks}
 
-        feedback = http.post(
-            "/api/v1/feedback/",
-            json={
-                "task_id": name,
-                "inputs": {"ticket": "Login fails"},
-                "output": "Login issue.",
-                "score": 0.9,
-                "source": "sdk",
-                "metadata_": {"user": "u1"},
-            },
-        )
+        # The existing server's field name: ``metadata_``.
+        body = feedback_body(name, metadata_={"user": "u1"})
+        feedback = http.post("/api/v1/feedback/", json=body)
         assert feedback.status_code == 201, feedback.text
         result = FeedbackResult.model_validate(feedback.json())
         assert (result.task_id, result.metadata) == (task.id, {"user": "u1"})

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.server.helpers import assert_problem, make_task
+from tests.server.helpers import assert_problem, feedback_body, make_task
 from tests.support.ct_server import CTServerProcess
 
 
@@ -21,17 +21,11 @@ def test_create_by_name_and_uuid(any_ct_server: CTServerProcess) -> None:
     with any_ct_server.client() as client:
         task = make_task(client)
         for ref in (task["name"], task["id"]):
-            response = client.post(
-                "/api/v1/feedback/",
-                json={
-                    "task_id": ref,
-                    "inputs": {"q": "hi"},
-                    "output": "hello",
-                    "score": 0.8,
-                    "source": "user",
-                    "metadata": {"k": "v"},
-                },
+            body = feedback_body(
+                ref, inputs={"q": "hi"}, output="hello", score=0.8, source="user",
+                metadata={"k": "v"},
             )
+            response = client.post("/api/v1/feedback/", json=body)
             assert response.status_code == 201, response.text
             body = response.json()
             assert (body["task_id"], body["score"], body["source"]) == (task["id"], 0.8, "user")

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from kaizen_server.services.prompt_cache import ActivePromptCache, RenderedPrompt
 from tests.server.helpers import add_version, assert_problem, make_task, unique_name
-from tests.support.ct_server import CTServerProcess, running_ct_server
-
-LONG_TTL = "60"
-"""The reading replica's cache TTL in the replica tests: far longer than their deadline, so
-the new prompt can only have come from an invalidation, not from the entry expiring."""
+from tests.support.ct_server import CTServerProcess
 
 
 def _warm(client: httpx.Client, *refs: str) -> dict[str, Any]:
@@ -85,23 +78,10 @@ def test_rename_and_delete_are_served_at_once(ct_server: CTServerProcess) -> Non
             assert client.get(f"/api/v1/prompts/{ref}").status_code == 404
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def reading_replica(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[CTServerProcess, CTServerProcess]]:
-    """(the session server of a backend, a second replica on its database with a long TTL)."""
-    writer: CTServerProcess = request.getfixturevalue(
-        "ct_server" if request.param == "sqlite" else "ct_server_pg"
-    )
-    env = {"KAIZEN_PROMPT_CACHE_SECONDS": LONG_TTL}
-    with running_ct_server(writer.database_url, tmp_path, extra_env=env) as reader:
-        yield writer, reader
-
-
 def test_activation_on_another_replica_invalidates_the_cache(
-    reading_replica: tuple[CTServerProcess, CTServerProcess],
+    two_replicas: tuple[CTServerProcess, CTServerProcess],
 ) -> None:
-    writer, reader = reading_replica
+    writer, reader = two_replicas  # the reader caches prompts for 60 s (see the fixture)
     with writer.client() as write, reader.client() as read:
         task = make_task(write)
         first = add_version(write, task["id"], "first", activate=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -95,16 +96,22 @@ def _activate(server: CTServerProcess, task_id: str, version_id: str) -> None:
         assert response.status_code == 200, response.text
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_replicas(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[CTServerProcess, CTServerProcess]]:
-    """The session server of a backend and a second replica on the same database."""
-    first: CTServerProcess = request.getfixturevalue(
-        "ct_server" if request.param == "sqlite" else "ct_server_pg"
-    )
-    with running_ct_server(first.database_url, tmp_path) as second:
-        yield first, second
+@contextlib.asynccontextmanager
+async def _listening(server: CTServerProcess) -> AsyncIterator[FrameReader]:
+    """A reader of ``server``'s prompt-event stream, past its "connected" comment."""
+    async with _async_client(server) as client, client.stream("GET", EVENTS) as response:
+        reader = FrameReader(response)
+        await reader.next()
+        yield reader
+
+
+async def _assert_activation_arrives(
+    reader: FrameReader, writer: CTServerProcess, task_id: str, version_id: str
+) -> None:
+    """Activate ``version_id`` through ``writer``; its event must reach ``reader``."""
+    _activate(writer, task_id, version_id)
+    event = await reader.next_event_for(task_id)
+    assert event.json()["version_id"] == version_id
 
 
 async def test_event_reaches_another_replica_which_then_stops_promptly(
@@ -112,12 +119,8 @@ async def test_event_reaches_another_replica_which_then_stops_promptly(
 ) -> None:
     writer, listener = two_replicas
     task_id, version_id = _task_with_draft(writer)
-    async with _async_client(listener) as client, client.stream("GET", EVENTS) as response:
-        reader = FrameReader(response)
-        await reader.next()
-        _activate(writer, task_id, version_id)
-        event = await reader.next_event_for(task_id)
-        assert event.json()["version_id"] == version_id
+    async with _listening(listener) as reader:
+        await _assert_activation_arrives(reader, writer, task_id, version_id)
         # Shutting a replica down ends its open streams at once (no grace-period wait).
         started = time.monotonic()
         await anyio.to_thread.run_sync(listener.stop)
@@ -156,10 +159,6 @@ async def test_lost_listen_connection_is_replaced(
 ) -> None:
     writer, listener = two_pg_replicas
     task_id, version_id = _task_with_draft(writer)
-    async with _async_client(listener) as client, client.stream("GET", EVENTS) as response:
-        reader = FrameReader(response)
-        await reader.next()
+    async with _listening(listener) as reader:
         assert await _terminate_listen_connections(listener.database_url) >= 2
-        _activate(writer, task_id, version_id)
-        event = await reader.next_event_for(task_id)
-    assert event.json()["version_id"] == version_id
+        await _assert_activation_arrives(reader, writer, task_id, version_id)
