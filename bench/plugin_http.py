@@ -161,25 +161,36 @@ def kaizen_stats(base_url: str) -> dict[str, int]:
     return stats
 
 
-def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, cache_ttl: float = 0.25,
-                 ct_delay: float = 0.2) -> TtlBoundary:
+def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, rounds: int = 1,
+                 cache_ttl: float = 0.25, ct_delay: float = 0.2) -> TtlBoundary:
     """Latency over many cache expiries (``cache_ttl``) while every CT request takes
-    ``ct_delay`` s, vs the same app with a TTL that never expires in the window."""
+    ``ct_delay`` s, vs the same app with a TTL that never expires in the window.
+
+    The two alternate over ``rounds`` windows of ``seconds`` (so a noisy moment of the machine
+    hits both alike); each side's percentiles are over all of its rounds' requests.
+    """
+    boundary: list[float] = []
+    steady: list[float] = []
+    refreshes = waited = stale_serves = non_2xx = 0
     with CountingProxy(ct.base_url, delay=ct_delay) as proxy:
-        with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
-                                              cache_ttl=300.0)) as app:
-            steady = _latencies(app, seconds, connections)
-        with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
-                                              cache_ttl=cache_ttl)) as app:
-            before, stats_before = proxy.prompt_fetches, kaizen_stats(app.base_url)
-            boundary = _latencies(app, seconds, connections)
-            refreshes = proxy.prompt_fetches - before
-            stats = kaizen_stats(app.base_url)
-    non_2xx = (boundary.requests - boundary.count("2")) + (steady.requests - steady.count("2"))
-    return TtlBoundary(LatencySummary.of(boundary.latencies_ms),
-                       LatencySummary.of(steady.latencies_ms), cache_ttl, ct_delay, seconds,
-                       refreshes, stats["misses"] - stats_before["misses"],
-                       stats["stale_serves"] - stats_before["stale_serves"], non_2xx)
+        for _ in range(rounds):
+            with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
+                                                  cache_ttl=300.0)) as app:
+                result = _latencies(app, seconds, connections)
+                steady += result.latencies_ms
+                non_2xx += result.requests - result.count("2")
+            with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
+                                                  cache_ttl=cache_ttl)) as app:
+                before, stats_before = proxy.prompt_fetches, kaizen_stats(app.base_url)
+                result = _latencies(app, seconds, connections)
+                stats = kaizen_stats(app.base_url)
+                boundary += result.latencies_ms
+                non_2xx += result.requests - result.count("2")
+                refreshes += proxy.prompt_fetches - before
+                waited += stats["misses"] - stats_before["misses"]
+                stale_serves += stats["stale_serves"] - stats_before["stale_serves"]
+    return TtlBoundary(LatencySummary.of(boundary), LatencySummary.of(steady), cache_ttl,
+                       ct_delay, seconds * rounds, refreshes, waited, stale_serves, non_2xx)
 
 
 # --- 5. feedback path -------------------------------------------------------------------------
