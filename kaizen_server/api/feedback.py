@@ -5,16 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from kaizen_sdk.models import FeedbackResult
-from kaizen_server.api.create_routes import post_batch, post_single, single_result
-from kaizen_server.api.dependencies import (
-    DEFAULT_PAGE_SIZE,
-    Context,
-    Cursor,
-    Limit,
-    ReadSession,
-    TaskFilter,
-    WriteSession,
-    set_next_cursor,
+from kaizen_server.api.dependencies import Context, WriteSession
+from kaizen_server.api.resource_routes import (
+    add_list_route,
+    post_batch,
+    post_single,
+    single_result,
 )
 from kaizen_server.optimization.trigger import trigger_after_feedback
 from kaizen_server.request_models import FeedbackBatch, FeedbackCreate
@@ -47,15 +43,11 @@ async def create_feedback_batch(
     return [record.result for record in records]
 
 
-@router.get("", response_model=list[FeedbackResult])
-async def get_feedback(
-    response: Response,
-    session: ReadSession,
-    task_id: TaskFilter = None,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
-) -> list[FeedbackResult]:
-    """Feedback newest first, optionally of one task."""
-    page = await list_feedback(session, task_ref=task_id, limit=limit, cursor=cursor)
-    set_next_cursor(response, page)
-    return [feedback_view(row) for row in page.items]
+add_list_route(
+    router,
+    FeedbackResult,
+    list_feedback,
+    feedback_view,
+    name="get_feedback",
+    doc="Feedback newest first, optionally of one task.",
+)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from kaizen_sdk.models import Job
-from kaizen_server.api.dependencies import (
-    DEFAULT_PAGE_SIZE,
-    Cursor,
-    Limit,
-    ReadSession,
-    TaskFilter,
-    set_next_cursor,
-)
+from kaizen_server.api.dependencies import ReadSession
+from kaizen_server.api.resource_routes import add_list_route
 from kaizen_server.services.jobs import find_job, list_jobs
 from kaizen_server.services.views import job_view
 
@@ -21,18 +15,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-@router.get("", response_model=list[Job])
-async def get_jobs(
-    response: Response,
-    session: ReadSession,
-    task_id: TaskFilter = None,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
-) -> list[Job]:
-    """Jobs newest first, optionally of one task (UUID or name)."""
-    page = await list_jobs(session, task_ref=task_id, limit=limit, cursor=cursor)
-    set_next_cursor(response, page)
-    return [job_view(job) for job in page.items]
+add_list_route(
+    router,
+    Job,
+    list_jobs,
+    job_view,
+    name="get_jobs",
+    doc="Jobs newest first, optionally of one task (UUID or name).",
+)
 
 
 @router.get("/{job_id}", response_model=Job)

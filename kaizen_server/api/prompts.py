@@ -31,7 +31,7 @@ async def get_active_prompt(
     if_none_match: Annotated[str | None, Header(max_length=MAX_IF_NONE_MATCH)] = None,
 ) -> Response:
     """The active prompt with a strong ``ETag``; ``If-None-Match`` -> 304 without a body.
-
+    \f
     Served from the replica's :class:`ActivePromptCache` (invalidated by every activation);
     :class:`~kaizen_server.http.cached_prompt.CachedPromptMiddleware` answers hits of an
     already verified key before routing.

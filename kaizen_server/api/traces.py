@@ -7,16 +7,12 @@ import uuid
 from fastapi import APIRouter, Response
 
 from kaizen_sdk.models import TraceResult
-from kaizen_server.api.create_routes import post_batch, post_single, single_result
-from kaizen_server.api.dependencies import (
-    DEFAULT_PAGE_SIZE,
-    Context,
-    Cursor,
-    Limit,
-    ReadSession,
-    TaskFilter,
-    WriteSession,
-    set_next_cursor,
+from kaizen_server.api.dependencies import Context, ReadSession, WriteSession
+from kaizen_server.api.resource_routes import (
+    add_list_route,
+    post_batch,
+    post_single,
+    single_result,
 )
 from kaizen_server.optimization.trigger import trigger_after_feedback
 from kaizen_server.request_models import TraceBatch, TraceCreate, TraceScore
@@ -43,18 +39,14 @@ async def create_trace_batch(body: TraceBatch, session: WriteSession) -> list[Tr
     ]
 
 
-@router.get("", response_model=list[TraceResult])
-async def list_traces(
-    response: Response,
-    session: ReadSession,
-    task_id: TaskFilter = None,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
-) -> list[TraceResult]:
-    """Traces newest first, optionally of one task."""
-    page = await service.list_traces(session, task_ref=task_id, limit=limit, cursor=cursor)
-    set_next_cursor(response, page)
-    return [trace_view(row) for row in page.items]
+add_list_route(
+    router,
+    TraceResult,
+    service.list_traces,
+    trace_view,
+    name="list_traces",
+    doc="Traces newest first, optionally of one task.",
+)
 
 
 @router.get("/{trace_id}", response_model=TraceResult)

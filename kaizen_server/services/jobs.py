@@ -9,20 +9,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.db.models import OptimizationJob
-from kaizen_server.services.errors import NotFoundError
 from kaizen_server.services.pagination import Page
-from kaizen_server.services.tasks import list_task_rows, parse_uuid
+from kaizen_server.services.tasks import find_row, list_task_rows
 
 __all__ = ["find_job", "list_jobs"]
 
 
 async def find_job(session: AsyncSession, job_ref: str) -> OptimizationJob:
     """The job with id ``job_ref``; :class:`NotFoundError` for unknown or non-UUID ids."""
-    job_id = parse_uuid(job_ref)
-    job = None if job_id is None else await session.get(OptimizationJob, job_id)
-    if job is None:
-        raise NotFoundError(f"Job {job_ref[:100]!r} not found")
-    return job
+    return await find_row(session, OptimizationJob, job_ref, "Job")
 
 
 async def list_jobs(

@@ -28,6 +28,7 @@ from kaizen_server.services.views import TaskStats, task_view
 __all__ = [
     "create_task",
     "delete_task",
+    "find_row",
     "find_task",
     "list_task_rows",
     "list_tasks",
@@ -212,3 +213,13 @@ async def list_task_rows(
         task = await find_task(session, task_ref)
         statement = statement.where(entity.task_id == task.id)
     return await fetch_page(session, statement, entity, limit=limit, cursor=cursor)
+
+
+async def find_row(session: AsyncSession, entity: type[RowT], ref: str, what: str) -> RowT:
+    """The ``entity`` row (a job, a trace) with id ``ref``; :class:`NotFoundError` naming
+    ``what`` for unknown or non-UUID ids."""
+    row_id = parse_uuid(ref)
+    row = None if row_id is None else await session.get(entity, row_id)
+    if row is None:
+        raise NotFoundError(f"{what} {ref[:100]!r} not found")
+    return row

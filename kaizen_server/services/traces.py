@@ -24,7 +24,7 @@ from kaizen_server.services.errors import NotFoundError
 from kaizen_server.services.feedback import item_location, record_feedback, resolve_tasks
 from kaizen_server.services.input_schema import check_inputs
 from kaizen_server.services.pagination import Page
-from kaizen_server.services.tasks import list_task_rows, parse_uuid
+from kaizen_server.services.tasks import find_row, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict
 from kaizen_server.services.views import trace_view
 
@@ -41,11 +41,7 @@ class TraceRecord:
 
 async def find_trace(session: AsyncSession, trace_ref: str) -> Trace:
     """The trace with id ``trace_ref``; :class:`NotFoundError` for unknown or non-UUID ids."""
-    trace_id = parse_uuid(trace_ref)
-    trace = None if trace_id is None else await session.get(Trace, trace_id)
-    if trace is None:
-        raise NotFoundError(f"Trace {trace_ref[:100]!r} not found")
-    return trace
+    return await find_row(session, Trace, trace_ref, "Trace")
 
 
 async def _store(

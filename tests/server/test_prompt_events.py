@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -97,30 +97,31 @@ def _activate(server: CTServerProcess, task_id: str, version_id: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _listening(server: CTServerProcess) -> AsyncIterator[FrameReader]:
-    """A reader of ``server``'s prompt-event stream, past its "connected" comment."""
-    async with _async_client(server) as client, client.stream("GET", EVENTS) as response:
+async def _watching(
+    replicas: tuple[CTServerProcess, CTServerProcess],
+) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Listen to the second replica's event stream (past its "connected" comment); yields a
+    check that activates a new task's draft through the first and awaits the event."""
+    writer, listener = replicas
+    task_id, version_id = _task_with_draft(writer)
+    async with _async_client(listener) as client, client.stream("GET", EVENTS) as response:
         reader = FrameReader(response)
         await reader.next()
-        yield reader
 
+        async def activation_arrives() -> None:
+            _activate(writer, task_id, version_id)
+            event = await reader.next_event_for(task_id)
+            assert event.json()["version_id"] == version_id
 
-async def _assert_activation_arrives(
-    reader: FrameReader, writer: CTServerProcess, task_id: str, version_id: str
-) -> None:
-    """Activate ``version_id`` through ``writer``; its event must reach ``reader``."""
-    _activate(writer, task_id, version_id)
-    event = await reader.next_event_for(task_id)
-    assert event.json()["version_id"] == version_id
+        yield activation_arrives
 
 
 async def test_event_reaches_another_replica_which_then_stops_promptly(
     two_replicas: tuple[CTServerProcess, CTServerProcess],
 ) -> None:
-    writer, listener = two_replicas
-    task_id, version_id = _task_with_draft(writer)
-    async with _listening(listener) as reader:
-        await _assert_activation_arrives(reader, writer, task_id, version_id)
+    listener = two_replicas[1]
+    async with _watching(two_replicas) as activation_arrives:
+        await activation_arrives()
         # Shutting a replica down ends its open streams at once (no grace-period wait).
         started = time.monotonic()
         await anyio.to_thread.run_sync(listener.stop)
@@ -157,8 +158,6 @@ async def _terminate_listen_connections(database_url: str) -> int:
 async def test_lost_listen_connection_is_replaced(
     two_pg_replicas: tuple[CTServerProcess, CTServerProcess],
 ) -> None:
-    writer, listener = two_pg_replicas
-    task_id, version_id = _task_with_draft(writer)
-    async with _listening(listener) as reader:
-        assert await _terminate_listen_connections(listener.database_url) >= 2
-        await _assert_activation_arrives(reader, writer, task_id, version_id)
+    async with _watching(two_pg_replicas) as activation_arrives:
+        assert await _terminate_listen_connections(two_pg_replicas[1].database_url) >= 2
+        await activation_arrives()
