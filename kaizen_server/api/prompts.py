@@ -44,7 +44,8 @@ async def get_active_prompt(
             version = await service.active_prompt(session, task)
         body = prompt_view(version).model_dump_json().encode()
         rendered = RenderedPrompt(body, service.prompt_etag(version))
-        cache.put(task, rendered, generation)
+        if context.broker.hears_changes:  # else a change elsewhere could go unnoticed
+            cache.put(task, rendered, generation)
     return rendered.response(if_none_match)
 
 

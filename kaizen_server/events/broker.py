@@ -83,7 +83,13 @@ class PromptEventBroker(Protocol):
         """Called after the commit: wake this replica's subscribers at once."""
 
     def add_change_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (on the event loop) whenever subscribers are woken."""
+        """Call ``listener`` (on the event loop) whenever subscribers are woken, and when
+        changes may go unheard (a lost ``LISTEN`` connection)."""
+
+    @property
+    def hears_changes(self) -> bool:
+        """True while changes made elsewhere (other replicas, job processes) reach this
+        replica, so state derived from the database may be cached."""
 
     def subscribe(self) -> contextlib.AbstractContextManager[Subscription]:
         """Register a subscriber for as long as the context is open."""
@@ -139,9 +145,16 @@ class _BackgroundBroker:
     def add_change_listener(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
-    def wake_local(self) -> None:
+    @property
+    def hears_changes(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _tell_listeners(self) -> None:
         for listener in self._listeners:
             listener()
+
+    def wake_local(self) -> None:
+        self._tell_listeners()
         for subscription in list(self._subscriptions):
             subscription.wake()
 
@@ -216,6 +229,10 @@ class PostgresNotifyBroker(_BackgroundBroker):
             {"channel": NOTIFY_CHANNEL, "payload": str(event_id)},
         )
 
+    @property
+    def hears_changes(self) -> bool:
+        return self._connected.is_set()
+
     def _on_notify(self, *_args: Any) -> None:
         self.wake_local()
 
@@ -242,6 +259,9 @@ class PostgresNotifyBroker(_BackgroundBroker):
             self.wake_local()  # catch up on anything missed while disconnected
             await closed.wait()
         finally:
+            # Until the next connection, other replicas' changes go unheard: drop cached state.
+            self._connected.clear()
+            self._tell_listeners()
             with contextlib.suppress(Exception):
                 await asyncio.shield(connection.close(timeout=2.0))
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx
+import pytest
 
+from kaizen_server.events.broker import PostgresNotifyBroker
 from kaizen_server.services.prompt_cache import ActivePromptCache, RenderedPrompt
 from tests.server.helpers import add_version, assert_problem, make_task, unique_name
 from tests.support.ct_server import CTServerProcess
@@ -117,3 +121,52 @@ def test_zero_ttl_disables_the_cache() -> None:
     cache = ActivePromptCache(ttl=0)
     cache.put("task", RenderedPrompt(b"{}", '"e"'), cache.generation)
     assert cache.get("task") is None
+
+
+async def _listen_backends(dsn: str) -> list[int]:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+        )
+        return [row["pid"] for row in rows]
+    finally:
+        await connection.close()
+
+
+async def _wait_for(predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        await anyio.sleep(0.02)
+
+
+@pytest.mark.anyio
+async def test_no_caching_while_the_listen_connection_is_down(
+    ct_server_pg: CTServerProcess,
+) -> None:
+    import asyncpg
+
+    broker = PostgresNotifyBroker(ct_server_pg.database_url, reconnect_seconds=0.5)
+    cache = ActivePromptCache(ttl=60.0)
+    broker.add_change_listener(cache.invalidate)
+    dsn = ct_server_pg.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    before = set(await _listen_backends(dsn))
+    await broker.start()
+    try:
+        assert broker.hears_changes
+        cache.put("task", RenderedPrompt(b"{}", '"e"'), cache.generation)
+        (ours,) = set(await _listen_backends(dsn)) - before
+        admin = await asyncpg.connect(dsn)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", ours)
+        finally:
+            await admin.close()
+        await _wait_for(lambda: not broker.hears_changes, "noticing the lost connection")
+        assert cache.get("task") is None  # what was cached could now go stale unheard
+        await _wait_for(lambda: broker.hears_changes, "the reconnection")
+    finally:
+        await broker.stop()
