@@ -22,9 +22,8 @@ from typing import Any
 from fastapi import Request
 
 from kaizen_fastapi.dependencies import get_kaizen_runtime
-from kaizen_fastapi.feedback_queue import TraceRecord
 from kaizen_fastapi.request_prompt import current_request_prompt
-from kaizen_sdk import Prompt
+from kaizen_sdk import Prompt, TraceItem
 
 __all__ = ["RecordedCall", "record_llm_call"]
 
@@ -63,7 +62,8 @@ async def record_llm_call(
         model, tokens, latency_ms, metadata: Optional details of the call.
 
     Raises:
-        ValueError: no task given and the request has none.
+        ValueError: no task given and the request has none, or a detail is invalid (e.g.
+            negative ``tokens``: a ``pydantic.ValidationError``).
     """
     runtime = get_kaizen_runtime(request)
     slot = current_request_prompt()
@@ -80,9 +80,9 @@ async def record_llm_call(
         prompt_text, version_id = prompt, None
     trace_id = str(uuid.uuid4())
     queued = runtime.queue.offer(
-        TraceRecord(task_id=task, trace_id=trace_id, inputs=inputs, prompt_text=prompt_text,
-                    response_text=output, model=model, tokens=tokens, latency_ms=latency_ms,
-                    prompt_version_id=version_id, metadata=metadata)
+        TraceItem(id=trace_id, task_id=task, inputs=inputs, prompt_text=prompt_text,
+                  response_text=output, model=model, tokens=tokens, latency_ms=latency_ms,
+                  prompt_version_id=version_id, metadata=metadata)
     )
     token = runtime.tokens.issue(task_id=task, trace_id=trace_id)
     return RecordedCall(trace_id=trace_id, feedback_token=token,

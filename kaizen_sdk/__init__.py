@@ -34,6 +34,7 @@ from kaizen_sdk.models import (
     TraceResult,
 )
 from kaizen_sdk.prompt_cache import PromptCacheStats
+from kaizen_sdk.trace_item import TraceItem
 
 __all__ = [
     "AsyncCTClient",
@@ -58,6 +59,7 @@ __all__ = [
     "PromptStatus",
     "PromptVersion",
     "Task",
+    "TraceItem",
     "TraceResult",
     "instrument",
 ]

@@ -100,6 +100,7 @@ class ClientBase(Generic[TransportT]):
     get_task = Operation(ops.get_task)
     create_task = Operation(ops.create_task)
     log_trace = Operation(ops.log_trace)
+    log_trace_batch = Operation(ops.log_trace_batch)
     score = Operation(ops.score)
 
     @property

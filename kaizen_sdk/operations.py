@@ -27,6 +27,7 @@ from kaizen_sdk.feedback_item import FeedbackItem
 from kaizen_sdk.models import FeedbackResult, Job, OptimizeResult, Prompt, Task, TraceResult
 from kaizen_sdk.prompt_cache import FetchedPrompt, FetchResult, PromptPeek
 from kaizen_sdk.steps import InvalidatePrompt, LookupPrompt, RefreshPrompt, Sleep, Steps
+from kaizen_sdk.trace_item import TraceItem
 from kaizen_sdk.transport import RequestSpec, parse_as
 from kaizen_sdk.transport import send_with_retries as _call
 
@@ -47,6 +48,7 @@ __all__ = [
     "log_feedback",
     "log_feedback_batch",
     "log_trace",
+    "log_trace_batch",
     "peek_prompt",
     "refresh_prompt",
     "score",
@@ -61,7 +63,8 @@ API = "/api/v1"
 PAGE_SIZE = 500
 """Tasks requested per page by ``list_tasks`` (the server's maximum)."""
 MAX_BATCH = 1000
-"""Most feedback items one ``log_feedback_batch`` call may send (the server's limit)."""
+"""Most items one ``log_feedback_batch`` or ``log_trace_batch`` call may send (the server's
+limit)."""
 
 
 def _segment(value: str) -> str:
@@ -85,6 +88,36 @@ def _feedback_item(**fields: Any) -> FeedbackItem:
 def _describe(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}"
                      for e in error.errors(include_url=False))
+
+
+BatchItemT = TypeVar("BatchItemT", FeedbackItem, TraceItem)
+
+
+def _post_batch(
+    core: ClientCore,
+    kind: str,
+    path: str,
+    item_type: type[BatchItemT],
+    items: Sequence[BatchItemT | Mapping[str, Any]],
+    result_type: type[T],
+) -> Steps[list[T]]:
+    """Validate ``items`` locally, then send them to ``POST {path}`` (none: no request)."""
+    if len(items) > MAX_BATCH:
+        raise CTValidationError(f"Too many {kind} items: {len(items)} > {MAX_BATCH}; "
+                                "split them into several batches")
+    wire = []
+    for index, item in enumerate(items):
+        try:
+            valid = item if isinstance(item, item_type) else item_type.model_validate(item)
+        except ValidationError as exc:
+            raise CTValidationError(f"Invalid {kind} item {index}: {_describe(exc)}",
+                                    detail=exc.errors(include_url=False)) from exc
+        wire.append(valid.to_wire())
+    if not wire:
+        return []
+    return (yield from _call(RequestSpec("POST", path,
+                                         parse_as(list[result_type]),  # type: ignore[valid-type]
+                                         json={"items": wire}, retry_safe=True), core))
 
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -231,22 +264,8 @@ def log_feedback_batch(
         ...                            FeedbackItem(task_id="t", output="y", score=0.0)])
         ... # doctest: +SKIP
     """
-    if len(items) > MAX_BATCH:
-        raise CTValidationError(f"Too many feedback items: {len(items)} > {MAX_BATCH}; "
-                                "split them into several batches")
-    wire = []
-    for index, item in enumerate(items):
-        try:
-            valid = item if isinstance(item, FeedbackItem) else FeedbackItem.model_validate(item)
-        except ValidationError as exc:
-            raise CTValidationError(f"Invalid feedback item {index}: {_describe(exc)}",
-                                    detail=exc.errors(include_url=False)) from exc
-        wire.append(valid.to_wire())
-    if not wire:
-        return []
-    return (yield from _call(RequestSpec("POST", f"{API}/feedback/batch",
-                                         parse_as(list[FeedbackResult]), json={"items": wire},
-                                         retry_safe=True), core))
+    return _post_batch(core, "feedback", f"{API}/feedback/batch", FeedbackItem, items,
+                       FeedbackResult)
 
 
 # -- prompts -------------------------------------------------------------------------------------
@@ -474,6 +493,28 @@ def log_trace(
                              retry_safe=True), core)
 
 
+def log_trace_batch(
+    core: ClientCore, items: Sequence[TraceItem | Mapping[str, Any]]
+) -> Steps[list[TraceResult]]:
+    """Record many LLM calls in one request (at most 1000; all or nothing).
+
+    Each item's ``id`` is its idempotency key, so a retried batch never stores a trace twice.
+    An empty ``items`` returns ``[]`` without a request.
+
+    Args:
+        items: ``TraceItem`` objects (or mappings of their fields).
+
+    Returns:
+        list[TraceResult]: the stored traces, in the order of ``items``.
+
+    Example:
+        >>> client.log_trace_batch([TraceItem(task_id="t", response_text="x", tokens=3),
+        ...                         TraceItem(task_id="t", response_text="y", tokens=5)])
+        ... # doctest: +SKIP
+    """
+    return _post_batch(core, "trace", f"{API}/traces/batch", TraceItem, items, TraceResult)
+
+
 def score(
     core: ClientCore, trace_id: str, score: float, scored_by: str = "sdk"
 ) -> Steps[TraceResult]:
@@ -499,6 +540,6 @@ def score(
 CLIENT_OPERATIONS = (
     log_feedback, log_feedback_batch, get_prompt, refresh_prompt, activate_prompt,
     list_prompt_versions, create_prompt_version, trigger_optimization, get_job, list_jobs,
-    wait_for_job, list_tasks, get_task, create_task, log_trace, score,
+    wait_for_job, list_tasks, get_task, create_task, log_trace, log_trace_batch, score,
 )
 """The builders bound as methods of both clients."""

@@ -3,14 +3,18 @@ the rest of their batch is delivered; counters and Prometheus export."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
 from kaizen_fastapi import record_llm_call
+from kaizen_fastapi.connectivity import ConnectivityMonitor
+from kaizen_fastapi.feedback_queue import DeliveryQueue
 from kaizen_fastapi.metrics import KaizenMetrics, PrometheusExport
 from kaizen_fastapi.testing import kaizen_test_settings
+from kaizen_sdk import AsyncCTClient, FeedbackItem, TraceItem
 from tests.fastapi.demo_app import (
     build_app,
     create_task_with_prompt,
@@ -19,6 +23,56 @@ from tests.fastapi.demo_app import (
     wait_for,
 )
 from tests.support.ct_server import CTServerProcess
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Real HTTP to the CT server, noting each request's method and path."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        self._http = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append((request.method, request.url.path))
+        return await self._http.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+@pytest.mark.anyio
+async def test_traces_go_in_a_few_batch_requests_before_their_feedback(
+    ct_server: CTServerProcess, unique_task: str
+) -> None:
+    create_task_with_prompt(ct_server, unique_task, "Summarize:")
+    transport = RecordingTransport()
+    metrics = KaizenMetrics()
+    async with AsyncCTClient(api_key=ct_server.api_key, base_url=ct_server.base_url,
+                             transport=transport) as client:
+        queue = DeliveryQueue(client, metrics, ConnectivityMonitor(), batch_size=100,
+                              flush_interval=0.05)
+        await queue.start()
+        traces = [TraceItem(task_id=unique_task, response_text=f"r{i}") for i in range(250)]
+        for index, trace in enumerate(traces):
+            assert queue.offer(trace)
+            if index % 10 == 0:  # rated in the same round as it is sent
+                assert queue.offer(FeedbackItem(task_id=unique_task, trace_id=trace.id,
+                                                score=1.0, source="user"))
+        assert await queue.close(grace_period=30) == 0
+    posts = [path for method, path in transport.requests if method == "POST"]
+    assert set(posts) == {"/api/v1/traces/batch", "/api/v1/feedback/batch"}
+    assert 3 <= posts.count("/api/v1/traces/batch") <= 6
+    assert posts[0] == "/api/v1/traces/batch"  # each round: its traces, then its feedback
+    assert posts.count("/api/v1/feedback/batch") <= posts.count("/api/v1/traces/batch")
+    with ct_server.client() as http:
+        stored = http.get("/api/v1/traces", params={"task_id": unique_task, "limit": 500})
+    stored.raise_for_status()
+    assert sorted(row["id"] for row in stored.json()) == sorted(t.id for t in traces)
+    rated = {row["trace_id"] for row in feedback_rows(ct_server, unique_task)}
+    assert rated == {t.id for t in traces[::10]}
+    snapshot = metrics.as_dict()
+    assert (snapshot["traces_sent"], snapshot["traces_dropped"]) == (250, 0)
+    assert (snapshot["feedback_sent"], snapshot["feedback_dropped"]) == (25, 0)
 
 
 def test_invalid_items_are_dropped_and_counted_the_rest_delivered(

@@ -23,6 +23,7 @@ from kaizen_sdk import (
     OptimizeResult,
     Prompt,
     Task,
+    TraceItem,
     TraceResult,
 )
 from tests.sdk.fake_ct import call, close
@@ -213,6 +214,33 @@ async def test_log_feedback_batch(client: Client) -> None:
     assert await call(client, "log_feedback_batch", []) == []
     with pytest.raises(CTValidationError, match="item 1"):
         await call(client, "log_feedback_batch", [{"task_id": task.name}, {"score": 3}])
+
+
+async def test_log_trace_batch(client: Client, ct_server: CTServerProcess) -> None:
+    task = await task_with_prompt(client, schema_json={"ticket": "string"})
+    items = [TraceItem(task_id=task.name, inputs={"ticket": f"t{i}"}, response_text=f"r{i}",
+                       tokens=i) for i in range(5)]
+    results = await call(client, "log_trace_batch", items)
+    assert [r.id for r in results] == [i.id for i in items]
+    assert [(r.task_id, r.response_text, r.tokens) for r in results] == [
+        (task.id, f"r{i}", i) for i in range(5)]
+    repeated = await call(client, "log_trace_batch", items)  # a retry stores nothing twice
+    assert [r.id for r in repeated] == [i.id for i in items]
+    stored = {t.id for t in _task_traces(ct_server, task.id)}
+    assert stored == {i.id for i in items}
+    assert await call(client, "log_trace_batch", []) == []
+    with pytest.raises(CTValidationError, match=r"items\[1\]\.inputs") as caught:
+        await call(client, "log_trace_batch", [{"task_id": task.name},
+                                               {"task_id": task.name, "inputs": {"x": 1}}])
+    assert caught.value.status_code == 422
+    assert len(_task_traces(ct_server, task.id)) == 5  # all or nothing
+
+
+def _task_traces(server: CTServerProcess, task_id: str) -> list[TraceResult]:
+    with server.client() as http:
+        response = http.get("/api/v1/traces", params={"task_id": task_id})
+    response.raise_for_status()
+    return [TraceResult.model_validate(t) for t in response.json()]
 
 
 async def test_traces_and_scores(client: Client) -> None:

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from kaizen_sdk import CTTimeoutError, CTValidationError, FeedbackItem, Job
+from kaizen_sdk import CTTimeoutError, CTValidationError, FeedbackItem, Job, TraceItem
 from tests.sdk.fake_ct import FakeClock, call, close, make_client
 
 pytestmark = pytest.mark.anyio
@@ -99,6 +99,11 @@ async def test_score_is_checked_before_sending(client_kind: str) -> None:
         await call(client, "log_feedback_batch", [{"task_id": "t", "score": 2}])
     with pytest.raises(CTValidationError, match="Too many feedback items: 1001"):
         await call(client, "log_feedback_batch", [FeedbackItem(task_id="t")] * 1001)
+    with pytest.raises(CTValidationError, match="Invalid trace item 1: tokens"):
+        await call(client, "log_trace_batch", [{"task_id": "t"}, {"task_id": "t", "tokens": -1}])
+    with pytest.raises(CTValidationError, match="Too many trace items: 1001"):
+        await call(client, "log_trace_batch", [TraceItem(task_id="t")] * 1001)
+    assert await call(client, "log_trace_batch", []) == []
     assert sent == []
     await close(client)
 

@@ -267,6 +267,25 @@ async def test_retried_feedback_carries_the_same_client_id(client_kind: str) -> 
     await close(client)
 
 
+async def test_retried_trace_batch_carries_the_same_client_ids(client_kind: str) -> None:
+    def stored() -> httpx.Response:
+        items = json.loads(script.requests[-1].content)["items"]
+        return httpx.Response(201, json=[{**item, "created_at": "2026-01-01T00:00:00Z"}
+                                         for item in items])
+
+    script = Script(httpx.ReadError("connection reset"), stored)
+    client = make_client(client_kind, script)
+    results = await call(client, "log_trace_batch",
+                         [{"task_id": "task-1", "response_text": f"r{i}"} for i in range(3)])
+    sent = [[item["id"] for item in json.loads(request.content)["items"]]
+            for request in script.requests]
+    assert script.attempts == 2
+    assert sent[0] == sent[1] == [result.id for result in results]
+    assert len(set(sent[0])) == 3
+    assert script.requests[0].url.path == "/api/v1/traces/batch"
+    await close(client)
+
+
 async def test_each_log_feedback_call_gets_a_new_id_unless_given(client_kind: str) -> None:
     script = Script(lambda: httpx.Response(201, json=json.loads(script.requests[-1].content)))
     client = make_client(client_kind, script)
