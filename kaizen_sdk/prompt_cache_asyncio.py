@@ -58,10 +58,8 @@ class AsyncioPromptCache:
                                                                   fetch=fetch, clock=clock)
         self._run = run
         self._tasks: set[FetchTask] = set()
-
-    def peek(self, key: str) -> Prompt | None:
-        """The fresh cached prompt of ``key``, else ``None`` (no lock: one event loop)."""
-        return self._core.fresh(key)
+        self.peek = self._core.fresh
+        """The fresh cached prompt of a key, else ``None`` (no I/O)."""
 
     async def get(self, key: str, fallback: str | None) -> Prompt:
         """The active prompt of ``key``: cached, stale-while-revalidating, or fetched once."""

@@ -249,6 +249,46 @@ async def test_cache_size_is_bounded_least_recently_used_first(client_kind: str)
     await close(client)
 
 
+async def test_a_key_hit_since_it_was_stored_outlives_an_unused_one(client_kind: str) -> None:
+    ct = FakeCT()
+    for name in "abcd":
+        ct.add_task(name)
+    client = make_client(client_kind, ct, cache_maxsize=3, clock=FakeClock())
+    for name in "abc":
+        await call(client, "get_prompt", name)
+    await call(client, "get_prompt", "a")  # a warm hit: "a" gets a second chance
+    await call(client, "get_prompt", "d")  # full: the oldest unused entry, "b", goes
+    for name in "acd":
+        await call(client, "get_prompt", name)
+    await call(client, "get_prompt", "b")
+    assert {name: len(ct.prompt_fetches(name)) for name in "abcd"} == {
+        "a": 1, "b": 2, "c": 1, "d": 1}
+    await close(client)
+
+
+def test_lock_free_warm_hits_from_many_threads_are_all_counted() -> None:
+    ct = FakeCT()
+    ct.add_task("summarize")
+    client = make_client("sync", ct, cache_ttl=TTL, clock=FakeClock())
+    assert isinstance(client, CTClient)
+    client.get_prompt("summarize")
+    start = threading.Barrier(8)
+
+    def hit_often() -> None:
+        start.wait()
+        for _ in range(5000):
+            assert client.get_prompt("summarize").prompt_text == "v1 text"
+
+    threads = [threading.Thread(target=hit_often) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stats = client.cache_stats
+    assert (stats.hits, stats.misses, len(ct.prompt_fetches())) == (40_000, 1, 1)
+    client.close()
+
+
 async def test_invalidate_prompt_drops_exactly_that_key(client_kind: str) -> None:
     ct = FakeCT()
     for name in ("ab", "abc", "abcd"):
