@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from kaizen_fastapi.testing import stop_process
 from tests.support.ct_server import CTServerProcess, running_ct_server
 from tests.support.ports import free_port
 from tests.support.postgres import PG_HOST, PG_PORT, PG_USER, postgres_running
@@ -77,12 +78,7 @@ def app_process(variant: str, env: Mapping[str, str], probe: str = "/docs") -> I
             raise RuntimeError(f"the {variant} app exited with {process.returncode}")
         yield app
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, grace=30.0)
 
 
 async def _pg_admin(sql: str) -> None:

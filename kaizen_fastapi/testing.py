@@ -11,9 +11,10 @@ Against a real CT server (recommended; needs ``kaizen[server]``)::
                 assert client.get("/summarize").status_code == 200
 
 ``serve_app(app)`` runs the app under uvicorn on a free loopback port (for streaming or
-several app instances). ``FaultyProxy`` sits between the app and the CT server to make the
-server slow or cut the prompt-change stream. Without a CT server, build the router with a
-transport override::
+several app instances). ``stop_process(proc)`` ends a child process an app's tests started
+(SIGTERM, then SIGKILL after a grace period). ``FaultyProxy`` sits between the app and the
+CT server to make the server slow or cut the prompt-change stream. Without a CT server,
+build the router with a transport override::
 
     router = create_kaizen_router(settings, client_factory=transport_client_factory(transport))
 
@@ -52,11 +53,31 @@ __all__ = [
     "kaizen_test_settings",
     "local_ct_server",
     "serve_app",
+    "stop_process",
     "transport_client_factory",
     "use_kaizen_settings",
 ]
 
 TEST_API_KEY = "kz-local-test-key"
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> int:
+    """Stop ``process``: SIGTERM, wait up to ``grace`` seconds, then SIGKILL; its exit code.
+
+    A process that already exited is only reaped.
+
+    Example:
+        >>> import subprocess, sys
+        >>> child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        >>> stop_process(child, grace=5.0) != 0
+        True
+    """
+    process.terminate()
+    try:
+        return process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout=10)
 
 
 def kaizen_test_settings(base_url: str, api_key: str, **overrides: Any) -> KaizenSettings:
@@ -185,12 +206,7 @@ def local_ct_server(
                 raise RuntimeError(f"CT server exited: {log_path.read_text(errors='replace')}")
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(process, grace=10.0)
 
 
 _EVENT_STREAM_REQUEST = b"GET /api/v1/events/prompts"

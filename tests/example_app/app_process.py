@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from example_app.seed_demo import SeedResult, seed_demo_task
+from kaizen_fastapi.testing import stop_process
 from kaizen_sdk import CTClient
 from tests.support.ct_server import CTServerProcess
 from tests.support.ports import free_port
@@ -70,9 +71,4 @@ def running_example_app(
         wait_until_up(f"{base_url}/health", process, log)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace=15.0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 
 import httpx
@@ -20,6 +23,7 @@ from kaizen_fastapi import (
 from kaizen_fastapi.lifespan import STATE_KEY
 from kaizen_fastapi.testing import (
     local_ct_server,
+    stop_process,
     transport_client_factory,
     use_kaizen_settings,
 )
@@ -105,3 +109,17 @@ def test_local_ct_server_and_settings_override_as_documented() -> None:
         with TestClient(app) as http:
             assert http.get("/greet").json() == "Hello:"
     assert ct.process.poll() is not None  # stopped on exit
+
+
+def test_stop_process_terminates_then_kills_what_ignores_sigterm() -> None:
+    obliging = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert stop_process(obliging, grace=10.0) == -signal.SIGTERM
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, sys, time\n"
+         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+         "time.sleep(60)"], stdout=subprocess.PIPE)
+    assert stubborn.stdout is not None
+    assert stubborn.stdout.readline() == b"ready\n"
+    assert stop_process(stubborn, grace=0.2) == -signal.SIGKILL
+    assert stop_process(stubborn) == -signal.SIGKILL  # already ended: only reaped
+    stubborn.stdout.close()
