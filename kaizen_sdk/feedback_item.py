@@ -1,9 +1,5 @@
 """``FeedbackItem``: one feedback entry to send, alone or in a batch.
 
-Validation happens on construction (score in [0, 1], known fields only), so a bad item fails
-in the caller's process before anything is sent. ``id`` is generated once per item: sending
-the same item again (a retry) can never store a second row.
-
 Example:
     >>> item = FeedbackItem(task_id="summarize_ticket", output="Login issue.", score=0.9)
     >>> item.to_wire()["score"], len(item.id)
@@ -12,16 +8,18 @@ Example:
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kaizen_sdk.wire_item import WireItem
 
 __all__ = ["FeedbackItem"]
 
 
-class FeedbackItem(BaseModel):
-    """A feedback entry as sent to ``POST /api/v1/feedback`` (and ``/feedback/batch``).
+class FeedbackItem(WireItem):
+    """A feedback entry as sent to ``POST /api/v1/feedback`` (and ``/feedback/batch``);
+    validated on construction, with a client-generated ``id`` (see :mod:`kaizen_sdk.wire_item`).
 
     Attributes:
         task_id: UUID or name of the task.
@@ -34,15 +32,11 @@ class FeedbackItem(BaseModel):
         trace_id: The trace this feedback rates, if any.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    task_id: str = Field(min_length=1)
     inputs: dict[str, Any] | None = None
     output: str | None = None
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     source: str = "sdk"
     metadata: dict[str, Any] | None = None
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
     trace_id: str | None = None
 
     def to_wire(self) -> dict[str, Any]:

@@ -1,9 +1,5 @@
 """``TraceItem``: one LLM call to record, alone or in a batch.
 
-Validation happens on construction (known fields only, no negative tokens or latency), so a
-bad item fails in the caller's process before anything is sent. ``id`` is generated once per
-item: sending the same item again (a retry) can never store a second row.
-
 Example:
     >>> item = TraceItem(task_id="summarize_ticket", response_text="Login issue.", tokens=42)
     >>> item.to_wire()["tokens"], len(item.id)
@@ -12,16 +8,19 @@ Example:
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kaizen_sdk.wire_item import WireItem
 
 __all__ = ["TraceItem"]
 
 
-class TraceItem(BaseModel):
-    """A trace as sent to ``POST /api/v1/traces`` (and ``/traces/batch``).
+class TraceItem(WireItem):
+    """A trace as sent to ``POST /api/v1/traces`` (and ``/traces/batch``); validated on
+    construction (no negative tokens or latency), with a client-generated ``id`` that
+    ``score()`` takes (see :mod:`kaizen_sdk.wire_item`).
 
     Attributes:
         task_id: UUID or name of the task.
@@ -33,12 +32,9 @@ class TraceItem(BaseModel):
         latency_ms: How long the call took, in milliseconds.
         prompt_version_id: The prompt version used, linking the trace to it.
         metadata: Arbitrary JSON metadata.
-        id: Client-generated idempotency key (a UUID unless given); ``score()`` takes it.
+        id: Client-generated idempotency key (a UUID unless given).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    task_id: str = Field(min_length=1)
     inputs: dict[str, Any] | None = None
     prompt_text: str | None = None
     response_text: str | None = None
@@ -47,8 +43,3 @@ class TraceItem(BaseModel):
     latency_ms: float | None = Field(default=None, ge=0.0)
     prompt_version_id: str | None = None
     metadata: dict[str, Any] | None = None
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
-
-    def to_wire(self) -> dict[str, Any]:
-        """The JSON body of the trace."""
-        return self.model_dump(mode="json")

@@ -234,11 +234,16 @@ async def test_not_found_is_raised_even_with_a_fallback_and_not_remembered(
     await close(client)
 
 
-async def test_cache_size_is_bounded_least_recently_used_first(client_kind: str) -> None:
+def three_slot_client(client_kind: str, names: str) -> tuple[FakeCT, CTClient | AsyncCTClient]:
+    """A client caching at most 3 prompts, and a fake CT server with a task per letter."""
     ct = FakeCT()
-    for name in "abcde":
+    for name in names:
         ct.add_task(name)
-    client = make_client(client_kind, ct, cache_maxsize=3, clock=FakeClock())
+    return ct, make_client(client_kind, ct, cache_maxsize=3, clock=FakeClock())
+
+
+async def test_cache_size_is_bounded_least_recently_used_first(client_kind: str) -> None:
+    ct, client = three_slot_client(client_kind, "abcde")
     for name in "abcde":
         await call(client, "get_prompt", name)
     assert client.cache_stats.size == 3
@@ -250,10 +255,7 @@ async def test_cache_size_is_bounded_least_recently_used_first(client_kind: str)
 
 
 async def test_a_key_hit_since_it_was_stored_outlives_an_unused_one(client_kind: str) -> None:
-    ct = FakeCT()
-    for name in "abcd":
-        ct.add_task(name)
-    client = make_client(client_kind, ct, cache_maxsize=3, clock=FakeClock())
+    ct, client = three_slot_client(client_kind, "abcd")
     for name in "abc":
         await call(client, "get_prompt", name)
     await call(client, "get_prompt", "a")  # a warm hit: "a" gets a second chance
