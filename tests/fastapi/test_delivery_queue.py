@@ -3,13 +3,15 @@ the rest of their batch is delivered; counters and Prometheus export."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
-from kaizen_fastapi import record_llm_call
+from kaizen_fastapi import KaizenSettings, record_llm_call
 from kaizen_fastapi.connectivity import ConnectivityMonitor
 from kaizen_fastapi.feedback_queue import DeliveryQueue
 from kaizen_fastapi.metrics import KaizenMetrics, PrometheusExport
@@ -105,6 +107,23 @@ def test_invalid_items_are_dropped_and_counted_the_rest_delivered(
     assert snapshot["cache_hits"] + snapshot["cache_misses"] >= 2
     rows = feedback_rows(ct_server, unique_task)
     assert sorted(row["trace_id"] for row in rows) == sorted(g["trace_id"] for g in good)
+
+
+def test_a_trace_with_invalid_details_is_refused_before_it_is_queued(
+    down_settings: Callable[..., KaizenSettings],
+) -> None:
+    app = build_app(down_settings())
+
+    @app.get("/bad-tokens")
+    async def bad_tokens(request: Request) -> None:
+        await record_llm_call(request, task="summarize", output="x", tokens=-1)
+
+    with TestClient(app) as http:
+        with pytest.raises(ValueError, match="tokens"):
+            http.get("/bad-tokens")
+        runtime = runtime_of(http.app_state)
+        assert runtime.queue.pending == 0
+        assert runtime.metrics_snapshot()["traces_queued"] == 0
 
 
 def test_prometheus_export_reads_counters_at_scrape_time() -> None:
