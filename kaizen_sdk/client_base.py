@@ -80,9 +80,9 @@ class ClientBase(Generic[TransportT]):
         return {"ttl": config.cache_ttl, "maxsize": config.cache_maxsize,
                 "fetch": self._fetch_prompt, "run": self._run, "clock": self._core.clock}
 
+    @abstractmethod
     def _run(self, steps: Steps[Any]) -> Any:
         """Perform ``steps`` (overridden by the runner base of each client)."""
-        raise NotImplementedError
 
     # The API: one declaration per operation, bound as `def` or `async def` by the subclass.
     log_feedback = Operation(ops.log_feedback)

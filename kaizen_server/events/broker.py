@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -102,7 +103,7 @@ class PromptEventBroker(Protocol):
         """Ask every open stream to end (thread- and signal-safe); used at shutdown."""
 
 
-class _BackgroundBroker:
+class _BackgroundBroker(ABC):
     """Subscriber bookkeeping and the background task (``_run``) shared by the brokers."""
 
     task_name = "kaizen-prompt-events"
@@ -114,8 +115,9 @@ class _BackgroundBroker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @abstractmethod
     async def _run(self) -> None:
-        raise NotImplementedError
+        """Deliver events until the broker closes (polling or LISTEN, per subclass)."""
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

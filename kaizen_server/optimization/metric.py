@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from abc import ABC, abstractmethod
 from typing import Any
 
 import dspy
@@ -52,7 +53,7 @@ JudgeSignature: type[dspy.Signature] = dspy.Signature(
 """The judge's signature: task inputs, gold and candidate outputs in; a score out."""
 
 
-class Metric:
+class Metric(ABC):
     """A DSPy metric over ``output_name``: ``metric(example, prediction, trace=None) -> float``.
 
     Also accepts GEPA's ``(gold, pred, trace, pred_name, pred_trace)`` call.
@@ -77,9 +78,9 @@ class Metric:
             inputs = {}
         return max(0.0, min(1.0, self.score(inputs, gold, candidate)))
 
+    @abstractmethod
     def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
         """Score ``candidate`` against ``gold``; subclasses implement it."""
-        raise NotImplementedError
 
 
 class SimilarityMetric(Metric):

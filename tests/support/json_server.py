@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -93,7 +94,7 @@ class LoopbackJSONServer:
         self.stop()
 
 
-class JSONFake:
+class JSONFake(ABC):
     """Base of fakes of remote JSON APIs: serves :meth:`handle` on loopback while started.
 
     Subclasses (dataclasses) implement ``handle`` and declare
@@ -102,9 +103,9 @@ class JSONFake:
 
     _server: LoopbackJSONServer | None
 
+    @abstractmethod
     def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
         """Answer one request: ``(status, JSON payload)``."""
-        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
