@@ -339,16 +339,23 @@ class Soak:
 
 def soak(app: AppProcess, requests: int, connections: int = 16) -> Soak:
     """RSS of the app process after a warm-up and after ``requests`` more ``GET /traced``
-    (prompt via the middleware, a recorded LLM call, a feedback token)."""
+    (prompt via the middleware, a recorded LLM call, a feedback token), each read once the
+    delivery queue has drained."""
     warmup = min(2000, max(100, requests // 5))
     def load(count: int) -> LoadResult:
         return run_load(LoadSpec(url=app.base_url + "/traced", max_requests=count,
                                  connections=connections, warmup_seconds=0), timeout_s=900)
 
+    def settled_rss() -> float:
+        # Measured at rest: traces still queued for delivery are work in flight, not a leak.
+        wait_until(lambda: kaizen_stats(app.base_url)["pending_deliveries"] == 0, 600,
+                   "the plugin app's delivery queue to drain")
+        return rss_mb(app.pid)
+
     load(warmup)
-    start = rss_mb(app.pid)
+    start = settled_rss()
     result = load(requests)
-    end = rss_mb(app.pid)
+    end = settled_rss()
     return Soak(requests, start, end, result.requests - result.count("2"))
 
 
