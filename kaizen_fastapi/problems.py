@@ -11,22 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from starlette.responses import JSONResponse
+
+from kaizen_sdk.models import Problem as WireProblem
+from kaizen_sdk.models import ProblemFieldError
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "FieldError", "Problem", "problem_response"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
-class FieldError(BaseModel):
-    """One invalid field of a request body."""
-
-    loc: list[str | int]
-    msg: str
+FieldError = ProblemFieldError
+"""One invalid field of a request body (the wire model :class:`ProblemFieldError`)."""
 
 
-class Problem(BaseModel):
+class Problem(WireProblem):
     """An RFC 7807 problem body, as every 4xx/5xx of the plugin returns it."""
 
     model_config = ConfigDict(
@@ -42,13 +42,6 @@ class Problem(BaseModel):
             ]
         }
     )
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None
 
 
 def problem_response(

@@ -27,6 +27,8 @@ __all__ = [
     "Job",
     "JobStatus",
     "OptimizeResult",
+    "Problem",
+    "ProblemFieldError",
     "Prompt",
     "PromptStatus",
     "PromptVersion",
@@ -231,3 +233,28 @@ class TraceResult(WireModel):
         default=None, validation_alias=AliasChoices("metadata", "metadata_")
     )
     created_at: datetime | None = None
+
+
+class ProblemFieldError(WireModel):
+    """One invalid field named by a validation :class:`Problem`."""
+
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+
+
+class Problem(WireModel):
+    """An RFC 7807 ``application/problem+json`` body: every error of the CT server and of the
+    plugin's endpoints. The SDK builds its exception messages from ``title`` and ``detail``.
+
+    Example:
+        >>> Problem(title="Not Found", status=404, detail="Task 'x' not found").type
+        'about:blank'
+    """
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemFieldError] | None = None

@@ -15,10 +15,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kaizen_sdk.models import Problem
 from kaizen_server.services.errors import ServiceError
 
 __all__ = [
@@ -36,7 +37,7 @@ MAX_LISTED_ERRORS = 5
 log = logging.getLogger("kaizen_server.errors")
 
 
-class ProblemDetails(BaseModel):
+class ProblemDetails(Problem):
     """An RFC 7807 problem (documentation model of every error response)."""
 
     model_config = ConfigDict(
@@ -53,13 +54,6 @@ class ProblemDetails(BaseModel):
             ]
         }
     )
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = None
 
 
 def _documented(description: str) -> dict[str, Any]:
