@@ -12,7 +12,6 @@ Examples in the docstrings use the sync client; on ``AsyncCTClient`` ``await`` t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -77,20 +76,29 @@ def _check_score(value: float | None, name: str = "score") -> None:
         raise CTValidationError(f"Invalid {name}: {value} is not in [0.0, 1.0]", status_code=None)
 
 
-def _feedback_item(**fields: Any) -> FeedbackItem:
-    try:
-        return FeedbackItem(**{k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        raise CTValidationError(f"Invalid feedback: {_describe(exc)}",
-                                detail=exc.errors(include_url=False)) from exc
-
-
 def _describe(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}"
                      for e in error.errors(include_url=False))
 
 
 BatchItemT = TypeVar("BatchItemT", FeedbackItem, TraceItem)
+
+
+def _wire_item(
+    item_type: type[BatchItemT], label: str, item: BatchItemT | Mapping[str, Any]
+) -> BatchItemT:
+    """``item`` as a validated ``item_type`` (``None`` fields left to their defaults);
+    ``CTValidationError`` naming ``label`` and the invalid fields otherwise."""
+    if not isinstance(item, Mapping):
+        if isinstance(item, item_type):
+            return item
+        raise CTValidationError(f"Invalid {label}: expected {item_type.__name__} or a mapping, "
+                                f"got {type(item).__name__}")
+    try:
+        return item_type.model_validate({k: v for k, v in item.items() if v is not None})
+    except ValidationError as exc:
+        raise CTValidationError(f"Invalid {label}: {_describe(exc)}",
+                                detail=exc.errors(include_url=False)) from exc
 
 
 def _post_batch(
@@ -105,14 +113,8 @@ def _post_batch(
     if len(items) > MAX_BATCH:
         raise CTValidationError(f"Too many {kind} items: {len(items)} > {MAX_BATCH}; "
                                 "split them into several batches")
-    wire = []
-    for index, item in enumerate(items):
-        try:
-            valid = item if isinstance(item, item_type) else item_type.model_validate(item)
-        except ValidationError as exc:
-            raise CTValidationError(f"Invalid {kind} item {index}: {_describe(exc)}",
-                                    detail=exc.errors(include_url=False)) from exc
-        wire.append(valid.to_wire())
+    wire = [_wire_item(item_type, f"{kind} item {index}", item).to_wire()
+            for index, item in enumerate(items)]
     if not wire:
         return []
     return (yield from _call(RequestSpec("POST", path,
@@ -240,8 +242,9 @@ def log_feedback(
         >>> client.log_feedback("summarize_ticket", inputs={"ticket": "..."},
         ...                     output="A login issue.", score=0.9)  # doctest: +SKIP
     """
-    item = _feedback_item(task_id=task_id, inputs=inputs, output=output, score=score,
-                          source=source, metadata=metadata, id=feedback_id, trace_id=trace_id)
+    item = _wire_item(FeedbackItem, "feedback", {
+        "task_id": task_id, "inputs": inputs, "output": output, "score": score,
+        "source": source, "metadata": metadata, "id": feedback_id, "trace_id": trace_id})
     return _call(RequestSpec("POST", f"{API}/feedback", parse_as(FeedbackResult),
                              json=item.to_wire(), retry_safe=True), core)
 
@@ -485,12 +488,13 @@ def log_trace(
         ...                          tokens=42, latency_ms=310.0)  # doctest: +SKIP
         >>> client.score(trace.id, 0.8)  # doctest: +SKIP
     """
-    body = {"id": trace_id or str(uuid.uuid4()), "task_id": task_id, "inputs": inputs,
-            "prompt_text": prompt_text, "response_text": response_text, "model": model,
-            "tokens": tokens, "latency_ms": latency_ms, "prompt_version_id": prompt_version_id,
-            "metadata": metadata}
-    return _call(RequestSpec("POST", f"{API}/traces", parse_as(TraceResult), json=body,
-                             retry_safe=True), core)
+    item = _wire_item(TraceItem, "trace", {
+        "task_id": task_id, "inputs": inputs, "prompt_text": prompt_text,
+        "response_text": response_text, "model": model, "tokens": tokens,
+        "latency_ms": latency_ms, "prompt_version_id": prompt_version_id,
+        "metadata": metadata, "id": trace_id})
+    return _call(RequestSpec("POST", f"{API}/traces", parse_as(TraceResult),
+                             json=item.to_wire(), retry_safe=True), core)
 
 
 def log_trace_batch(

@@ -103,6 +103,10 @@ async def test_score_is_checked_before_sending(client_kind: str) -> None:
         await call(client, "log_trace_batch", [{"task_id": "t"}, {"task_id": "t", "tokens": -1}])
     with pytest.raises(CTValidationError, match="Too many trace items: 1001"):
         await call(client, "log_trace_batch", [TraceItem(task_id="t")] * 1001)
+    with pytest.raises(CTValidationError, match="Invalid trace: latency_ms"):
+        await call(client, "log_trace", "t", latency_ms=-5.0)
+    with pytest.raises(CTValidationError, match="expected TraceItem or a mapping"):
+        await call(client, "log_trace_batch", [FeedbackItem(task_id="t")])
     assert await call(client, "log_trace_batch", []) == []
     assert sent == []
     await close(client)
