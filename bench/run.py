@@ -5,6 +5,7 @@ Run::
     .venv/bin/python -m bench.run            # full sizes (about 10 minutes on 2 cores)
     .venv/bin/python -m bench.run --smoke    # tiny sizes, every row, about a minute
     .venv/bin/python -m bench.run --out /tmp/results
+    .venv/bin/python -m bench.run --only 2,7 --out /tmp/results   # some rows only
 
 Each figure is measured next to its baseline in the same run (see ``bench/README.md``).
 Targets missed are results, not errors; the exit status is 1 only if a benchmark failed to
@@ -277,7 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run every Kaizen benchmark (issue 7).")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
+    parser.add_argument("--only", default="", metavar="ROWS",
+                        help="comma-separated row keys to run, e.g. 2,7 (default: every row)")
     args = parser.parse_args(argv)
+    only = {key.strip() for key in args.only.split(",") if key.strip()}
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     sizes = SMOKE if args.smoke else FULL
     machine = machine_description()
@@ -308,14 +312,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     lambda: server_rows(workdir, sizes)),
             Section([("7", "Memory soak")], lambda: soak_rows(ct(), sizes)),
         ]
+        if only:
+            sections = [section for section in sections
+                        if any(key.rstrip("abcd") in only or key in only
+                               for key, _ in section.rows)]
         rows, ok = run_sections(sections)
         notes: list[str] = []
-        try:
-            notes += breakdown_notes(ct(), sizes)
-        except Exception:
-            ok = False
-            traceback.print_exc()
-            notes.append("Row 2 breakdown failed (see the log)")
+        if not only or "2" in only:
+            try:
+                notes += breakdown_notes(ct(), sizes)
+            except Exception:
+                ok = False
+                traceback.print_exc()
+                notes.append("Row 2 breakdown failed (see the log)")
     machine["load average at end (1, 5, 15 min)"] = ", ".join(
         f"{v:.2f}" for v in os.getloadavg())
     if args.smoke:
