@@ -89,6 +89,7 @@ class KaizenRuntime:
             self.metrics,
             self.monitor,
             maxsize=settings.queue_size,
+            max_bytes=settings.queue_max_bytes,
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
             retry=RetryPolicy(backoff_base=settings.retry_backoff_initial,

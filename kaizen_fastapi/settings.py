@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from pydantic import Field, SecretStr
+from pydantic import ByteSize, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kaizen_fastapi.feedback_queue import DEFAULT_MAX_BYTES
 
 __all__ = ["KaizenSettings", "get_kaizen_settings", "task_for_path"]
 
@@ -102,7 +104,12 @@ class KaizenSettings(BaseSettings):
     feedback_source: str = Field(default="end_user", description="`source` of stored feedback.")
 
     # --- delivery queue --------------------------------------------------------------------
-    queue_size: int = Field(default=10_000, gt=0, description="Bound of the delivery queue.")
+    queue_size: int = Field(default=10_000, gt=0, description="Most items the queue holds.")
+    queue_max_bytes: ByteSize = Field(
+        default=ByteSize(DEFAULT_MAX_BYTES), ge=64 * 2**10,
+        description="Most memory the delivery queue's items hold, in bytes or with a unit "
+        "('16MiB'); at least 64KiB. A full queue drops (and counts) new items.",
+    )
     batch_size: int = Field(default=100, gt=0, le=1000, description="Items per batch request.")
     flush_interval: float = Field(
         default=0.2, ge=0, description="Longest an item waits for its batch to fill (s)."
