@@ -97,7 +97,7 @@ class KaizenRuntime:
         )
         secret = settings.token_secret.get_secret_value() if settings.token_secret else api_key
         self.tokens = FeedbackTokenSigner(derive_token_key(secret), ttl=settings.token_ttl)
-        self.used_tokens = ReplayGuard(ttl=settings.token_ttl, maxsize=settings.max_used_tokens)
+        self.used_tokens = ReplayGuard(maxsize=settings.max_used_tokens)
         self.rate_limiter = TokenBucketLimiter(
             rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
         )

@@ -14,7 +14,7 @@ Example:
     >>> claims = signer.verify(token)
     >>> claims.task_id, claims.trace_id
     ('summarize', 'tr-1')
-    >>> guard = ReplayGuard(ttl=60, maxsize=1000)
+    >>> guard = ReplayGuard(maxsize=1000)
     >>> guard.consume(claims), guard.consume(claims)
     (True, False)
 """
@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cachetools import TTLCache
+from cachetools import TLRUCache
 
 __all__ = [
     "ExpiredTokenError",
@@ -152,14 +152,26 @@ class FeedbackTokenSigner:
 class ReplayGuard:
     """Remembers used token nonces until the tokens expire, so each token works once.
 
-    Memory is bounded by ``maxsize``; entries leave when their token could no longer be
-    accepted anyway. (Across replicas, the nonce-derived feedback id keeps the CT server
-    from storing a replay twice.)
+    An entry is forgotten when its token expires (a replay is refused as expired from then
+    on), so the memory follows the feedback given within one token lifetime, and it never
+    holds more than ``maxsize`` entries (about 270 bytes each); past that, the least recently
+    used entry goes first. (Across replicas, and for a forgotten entry, the nonce-derived
+    feedback id keeps the CT server from storing a replay twice.)
+
+    Args:
+        maxsize: Most entries remembered.
+        clock: Wall clock the tokens' expiry is compared with, replaceable in tests.
     """
 
-    def __init__(self, ttl: float, maxsize: int) -> None:
-        self._used: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl)
+    def __init__(self, maxsize: int, *, clock: Callable[[], float] = time.time) -> None:
+        self._used: TLRUCache[str, float] = TLRUCache(maxsize=maxsize, ttu=_token_expiry,
+                                                      timer=clock)
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Entries remembered (expired ones leave at the next :meth:`consume`)."""
+        with self._lock:
+            return len(self._used)
 
     def is_used(self, claims: TokenClaims) -> bool:
         """True if the token was already consumed."""
@@ -167,14 +179,18 @@ class ReplayGuard:
             return claims.nonce in self._used
 
     def consume(self, claims: TokenClaims) -> bool:
-        """Mark the token used; False if it already was (check-and-set, atomic)."""
+        """Mark the token used until it expires; False if it already was (atomic)."""
         with self._lock:
             if claims.nonce in self._used:
                 return False
-            self._used[claims.nonce] = True
+            self._used[claims.nonce] = claims.expires_at
             return True
 
     def release(self, claims: TokenClaims) -> None:
         """Forget a consumption that did not go through (e.g. the queue was full)."""
         with self._lock:
             self._used.pop(claims.nonce, None)
+
+
+def _token_expiry(_nonce: str, expires_at: float, _now: float) -> float:
+    return expires_at

@@ -61,7 +61,7 @@ def test_expired_token_is_rejected() -> None:
 def test_replay_guard_accepts_a_token_once_and_can_release_it() -> None:
     signer = FeedbackTokenSigner(derive_token_key("k"), ttl=60)
     claims = signer.verify(signer.issue(task_id="t", trace_id="r"))
-    guard = ReplayGuard(ttl=60, maxsize=10)
+    guard = ReplayGuard(maxsize=10)
     assert not guard.is_used(claims)
     assert guard.consume(claims)
     assert guard.is_used(claims)
@@ -79,3 +79,32 @@ def test_feedback_id_is_derived_from_the_nonce() -> None:
 def test_derived_key_does_not_contain_the_secret() -> None:
     assert b"super-secret" not in derive_token_key("super-secret")
     assert derive_token_key("a") != derive_token_key("b")
+
+
+def test_replay_guard_forgets_a_token_when_it_expires_not_later() -> None:
+    now = [1000.0]
+    signer = FeedbackTokenSigner(derive_token_key("k"), ttl=10, clock=lambda: now[0])
+    guard = ReplayGuard(maxsize=100, clock=lambda: now[0])
+    early_token = signer.issue(task_id="t", trace_id="early")
+    early = signer.verify(early_token)
+    now[0] += 9.0
+    late = signer.verify(signer.issue(task_id="t", trace_id="late"))
+    assert guard.consume(early)  # consumed just before it expires
+    assert guard.consume(late)
+    assert len(guard) == 2
+    now[0] += 1.5  # early expired, late has 8.5 s left
+    assert not guard.is_used(early)
+    assert guard.is_used(late)
+    assert guard.consume(signer.verify(signer.issue(task_id="t", trace_id="next")))
+    assert len(guard) == 2  # early's entry gone: kept until its token expired, not ttl longer
+    with pytest.raises(ExpiredTokenError):  # and a replay of it is refused all the same
+        signer.verify(early_token)
+
+
+def test_replay_guard_memory_is_bounded_by_maxsize() -> None:
+    signer = FeedbackTokenSigner(derive_token_key("k"), ttl=3600)
+    guard = ReplayGuard(maxsize=50)
+    claims = [signer.verify(signer.issue(task_id="t", trace_id=f"r{i}")) for i in range(120)]
+    assert all(guard.consume(c) for c in claims)
+    assert len(guard) == 50
+    assert all(guard.is_used(c) for c in claims[-50:])  # the most recent ones are kept
