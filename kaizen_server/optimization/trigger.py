@@ -1,12 +1,15 @@
 """Auto-trigger: queue one optimization job when a task's new feedback reaches its threshold.
 
 Which feedback is "new" is defined once, in ``kaizen_server.services.optimization_window``
-(feedback stored since the last job that consumed it was queued). Concurrent requests crossing
-the threshold together queue exactly one job: the count is checked again inside the write
-transaction that inserts the job (so a job queued, or even finished, meanwhile is seen), and
-the database's partial unique index allows one PENDING/RUNNING job per task, so the losers get
-a conflict, which is the expected outcome here. A failing trigger is logged, never raised: the
-feedback is already stored and its request must succeed.
+(feedback stored since the last job that consumed it was queued). The check runs once per
+request and task (a batch of 1000 rows is one check), and costs little: one query while a job
+is already PENDING or RUNNING (no second one could be queued), else a count that stops at the
+threshold. Concurrent requests crossing the threshold together queue exactly one job: the
+check is repeated inside the write transaction that inserts the job (so a job queued, or even
+finished, meanwhile is seen), and the database's partial unique index allows one
+PENDING/RUNNING job per task, so the losers get a conflict, which is the expected outcome here.
+A failing trigger is logged, never raised: the feedback is already stored and its request
+must succeed.
 
 Example:
     >>> await trigger_after_feedback(context, [record.task_id])  # doctest: +SKIP
@@ -17,12 +20,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, Uuid, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.context import ServerContext
-from kaizen_server.db.models import Task
+from kaizen_server.db.models import ACTIVE_JOB_STATUSES, OptimizationJob, Task
 from kaizen_server.services.errors import ConflictError
 from kaizen_server.services.optimization_window import AUTO_TRIGGERED_BY, feedback_in_window
 from kaizen_server.services.optimize import start_optimization
@@ -35,9 +39,23 @@ TRIGGERED_BY = AUTO_TRIGGERED_BY
 """``triggered_by`` of auto-triggered jobs."""
 
 
+@cache
+def _threshold_and_active_job() -> Select[int, bool]:
+    """The threshold of task ``:task_id`` and whether it has a PENDING/RUNNING job."""
+    task_id = bindparam("task_id", type_=Uuid())
+    active = exists().where(
+        OptimizationJob.task_id == task_id, OptimizationJob.status.in_(ACTIVE_JOB_STATUSES)
+    )
+    return select(Task.feedback_threshold, active).where(Task.id == task_id)
+
+
 async def _threshold_reached(session: AsyncSession, task_id: uuid.UUID) -> bool:
-    threshold = await session.scalar(select(Task.feedback_threshold).where(Task.id == task_id))
-    return threshold is not None and await feedback_in_window(session, task_id) >= threshold
+    """True when the task has no active job and its new feedback reached its threshold."""
+    row = (await session.execute(_threshold_and_active_job(), {"task_id": task_id})).first()
+    if row is None or row[1]:
+        return False  # no such task, or a job is queued or running: no second one now
+    threshold = row[0]
+    return await feedback_in_window(session, task_id, at_most=threshold) >= threshold
 
 
 async def _maybe_trigger(context: ServerContext, task_id: uuid.UUID) -> str | None:

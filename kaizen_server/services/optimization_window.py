@@ -16,8 +16,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, Subquery, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    Subquery,
+    Uuid,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk.models import JobStatus
@@ -49,16 +62,42 @@ def window_starts(task_ids: Sequence[uuid.UUID]) -> Subquery:
     )
 
 
-async def feedback_in_window(session: AsyncSession, task_id: uuid.UUID) -> int:
-    """How many feedback rows of the task count toward its next optimization."""
-    starts = window_starts([task_id])
-    statement = (
-        select(func.count())
-        .select_from(Feedback)
-        .outerjoin(starts, starts.c.task_id == Feedback.task_id)
-        .where(
-            Feedback.task_id == task_id,
-            or_(starts.c.since.is_(None), Feedback.created_at > starts.c.since),
-        )
+def _window_opened(task_id: ColumnElement[uuid.UUID]) -> ScalarSelect[datetime]:
+    """When the window of ``task_id`` opened (NULL: never), as a scalar subquery."""
+    return (
+        select(func.max(OptimizationJob.created_at))
+        .where(OptimizationJob.task_id == task_id, _consumes_feedback())
+        .scalar_subquery()
     )
-    return int(await session.scalar(statement) or 0)
+
+
+@cache
+def _window_count(bounded: bool) -> Select[int]:
+    """``count(*)`` of the feedback rows in the window of ``:task_id`` (``bounded``: of at
+    most ``:at_most`` of them).
+
+    Built once: its parameters are bound per call, so SQLAlchemy reuses the compiled form.
+    """
+    task_id = bindparam("task_id", type_=Uuid())
+    opened = _window_opened(task_id)
+    in_window = select(Feedback.id).where(
+        Feedback.task_id == task_id, or_(opened.is_(None), Feedback.created_at > opened)
+    )
+    if bounded:
+        in_window = in_window.limit(bindparam("at_most", type_=Integer()))
+    return select(func.count()).select_from(in_window.subquery())
+
+
+async def feedback_in_window(
+    session: AsyncSession, task_id: uuid.UUID, *, at_most: int | None = None
+) -> int:
+    """How many feedback rows of the task count toward its next optimization.
+
+    Counting stops at ``at_most`` when given: "has the threshold been reached?" reads at most
+    threshold rows however much feedback the task has gathered.
+    """
+    params: dict[str, object] = {"task_id": task_id}
+    if at_most is not None:
+        params["at_most"] = at_most
+    count = await session.scalar(_window_count(at_most is not None), params)
+    return int(count or 0)
