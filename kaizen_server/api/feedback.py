@@ -8,6 +8,7 @@ from kaizen_sdk.models import FeedbackResult
 from kaizen_server.api.dependencies import Context, WriteSession
 from kaizen_server.api.resource_routes import (
     add_list_route,
+    batch_result,
     post_batch,
     post_single,
     single_result,
@@ -36,11 +37,11 @@ async def create_feedback(
 @post_batch(router, FeedbackResult)
 async def create_feedback_batch(
     body: FeedbackBatch, session: WriteSession, context: Context
-) -> list[FeedbackResult]:
+) -> Response:
     """Store up to 1000 entries all-or-nothing; results in the order sent."""
     records = await record_feedback(session, body.items, batch=True)
     await trigger_after_feedback(context, [r.task_id for r in records if r.created])
-    return [record.result for record in records]
+    return batch_result(records)
 
 
 add_list_route(

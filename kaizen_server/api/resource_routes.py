@@ -2,27 +2,32 @@
 
 Feedback and traces are created the same way: ``POST ""`` stores one item (201; a repeat of
 a stored client ``id`` answers 200 with the stored row), ``POST /batch`` stores up to 1000
-all-or-nothing (201, results in the order sent). Feedback, traces and jobs are listed the
-same way: ``GET ""`` newest first, ``?task_id=`` (UUID or name), ``limit``, ``cursor``, and
-the ``X-Next-Cursor`` header while more remain.
+all-or-nothing (201, results in the order sent, written straight from the rows' wire fields
+in one ``to_json`` call: the same JSON as the response model, without a model per row).
+Feedback, traces and jobs are listed the same way: ``GET ""`` newest first, ``?task_id=``
+(UUID or name), ``limit``, ``cursor``, and the ``X-Next-Cursor`` header while more remain.
 
 Example:
     >>> @post_single(router, TraceResult)                                # doctest: +SKIP
     ... async def create_trace(body: TraceCreate, response: Response, ...) -> TraceResult:
     ...     (record,) = await record_traces(session, [body])
     ...     return single_result(record, response)
+    >>> @post_batch(router, TraceResult)                                 # doctest: +SKIP
+    ... async def create_trace_batch(body: TraceBatch, ...) -> Response:
+    ...     return batch_result(await record_traces(session, body.items, batch=True))
     >>> add_list_route(router, Job, list_jobs, job_view, name="get_jobs",  # doctest: +SKIP
     ...                doc="Jobs newest first, optionally of one task.")
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Response, status
 from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.api.dependencies import (
@@ -35,7 +40,15 @@ from kaizen_server.api.dependencies import (
 )
 from kaizen_server.services.pagination import Page
 
-__all__ = ["Recorded", "RowLister", "add_list_route", "post_batch", "post_single", "single_result"]
+__all__ = [
+    "Recorded",
+    "RowLister",
+    "add_list_route",
+    "batch_result",
+    "post_batch",
+    "post_single",
+    "single_result",
+]
 
 ResultT = TypeVar("ResultT", covariant=True)
 RowT = TypeVar("RowT")
@@ -46,6 +59,9 @@ class Recorded(Protocol[ResultT]):
 
     @property
     def result(self) -> ResultT: ...
+
+    @property
+    def fields(self) -> Mapping[str, Any]: ...
 
     @property
     def created(self) -> bool: ...
@@ -84,6 +100,12 @@ def single_result(record: Recorded[ResultT], response: Response) -> ResultT:
     if not record.created:
         response.status_code = status.HTTP_200_OK
     return record.result
+
+
+def batch_result(records: Sequence[Recorded[object]]) -> Response:
+    """201 with the records' results in order, serialized from their wire fields in one go."""
+    body = to_json([record.fields for record in records])
+    return Response(body, status_code=status.HTTP_201_CREATED, media_type="application/json")
 
 
 def add_list_route(

@@ -10,6 +10,7 @@ from kaizen_sdk.models import TraceResult
 from kaizen_server.api.dependencies import Context, ReadSession, WriteSession
 from kaizen_server.api.resource_routes import (
     add_list_route,
+    batch_result,
     post_batch,
     post_single,
     single_result,
@@ -32,11 +33,9 @@ async def create_trace(body: TraceCreate, response: Response, session: WriteSess
 
 
 @post_batch(router, TraceResult)
-async def create_trace_batch(body: TraceBatch, session: WriteSession) -> list[TraceResult]:
+async def create_trace_batch(body: TraceBatch, session: WriteSession) -> Response:
     """Record up to 1000 calls all-or-nothing; results in the order sent."""
-    return [
-        record.result for record in await service.record_traces(session, body.items, batch=True)
-    ]
+    return batch_result(await service.record_traces(session, body.items, batch=True))
 
 
 add_list_route(

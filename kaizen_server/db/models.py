@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -39,6 +40,7 @@ __all__ = [
     "PromptVersion",
     "Task",
     "Trace",
+    "table_of",
 ]
 
 ACTIVE_JOB_STATUSES = ("PENDING", "RUNNING")
@@ -212,3 +214,14 @@ class PromptEvent(Base):
     version_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     version_number: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core ``Table`` of ``model``: bulk inserts with it skip the ORM's per-row bookkeeping
+    and take values by column name (``metadata``, not the attribute ``metadata_``).
+
+    Example:
+        >>> table_of(Feedback).c.metadata.name
+        'metadata'
+    """
+    return Base.metadata.tables[model.__tablename__]

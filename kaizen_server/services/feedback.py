@@ -24,14 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.columns import utc_now
-from kaizen_server.db.models import Feedback, Task, Trace
+from kaizen_server.db.models import Feedback, Task, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, JsonObject
 from kaizen_server.services.errors import InputValidationError, NotFoundError
-from kaizen_server.services.input_schema import check_inputs
+from kaizen_server.services.input_schema import InputSchema, compile_input_schema
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_task, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict
-from kaizen_server.services.views import feedback_view
+from kaizen_server.services.views import WireFields, insert_fields, row_fields, to_wire
 
 __all__ = [
     "FeedbackRecord",
@@ -40,6 +40,7 @@ __all__ = [
     "prune_feedback",
     "record_feedback",
     "resolve_tasks",
+    "task_input_schemas",
 ]
 
 
@@ -47,9 +48,14 @@ __all__ = [
 class FeedbackRecord:
     """A stored feedback row and whether this call created it (False: a repeat or update)."""
 
-    result: wire.FeedbackResult
+    fields: WireFields
     created: bool
     task_id: uuid.UUID
+
+    @property
+    def result(self) -> wire.FeedbackResult:
+        """The row as the wire model."""
+        return to_wire(wire.FeedbackResult, self.fields)
 
 
 def item_location(index: int, batch: bool) -> str:
@@ -69,6 +75,12 @@ async def resolve_tasks(session: AsyncSession, refs: Sequence[str], *, batch: bo
                 raise NotFoundError(f"{item_location(index, batch)}.task_id: {exc.detail}") from exc
         tasks.append(found[ref])
     return tasks
+
+
+def task_input_schemas(tasks: Sequence[Task]) -> dict[uuid.UUID, InputSchema | None]:
+    """Each task's compiled input schema (None: no schema), compiled once per batch."""
+    distinct = {task.id: task for task in tasks}
+    return {task_id: compile_input_schema(task.schema_json) for task_id, task in distinct.items()}
 
 
 async def _feedback_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Feedback]:
@@ -116,44 +128,40 @@ async def prune_feedback(session: AsyncSession, task: Task) -> None:
     )
 
 
-def _changes(item: FeedbackCreate, inputs: JsonObject | None, current: Any) -> dict[str, Any]:
-    """What a new rating of an already rated trace changes on its feedback row."""
-    output = current["output"] if isinstance(current, dict) else current.output
-    metadata = current["metadata_"] if isinstance(current, dict) else current.metadata_
+def _rerated(
+    item: FeedbackCreate, inputs: JsonObject | None, output: str | None, metadata: Any
+) -> dict[str, Any]:
+    """The columns a new rating of an already rated trace changes on its feedback row, given
+    the row's current ``output`` and ``metadata``."""
     return {
         "inputs": inputs,
         "output": item.output if item.output is not None else output,
         "score": item.score,
         "source": item.source,
-        "metadata_": item.metadata if item.metadata is not None else metadata,
+        "metadata": item.metadata if item.metadata is not None else metadata,
     }
 
 
 def _update(row: Feedback, item: FeedbackCreate, inputs: JsonObject | None) -> None:
-    for field, value in _changes(item, inputs, row).items():
-        setattr(row, field, value)
+    changes = _rerated(item, inputs, row.output, row.metadata_)
+    row.metadata_ = changes.pop("metadata")
+    for column, value in changes.items():
+        setattr(row, column, value)
 
 
-def _values_view(values: dict[str, Any]) -> wire.FeedbackResult:
-    """The wire model of a row about to be bulk-inserted."""
-    trace_id = values["trace_id"]
-    return wire.FeedbackResult(
-        id=str(values["id"]),
-        task_id=str(values["task_id"]),
-        inputs=values["inputs"],
-        output=values["output"],
-        score=values["score"],
-        source=values["source"],
-        metadata=values["metadata_"],
-        trace_id=None if trace_id is None else str(trace_id),
-        created_at=values["created_at"],
-    )
+def _stored_fields(row: Feedback) -> WireFields:
+    return row_fields(wire.FeedbackResult, row)
+
+
+def _new_fields(values: dict[str, Any]) -> WireFields:
+    return insert_fields(wire.FeedbackResult, values)
 
 
 async def _store(
     session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool
 ) -> list[FeedbackRecord]:
     tasks = await resolve_tasks(session, [item.task_id for item in items], batch=batch)
+    schemas = task_input_schemas(tasks)
     existing = await _feedback_by_id(session, {i.id for i in items if i.id is not None})
     traces = await _traces_by_id(session, {i.trace_id for i in items if i.trace_id})
     by_trace = await _feedback_by_trace(session, {i.trace_id for i in items if i.trace_id})
@@ -165,10 +173,10 @@ async def _store(
         where = item_location(index, batch)
         stored = existing.get(item.id) if item.id is not None else None
         if stored is not None:
-            records.append(FeedbackRecord(feedback_view(stored), False, stored.task_id))
+            records.append(FeedbackRecord(_stored_fields(stored), False, stored.task_id))
             continue
         if item.id is not None and item.id in new_by_id:
-            records.append(FeedbackRecord(_values_view(new_by_id[item.id]), False, task.id))
+            records.append(FeedbackRecord(_new_fields(new_by_id[item.id]), False, task.id))
             continue
         trace = traces.get(item.trace_id) if item.trace_id is not None else None
         if item.trace_id is not None and trace is None:
@@ -178,19 +186,21 @@ async def _store(
                 f"{where}.trace_id: trace '{trace.id}' belongs to another task"
             )
         inputs = item.inputs if item.inputs is not None or trace is None else trace.inputs
-        check_inputs(task.schema_json, inputs, f"{where}.inputs")
+        schema = schemas[task.id]
+        if schema is not None:
+            schema.check(inputs, f"{where}.inputs")
         if trace is not None:
             trace.score = item.score
             trace.scored_by = item.source
         stored = by_trace.get(trace.id) if trace is not None else None
         if stored is not None:  # the trace already has its feedback row: update it
             _update(stored, item, inputs)
-            records.append(FeedbackRecord(feedback_view(stored), False, task.id))
+            records.append(FeedbackRecord(_stored_fields(stored), False, task.id))
             continue
         values = new_by_trace.get(trace.id) if trace is not None else None
         if values is not None:  # a second rating of the same trace in this batch
-            values.update(_changes(item, inputs, values))
-            records.append(FeedbackRecord(_values_view(values), False, task.id))
+            values.update(_rerated(item, inputs, values["output"], values["metadata"]))
+            records.append(FeedbackRecord(_new_fields(values), False, task.id))
             continue
         values = {
             "id": item.id or uuid.uuid4(),
@@ -203,15 +213,15 @@ async def _store(
             else trace.response_text,
             "score": item.score,
             "source": item.source,
-            "metadata_": item.metadata,
+            "metadata": item.metadata,
         }
         new_rows.append(values)
         new_by_id[values["id"]] = values
         if trace is not None:
             new_by_trace[trace.id] = values
-        records.append(FeedbackRecord(_values_view(values), True, task.id))
+        records.append(FeedbackRecord(_new_fields(values), True, task.id))
     if new_rows:
-        await session.execute(insert(Feedback), new_rows)
+        await session.execute(insert(table_of(Feedback)), new_rows)
     await session.flush()
     for task in {task.id: task for task in tasks}.values():
         await prune_feedback(session, task)

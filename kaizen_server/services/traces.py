@@ -12,21 +12,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.columns import utc_now
-from kaizen_server.db.models import PromptVersion, Trace
+from kaizen_server.db.models import PromptVersion, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
 from kaizen_server.services.errors import NotFoundError
-from kaizen_server.services.feedback import item_location, record_feedback, resolve_tasks
-from kaizen_server.services.input_schema import check_inputs
+from kaizen_server.services.feedback import (
+    item_location,
+    record_feedback,
+    resolve_tasks,
+    task_input_schemas,
+)
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_row, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict
-from kaizen_server.services.views import trace_view
+from kaizen_server.services.views import (
+    WireFields,
+    insert_fields,
+    row_fields,
+    to_wire,
+    trace_view,
+)
 
 __all__ = ["TraceRecord", "find_trace", "list_traces", "record_traces", "score_trace"]
 
@@ -35,8 +46,13 @@ __all__ = ["TraceRecord", "find_trace", "list_traces", "record_traces", "score_t
 class TraceRecord:
     """A stored trace and whether this call created it (False: a repeated client id)."""
 
-    result: wire.TraceResult
+    fields: WireFields
     created: bool
+
+    @property
+    def result(self) -> wire.TraceResult:
+        """The trace as the wire model."""
+        return to_wire(wire.TraceResult, self.fields)
 
 
 async def find_trace(session: AsyncSession, trace_ref: str) -> Trace:
@@ -48,11 +64,12 @@ async def _store(
     session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool
 ) -> list[TraceRecord]:
     tasks = await resolve_tasks(session, [item.task_id for item in items], batch=batch)
+    schemas = task_input_schemas(tasks)
     client_ids = {item.id for item in items if item.id is not None}
-    existing: dict[uuid.UUID, Trace] = {}
+    existing: dict[uuid.UUID, WireFields] = {}
     if client_ids:
         rows = await session.scalars(select(Trace).where(Trace.id.in_(client_ids)))
-        existing = {row.id: row for row in rows}
+        existing = {row.id: row_fields(wire.TraceResult, row) for row in rows}
     version_ids = {item.prompt_version_id for item in items if item.prompt_version_id}
     version_tasks: dict[uuid.UUID, uuid.UUID] = {}
     if version_ids:
@@ -61,10 +78,11 @@ async def _store(
         )
         version_tasks = {row[0]: row[1] for row in pairs}
     records = []
+    new_rows: list[dict[str, Any]] = []
     for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
         stored = existing.get(item.id) if item.id is not None else None
         if stored is not None:
-            records.append(TraceRecord(trace_view(stored), False))
+            records.append(TraceRecord(stored, False))
             continue
         where = item_location(index, batch)
         if item.prompt_version_id is not None and (
@@ -74,19 +92,29 @@ async def _store(
                 f"{where}.prompt_version_id: prompt version '{item.prompt_version_id}' "
                 f"not found for task {task.name!r}"
             )
-        check_inputs(task.schema_json, item.inputs, f"{where}.inputs")
-        values = item.model_dump(exclude={"task_id", "id", "metadata"})
-        trace = Trace(
-            id=item.id or uuid.uuid4(),
-            task_id=task.id,
-            metadata_=item.metadata,
-            created_at=utc_now(),
-            **values,
-        )
-        session.add(trace)
+        schema = schemas[task.id]
+        if schema is not None:
+            schema.check(item.inputs, f"{where}.inputs")
+        values = {
+            "id": item.id or uuid.uuid4(),
+            "task_id": task.id,
+            "prompt_text": item.prompt_text,
+            "response_text": item.response_text,
+            "model": item.model,
+            "tokens": item.tokens,
+            "latency_ms": item.latency_ms,
+            "inputs": item.inputs,
+            "prompt_version_id": item.prompt_version_id,
+            "metadata": item.metadata,
+            "created_at": utc_now(),
+        }
+        new_rows.append(values)
+        fields = insert_fields(wire.TraceResult, values)
         if item.id is not None:
-            existing[item.id] = trace
-        records.append(TraceRecord(trace_view(trace), True))
+            existing[item.id] = fields
+        records.append(TraceRecord(fields, True))
+    if new_rows:
+        await session.execute(insert(table_of(Trace)), new_rows)
     await session.commit()
     return records
 

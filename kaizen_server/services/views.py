@@ -1,20 +1,29 @@
 """Turn ORM rows into the wire models of ``kaizen_sdk.models`` (one definition for both ends).
 
+A row's *wire fields* are the values of the wire model's fields, named as on the wire (the
+column ``metadata``, not the attribute ``metadata_``), with UUIDs and datetimes still Python
+objects: what :func:`to_wire` makes a model of, and what ``pydantic_core.to_json`` writes
+exactly as the model would be written, so a batch of 1000 rows is answered without building
+1000 models.
+
 Example:
     >>> from kaizen_server.db.models import Feedback
     >>> import uuid
     >>> row = Feedback(id=uuid.uuid4(), task_id=uuid.uuid4(), score=0.5, source="sdk")
     >>> feedback_view(row).score
     0.5
+    >>> insert_fields(wire.FeedbackResult, {"id": row.id, "score": 0.9, "source": "sdk"})["score"]
+    0.9
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import inspect as sa_inspect
@@ -22,25 +31,65 @@ from sqlalchemy import inspect as sa_inspect
 from kaizen_sdk import models as wire
 from kaizen_server.db import models as orm
 
-__all__ = ["TaskStats", "feedback_view", "job_view", "prompt_view", "task_view", "trace_view"]
+__all__ = [
+    "TaskStats",
+    "WireFields",
+    "feedback_view",
+    "insert_fields",
+    "job_view",
+    "prompt_view",
+    "row_fields",
+    "task_view",
+    "to_wire",
+    "trace_view",
+]
 
 
 WireT = TypeVar("WireT", bound=BaseModel)
+WireFields = dict[str, Any]
+"""A row as a wire model's fields (UUIDs and datetimes as objects), e.g. for ``to_json``."""
 
 
 @cache
-def _shared_columns(row_type: type[orm.Base], wire_type: type[BaseModel]) -> tuple[str, ...]:
-    columns = sa_inspect(row_type).column_attrs.keys()
-    return tuple(name for name in columns if name in wire_type.model_fields)
+def _attributes_by_field(
+    row_type: type[orm.Base], wire_type: type[BaseModel]
+) -> tuple[tuple[str, str], ...]:
+    """``(wire field, row attribute)`` of the columns whose name is a field of ``wire_type``."""
+    return tuple(
+        (prop.columns[0].name, prop.key)
+        for prop in sa_inspect(row_type).column_attrs
+        if prop.columns[0].name in wire_type.model_fields
+    )
+
+
+@cache
+def _field_defaults(wire_type: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, info.default) for name, info in wire_type.model_fields.items())
+
+
+def row_fields(wire_type: type[BaseModel], row: orm.Base) -> WireFields:
+    """The wire fields of a stored ``row`` (its columns that ``wire_type`` has)."""
+    return {field: getattr(row, key) for field, key in _attributes_by_field(type(row), wire_type)}
+
+
+def insert_fields(wire_type: type[BaseModel], values: Mapping[str, Any]) -> WireFields:
+    """The wire fields of a row about to be inserted with ``values`` (by column name; a column
+    not given has the field's default), in the model's field order."""
+    return {name: values.get(name, default) for name, default in _field_defaults(wire_type)}
+
+
+def to_wire(wire_type: type[WireT], fields: Mapping[str, Any], **extra: object) -> WireT:
+    """``wire_type`` from wire ``fields`` (UUIDs as strings) plus ``extra`` fields."""
+    values = {
+        name: str(value) if isinstance(value, uuid.UUID) else value
+        for name, value in fields.items()
+    }
+    return wire_type(**values, **extra)
 
 
 def _from_row(wire_type: type[WireT], row: orm.Base, **extra: object) -> WireT:
-    """``wire_type`` from the row's same-named columns (UUIDs as strings) plus ``extra``."""
-    values: dict[str, object] = {}
-    for name in _shared_columns(type(row), wire_type):
-        value = getattr(row, name)
-        values[name] = str(value) if isinstance(value, uuid.UUID) else value
-    return wire_type(**values, **extra)
+    """``wire_type`` from the row's columns plus ``extra``."""
+    return to_wire(wire_type, row_fields(wire_type, row), **extra)
 
 
 @dataclass(frozen=True)
@@ -71,13 +120,13 @@ def prompt_view(version: orm.PromptVersion) -> wire.Prompt:
 
 
 def feedback_view(row: orm.Feedback) -> wire.FeedbackResult:
-    """The wire ``FeedbackResult`` of a feedback row (column ``metadata_`` -> ``metadata``)."""
-    return _from_row(wire.FeedbackResult, row, metadata=row.metadata_)
+    """The wire ``FeedbackResult`` of a feedback row."""
+    return _from_row(wire.FeedbackResult, row)
 
 
 def trace_view(row: orm.Trace) -> wire.TraceResult:
-    """The wire ``TraceResult`` of a trace row (column ``metadata_`` -> ``metadata``)."""
-    return _from_row(wire.TraceResult, row, metadata=row.metadata_)
+    """The wire ``TraceResult`` of a trace row."""
+    return _from_row(wire.TraceResult, row)
 
 
 def job_view(job: orm.OptimizationJob) -> wire.Job:
