@@ -15,6 +15,7 @@ from kaizen_sdk import operations as ops
 from kaizen_sdk.binding import Operation
 from kaizen_sdk.config import resolve_config
 from kaizen_sdk.core import ClientCore
+from kaizen_sdk.models import Prompt
 from kaizen_sdk.prompt_cache import FetchResult, PromptCacheStats
 from kaizen_sdk.steps import IO, Steps
 
@@ -24,6 +25,8 @@ TransportT = TypeVar("TransportT")
 
 
 class _PromptCache(Protocol):
+    def peek(self, key: str) -> Prompt | None: ...
+
     def invalidate(self, keys: tuple[str, ...]) -> None: ...
 
     def stats(self) -> PromptCacheStats: ...
@@ -117,6 +120,19 @@ class ClientBase(Generic[TransportT]):
             12
         """
         return self._cache.stats()
+
+    def cached_prompt(self, task_id: str) -> Prompt | None:
+        """The prompt of ``task_id`` if the cache holds a fresh one, else ``None``; never any
+        I/O and never waits (a fresh answer counts as a cache hit).
+
+        For hot paths that have their own plan for a miss; ``get_prompt`` does the rest
+        (fetch, stale-while-revalidate, fallback).
+
+        Example:
+            >>> prompt = client.cached_prompt("summarize_ticket")  # doctest: +SKIP
+            >>> prompt = prompt or await client.get_prompt("summarize_ticket")  # doctest: +SKIP
+        """
+        return self._cache.peek(task_id)
 
     def invalidate_prompt(self, task_id: str) -> None:
         """Drop the cached prompt of ``task_id`` (exactly that key, plus keys naming the same

@@ -291,6 +291,21 @@ def test_lock_free_warm_hits_from_many_threads_are_all_counted() -> None:
     client.close()
 
 
+async def test_cached_prompt_answers_only_from_a_fresh_entry_without_io(client_kind: str) -> None:
+    ct = FakeCT()
+    ct.add_task("summarize")
+    clock = FakeClock()
+    client = make_client(client_kind, ct, cache_ttl=TTL, clock=clock)
+    assert client.cached_prompt("summarize") is None  # cold: no fetch started
+    fetched = await call(client, "get_prompt", "summarize")
+    assert client.cached_prompt("summarize") is fetched
+    clock.advance(TTL + 1)
+    assert client.cached_prompt("summarize") is None  # stale: get_prompt revalidates
+    assert len(ct.prompt_fetches()) == 1
+    assert (client.cache_stats.misses, client.cache_stats.hits) == (1, 1)
+    await close(client)
+
+
 async def test_invalidate_prompt_drops_exactly_that_key(client_kind: str) -> None:
     ct = FakeCT()
     for name in ("ab", "abc", "abcd"):
