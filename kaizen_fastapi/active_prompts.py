@@ -61,6 +61,10 @@ class PromptResolver:
                 fallback is available.
         """
         self._keys_in_use.add(task)
+        prompt = self._client.cached_prompt(task)
+        if prompt is not None:  # the warm path, taken by almost every request
+            self._metrics.prompts_served += 1
+            return prompt
         fallback = self._settings.fallback_prompts.get(task)
         try:
             prompt = await self._client.get_prompt(task, fallback=fallback)
@@ -74,8 +78,8 @@ class PromptResolver:
             if self._settings.strict:
                 self._metrics.inc("prompt_unavailable")
                 raise PromptUnavailableError(task, "the CT server is unreachable (strict mode)")
-            self._metrics.inc("prompt_fallback_serves")
-        self._metrics.inc("prompts_served")
+            self._metrics.prompt_fallback_serves += 1
+        self._metrics.prompts_served += 1
         return prompt
 
     def _configured_fallback(self, task: str, fallback: str | None, error: CTError) -> Prompt:

@@ -24,15 +24,21 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kaizen_fastapi.active_prompts import PromptUnavailableError
-from kaizen_fastapi.lifespan import runtime_from_state
+from kaizen_fastapi.lifespan import STATE_KEY, runtime_from_state
+from kaizen_fastapi.path_tasks import PathTasks
 from kaizen_fastapi.problems import problem_response
-from kaizen_fastapi.request_prompt import RequestPrompt, enter_request, leave_request
+from kaizen_fastapi.request_prompt import (
+    RequestPrompt,
+    enter_request,
+    leave_request,
+    prompt_header_value,
+)
 from kaizen_fastapi.runtime import KaizenRuntime
-from kaizen_fastapi.settings import task_for_path
 
 __all__ = ["KaizenPromptMiddleware"]
 
@@ -58,17 +64,25 @@ class KaizenPromptMiddleware:
         self.app = app
         self._routes = dict(routes) if routes is not None else None
         self._exclude = list(exclude) if exclude is not None else None
+        self._wiring: _Wiring | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get(_APPLIED):
+        if scope["type"] != "http" or _APPLIED in scope:
             await self.app(scope, receive, send)
             return
         scope[_APPLIED] = True
-        runtime = runtime_from_state(scope.get("state"))
-        if runtime is None:  # lifespan not running: dependencies will say so clearly
-            await self.app(scope, receive, send)
-            return
-        slot = RequestPrompt(task=self._task_for(scope["path"], runtime))
+        wiring = self._wiring
+        state = scope.get("state")
+        if wiring is not None and state is not None and state.get(STATE_KEY) is wiring.runtime:
+            runtime = wiring.runtime  # the hot path: same app run as the previous request
+        else:
+            found = runtime_from_state(state)
+            if found is None:  # lifespan not running: dependencies will say so clearly
+                await self.app(scope, receive, send)
+                return
+            runtime = found
+            wiring = self._wiring = self._wire(runtime)
+        slot = RequestPrompt(task=wiring.tasks[scope["path"]])
         if slot.task is not None:
             try:
                 slot.prompt = await runtime.prompts.resolve(slot.task)
@@ -77,27 +91,16 @@ class KaizenPromptMiddleware:
                     await _unavailable(exc, scope, receive, send)
                     return
                 slot.error = exc.reason
-        await self._call_with_prompt(slot, runtime.settings.prompt_header, scope, receive, send)
-
-    def _task_for(self, path: str, runtime: KaizenRuntime) -> str | None:
-        settings = runtime.settings
-        routes = self._routes if self._routes is not None else settings.prompt_routes
-        exclude = self._exclude if self._exclude is not None else settings.prompt_routes_exclude
-        return task_for_path(path, routes, exclude)
-
-    async def _call_with_prompt(
-        self, slot: RequestPrompt, header: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        header_name = header.lower().encode("latin-1")
+        header_name = wiring.header_name
         started = False
 
         async def send_with_version(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                value = slot.header_value
-                if value is not None:
-                    headers = [*message.get("headers", []), (header_name, value.encode())]
+                if slot.prompt is not None:
+                    value = prompt_header_value(slot.prompt).encode()
+                    headers = [*message.get("headers", ()), (header_name, value)]
                     message = {**message, "headers": headers}
             await send(message)
 
@@ -110,6 +113,21 @@ class KaizenPromptMiddleware:
             await _unavailable(exc, scope, receive, send)
         finally:
             leave_request(token)
+
+    def _wire(self, runtime: KaizenRuntime) -> _Wiring:
+        """What every request of this app run needs, worked out once per runtime."""
+        settings = runtime.settings
+        routes = self._routes if self._routes is not None else settings.prompt_routes
+        exclude = self._exclude if self._exclude is not None else settings.prompt_routes_exclude
+        return _Wiring(runtime, PathTasks(routes, exclude),
+                       settings.prompt_header.lower().encode("latin-1"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Wiring:
+    runtime: KaizenRuntime
+    tasks: PathTasks
+    header_name: bytes
 
 
 async def _unavailable(

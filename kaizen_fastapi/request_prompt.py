@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -50,9 +51,10 @@ def prompt_header_value(prompt: Prompt) -> str:
 _current: ContextVar[RequestPrompt | None] = ContextVar("kaizen_request_prompt", default=None)
 
 
-def current_request_prompt() -> RequestPrompt | None:
-    """The slot of the request being handled, if the prompt middleware runs."""
-    return _current.get()
+# The middleware and KaizenRoute call these on every request: bound methods of the context
+# variable cost no Python frame.
+current_request_prompt: Callable[[], RequestPrompt | None] = _current.get
+"""The slot of the request being handled, if the prompt middleware runs."""
 
 
 def current_prompt() -> Prompt | None:
@@ -66,11 +68,8 @@ def current_prompt() -> Prompt | None:
     return slot.prompt if slot is not None else None
 
 
-def enter_request(slot: RequestPrompt) -> Token[RequestPrompt | None]:
-    """Make ``slot`` the current request's (used by the middleware)."""
-    return _current.set(slot)
+enter_request: Callable[[RequestPrompt | None], Token[RequestPrompt | None]] = _current.set
+"""Make a slot the current request's (used by the middleware); returns the token to leave."""
 
-
-def leave_request(token: Token[RequestPrompt | None]) -> None:
-    """Undo :func:`enter_request`."""
-    _current.reset(token)
+leave_request: Callable[[Token[RequestPrompt | None]], None] = _current.reset
+"""Undo :func:`enter_request` with its token."""

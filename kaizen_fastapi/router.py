@@ -39,6 +39,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
 from kaizen_fastapi.dependencies import KaizenNotRunningError, get_kaizen_runtime
+from kaizen_fastapi.fixed_path_router import FixedPathRouter
 from kaizen_fastapi.lifespan import kaizen_lifespan, runtime_from_state
 from kaizen_fastapi.problems import FieldError, Problem, problem_response
 from kaizen_fastapi.runtime import ClientFactory, KaizenRuntime, default_client
@@ -281,7 +282,7 @@ def create_kaizen_router(
     """
     if prefix is None:
         prefix = settings.router_prefix if settings is not None else DEFAULT_PREFIX
-    router = APIRouter(
+    router = FixedPathRouter(
         prefix=prefix,
         tags=["kaizen"],
         route_class=_PublicEndpointRoute,
