@@ -2,7 +2,8 @@
 
 * ``plain``: ``GET /summarize`` answering constant JSON, no Kaizen (the baseline).
 * ``plugin``: the same endpoint with the full plugin (``kaizen_router``, the prompt
-  middleware, ``ActivePrompt``), plus ``POST /issue-tokens?count=N`` (records N LLM calls,
+  middleware, ``ActivePrompt`` on routes declared with ``KaizenRoute``), plus
+  ``POST /issue-tokens?count=N`` (records N LLM calls,
   returns their feedback tokens), ``GET /traced`` (prompt + recorded call, for the memory
   soak) and ``GET /kaizen-stats`` (prompt-cache counters, pending deliveries).
   Settings come from ``KAIZEN_*`` environment variables set by the parent.
@@ -22,6 +23,7 @@ from kaizen_fastapi import (
     ActivePrompt,
     KaizenClient,
     KaizenPromptMiddleware,
+    KaizenRoute,
     get_kaizen_runtime,
     kaizen_router,
     record_llm_call,
@@ -55,6 +57,7 @@ def plugin_base(*, middleware: bool = True) -> FastAPI:
 
 def _plugin() -> FastAPI:
     app = plugin_base()
+    app.router.route_class = KaizenRoute  # ActivePrompt without FastAPI's dependency solver
 
     @app.get("/summarize")
     async def summarize(prompt: ActivePrompt) -> dict[str, Any]:

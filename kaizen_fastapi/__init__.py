@@ -8,8 +8,9 @@ Example:
     >>> app.add_middleware(KaizenPromptMiddleware, routes={"/summarize*": "summarize_ticket"})
 
 Handlers then take ``client: KaizenClient`` (the shared ``AsyncCTClient``) and
-``prompt: ActivePrompt``, and return ``(await record_llm_call(request, ...)).feedback_token``
-so that end users can rate the result at ``POST /kaizen/feedback``.
+``prompt: ActivePrompt`` (near free on routes declared with ``route_class=KaizenRoute``),
+and return ``(await record_llm_call(request, ...)).feedback_token`` so that end users can
+rate the result at ``POST /kaizen/feedback``.
 """
 
 from kaizen_fastapi.active_prompts import PromptUnavailableError
@@ -26,6 +27,7 @@ from kaizen_fastapi.dependencies import (
 from kaizen_fastapi.lifespan import STATE_KEY, kaizen_lifespan
 from kaizen_fastapi.metrics import KaizenMetrics
 from kaizen_fastapi.middleware import KaizenPromptMiddleware
+from kaizen_fastapi.prompt_route import KaizenRoute
 from kaizen_fastapi.request_prompt import current_prompt
 from kaizen_fastapi.router import (
     FEEDBACK_ROUTE_NAME,
@@ -53,6 +55,7 @@ __all__ = [
     "KaizenNotRunningError",
     "KaizenPromptMiddleware",
     "KaizenPromptNotDeclaredError",
+    "KaizenRoute",
     "KaizenRuntime",
     "KaizenSettings",
     "PromptUnavailableError",

@@ -31,6 +31,7 @@ __all__ = [
     "get_active_prompt",
     "get_kaizen",
     "get_kaizen_runtime",
+    "read_active_prompt",
     "uses_prompt",
 ]
 
@@ -75,6 +76,14 @@ KaizenClient = Annotated[AsyncCTClient, Depends(get_kaizen)]
 
 async def get_active_prompt() -> Prompt:
     """The prompt the middleware (or ``uses_prompt``) resolved for this request.
+
+    The dependency behind ``ActivePrompt``; see :func:`read_active_prompt`.
+    """
+    return read_active_prompt()
+
+
+def read_active_prompt() -> Prompt:
+    """The prompt the middleware (or ``uses_prompt``) resolved for the request being handled.
 
     Raises:
         PromptUnavailableError: no prompt can be served (answered 503 by the middleware).

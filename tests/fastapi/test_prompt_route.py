@@ -1,0 +1,197 @@
+"""``KaizenRoute`` hands ``ActivePrompt`` to endpoints itself; the rest of the route is FastAPI's.
+
+Against the real CT server: the prompt served, the version header, OpenAPI unchanged, sync and
+async endpoints, an endpoint's own ``Request`` parameter, overrides, and the same errors as the
+``Depends`` path (503 problem when no prompt can be served, the "map its path" error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.testclient import TestClient
+
+from kaizen_fastapi import (
+    ActivePrompt,
+    KaizenPromptMiddleware,
+    KaizenRoute,
+    KaizenSettings,
+    create_kaizen_router,
+    get_active_prompt,
+    uses_prompt,
+)
+from kaizen_fastapi.prompt_route import with_active_prompt
+from kaizen_fastapi.testing import kaizen_test_settings
+from kaizen_sdk import Prompt
+from tests.fastapi.demo_app import create_task_with_prompt
+from tests.support.ct_server import CTServerProcess
+
+_OVERRIDE = Prompt(id="override", task_id="t", prompt_text="Overridden prompt", version_number=9)
+
+
+def _app(settings: KaizenSettings) -> FastAPI:
+    app = FastAPI()
+    app.router.route_class = KaizenRoute
+    app.include_router(create_kaizen_router(settings))
+    app.add_middleware(KaizenPromptMiddleware)
+    return app
+
+
+@pytest.fixture
+def served_task(ct_server: CTServerProcess, unique_task: str) -> str:
+    create_task_with_prompt(ct_server, unique_task, "Summarize in one line:")
+    return unique_task
+
+
+@pytest.fixture
+def settings(ct_server: CTServerProcess, served_task: str) -> KaizenSettings:
+    return kaizen_test_settings(ct_server.base_url, ct_server.api_key, prompt_events=False,
+                                prompt_routes={"/s/*": served_task})
+
+
+def test_async_and_sync_endpoints_get_the_served_prompt_and_the_header(
+    settings: KaizenSettings,
+) -> None:
+    app = _app(settings)
+
+    @app.get("/s/async")
+    async def in_loop(prompt: ActivePrompt, n: int = 1) -> dict[str, Any]:
+        return {"text": prompt.prompt_text, "n": n}
+
+    @app.get("/s/sync")
+    def in_thread(prompt: ActivePrompt, request: Request) -> dict[str, Any]:
+        return {"text": prompt.prompt_text, "path": request.url.path}
+
+    with TestClient(app) as http:
+        first = http.get("/s/async", params={"n": 3})
+        second = http.get("/s/sync")
+    assert first.json() == {"text": "Summarize in one line:", "n": 3}
+    assert second.json() == {"text": "Summarize in one line:", "path": "/s/sync"}
+    assert first.headers["X-Kaizen-Prompt-Version"] == "1"
+    assert second.headers["X-Kaizen-Prompt-Version"] == "1"
+
+
+def test_openapi_shows_the_endpoint_as_written_minus_the_prompt(
+    settings: KaizenSettings,
+) -> None:
+    app = _app(settings)
+
+    @app.get("/s/{item}", summary="Summarize an item")
+    async def summarize(item: int, prompt: ActivePrompt, lang: str = "en") -> dict[str, str]:
+        """Summarize ``item``."""
+        return {"prompt": prompt.prompt_text}
+
+    operation = app.openapi()["paths"]["/s/{item}"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == ["item", "lang"]
+    assert operation["summary"] == "Summarize an item"
+    assert operation["operationId"].startswith("summarize")
+    with TestClient(app) as http:
+        assert http.get("/s/x").status_code == 422  # validation is still FastAPI's
+
+
+def test_prompt_parameter_in_the_default_form_is_handled_too(settings: KaizenSettings) -> None:
+    app = _app(settings)
+
+    @app.get("/s/default")
+    async def summarize(prompt: Prompt = Depends(get_active_prompt)) -> str:  # noqa: B008
+        return prompt.prompt_text
+
+    assert with_active_prompt(summarize) is not summarize
+    with TestClient(app) as http:
+        assert http.get("/s/default").json() == "Summarize in one line:"
+
+
+@pytest.mark.parametrize("override", [lambda: _OVERRIDE, "async"])
+def test_override_of_get_active_prompt_is_honoured(
+    settings: KaizenSettings, override: Callable[[], Prompt] | str,
+) -> None:
+    async def async_override() -> Prompt:
+        return _OVERRIDE
+
+    app = _app(settings)
+    app.dependency_overrides[get_active_prompt] = (
+        async_override if override == "async" else override)
+
+    @app.get("/s/over")
+    async def summarize(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
+
+    with TestClient(app) as http:
+        assert http.get("/s/over").json() == "Overridden prompt"
+
+
+def test_override_with_parameters_is_refused_naming_the_fix(settings: KaizenSettings) -> None:
+    app = _app(settings)
+    app.dependency_overrides[get_active_prompt] = lambda request: _OVERRIDE
+
+    @app.get("/s/over")
+    async def summarize(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
+
+    with TestClient(app) as http, pytest.raises(TypeError, match="must take no parameters"):
+        http.get("/s/over")
+
+
+def test_unmapped_path_raises_the_same_error_as_the_dependency(
+    settings: KaizenSettings,
+) -> None:
+    app = _app(settings)
+
+    @app.get("/unmapped")
+    async def unmapped(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
+
+    with TestClient(app) as http, pytest.raises(RuntimeError, match="prompt_routes"):
+        http.get("/unmapped")
+
+
+def test_unservable_prompt_gets_the_503_problem(
+    down_settings: Callable[..., KaizenSettings],
+) -> None:
+    app = _app(down_settings(prompt_routes={"/s/*": "nowhere"}))
+
+    @app.get("/s/x")
+    async def summarize(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
+
+    with TestClient(app) as http:
+        response = http.get("/s/x")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "nowhere" in response.json()["detail"]
+
+
+def test_uses_prompt_declared_on_a_router_of_kaizen_routes(
+    ct_server: CTServerProcess, served_task: str,
+) -> None:
+    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, prompt_events=False)
+    router = APIRouter(route_class=KaizenRoute, prefix="/api")
+
+    @router.post("/classify", dependencies=[Depends(uses_prompt(served_task))])
+    async def classify(prompt: ActivePrompt, request: Request) -> dict[str, Any]:
+        return {"path": request.url.path, "text": prompt.prompt_text}
+
+    app = FastAPI()
+    app.include_router(create_kaizen_router(settings))
+    app.include_router(router)
+    app.add_middleware(KaizenPromptMiddleware)
+    with TestClient(app) as http:
+        response = http.post("/api/classify")
+    assert response.json() == {"path": "/api/classify", "text": "Summarize in one line:"}
+    assert response.headers["X-Kaizen-Prompt-Version"] == "1"
+
+
+def test_endpoints_left_to_fastapi() -> None:
+    async def streams(prompt: ActivePrompt) -> AsyncIterator[str]:
+        yield prompt.prompt_text
+
+    async def no_prompt(n: int) -> int:
+        return n
+
+    async def var_keywords(prompt: ActivePrompt, **extra: Any) -> None: ...
+
+    for endpoint in (streams, no_prompt, var_keywords):
+        assert with_active_prompt(endpoint) is endpoint
