@@ -22,7 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from example_app.llm import LLM
 from example_app.samples import SAMPLE_TICKETS, SampleTicket
 from example_app.settings import ExampleSettings
-from kaizen_fastapi import FEEDBACK_ROUTE_NAME, ActivePrompt, KaizenClient, record_llm_call
+from kaizen_fastapi import (
+    FEEDBACK_ROUTE_NAME,
+    ActivePrompt,
+    KaizenClient,
+    KaizenRoute,
+    record_llm_call,
+)
 from kaizen_sdk import Job, OptimizeResult, Prompt, Task
 
 __all__ = [
@@ -64,7 +70,7 @@ def require_admin_actions(settings: Settings) -> None:
     if not settings.allow_activation:
         raise AdminActionsDisabledError("EXAMPLE_ALLOW_ACTIVATION is false on this app.")
 
-router = APIRouter(prefix="/api", tags=["example"])
+router = APIRouter(prefix="/api", tags=["example"], route_class=KaizenRoute)  # ActivePrompt: ~free
 
 
 class AppConfig(BaseModel):
