@@ -327,9 +327,12 @@ def rss_mb(pid: int) -> float:
 
 @dataclass(frozen=True)
 class Soak:
-    requests: int
-    rss_start_mb: float
-    rss_end_mb: float
+    requests: int  # measured, after the warm-up
+    warmup_requests: int
+    rss_start_mb: float  # after the warm-up, queue drained
+    rss_end_mb: float  # after ``requests`` more, queue drained
+    checkpoints_mb: list[tuple[int, float]]  # (requests so far, RSS with the queue drained)
+    peak_pending: int  # most deliveries seen waiting at once (warm-up included)
     non_2xx: int
 
     @property
@@ -337,26 +340,64 @@ class Soak:
         return self.rss_end_mb - self.rss_start_mb
 
 
-def soak(app: AppProcess, requests: int, connections: int = 16) -> Soak:
-    """RSS of the app process after a warm-up and after ``requests`` more ``GET /traced``
-    (prompt via the middleware, a recorded LLM call, a feedback token), each read once the
-    delivery queue has drained."""
-    warmup = min(2000, max(100, requests // 5))
+class _PendingSampler:
+    """Samples the app's pending deliveries every ``interval`` s while a load runs."""
+
+    def __init__(self, base_url: str, interval: float = 0.1) -> None:
+        self.peak = 0
+        self._base_url, self._interval = base_url, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _PendingSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        with httpx.Client(base_url=self._base_url, timeout=10.0) as http:
+            while not self._stop.wait(self._interval):
+                self.peak = max(self.peak, http.get("/kaizen-stats").json()["pending_deliveries"])
+
+
+def soak(app: AppProcess, requests: int, connections: int = 16, rounds: int = 5,
+         warmup: int | None = None) -> Soak:
+    """RSS of the app process over ``requests`` ``GET /traced`` (prompt via the middleware, a
+    recorded LLM call, a feedback token), at full speed, in ``rounds`` equal rounds.
+
+    The warm-up (default: half of ``requests``) runs in one go, so the delivery queue reaches
+    the high-water mark of this load (full, when the app outpaces the CT server's ingestion;
+    the rounds, each starting drained, peak lower): that peak of queued traces is part of the
+    steady state, so it is in the start figure. Every RSS figure is read at rest, once the
+    queue has drained (traces still queued are work in flight, not a leak): the start, one
+    checkpoint after each round, the end (the last checkpoint).
+    """
+    per_round = max(1, requests // rounds)
+    warmup = requests // 2 if warmup is None else warmup
+
     def load(count: int) -> LoadResult:
         return run_load(LoadSpec(url=app.base_url + "/traced", max_requests=count,
                                  connections=connections, warmup_seconds=0), timeout_s=900)
 
     def settled_rss() -> float:
-        # Measured at rest: traces still queued for delivery are work in flight, not a leak.
         wait_until(lambda: kaizen_stats(app.base_url)["pending_deliveries"] == 0, 600,
                    "the plugin app's delivery queue to drain")
         return rss_mb(app.pid)
 
-    load(warmup)
-    start = settled_rss()
-    result = load(requests)
-    end = settled_rss()
-    return Soak(requests, start, end, result.requests - result.count("2"))
+    with _PendingSampler(app.base_url) as sampler:
+        load(warmup)
+        start = settled_rss()
+        checkpoints: list[tuple[int, float]] = []
+        non_2xx = 0
+        for index in range(rounds):
+            result = load(per_round)
+            non_2xx += result.requests - result.count("2")
+            checkpoints.append(((index + 1) * per_round, settled_rss()))
+    return Soak(per_round * rounds, warmup, start, checkpoints[-1][1], checkpoints,
+                sampler.peak, non_2xx)
 
 
 def seed_bench_task(ct: CTServerProcess) -> None:

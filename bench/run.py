@@ -232,12 +232,17 @@ def soak_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
     with app_process("plugin", env) as app:
         result = plugin_http.soak(app, sizes.soak_requests)
     growth = result.growth_mb / result.rss_start_mb
+    checkpoints = ", ".join(f"{rss:.1f}" for _, rss in result.checkpoints_mb)
+    every = result.checkpoints_mb[0][0]
     return [Row("7", f"Memory soak: {result.requests:,} requests to the plugin app (RSS)",
                 f"end {result.rss_end_mb:.1f} MB", f"start {result.rss_start_mb:.1f} MB",
                 result.rss_end_mb / result.rss_start_mb, "growth ≤ 10 %",
                 growth <= 0.10 and result.non_2xx == 0,
-                f"GET /traced (prompt + recorded LLM call + token); growth "
-                f"{result.growth_mb:+.1f} MB; non-2xx: {result.non_2xx}", target_ratio=1.1)]
+                f"GET /traced (prompt + recorded LLM call + token) at full speed; start after "
+                f"{result.warmup_requests:,} warm-up requests (delivery queue peak "
+                f"{result.peak_pending:,} items); RSS at rest every {every:,}: "
+                f"{checkpoints} MB; growth {result.growth_mb:+.1f} MB; non-2xx: {result.non_2xx}",
+                target_ratio=1.1)]
 
 
 # --- orchestration ----------------------------------------------------------------------------
