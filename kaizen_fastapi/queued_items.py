@@ -40,7 +40,7 @@ _SLOT: Final = 8
 """Bytes of one reference in the queue's deque or the worker's batch list."""
 _DICT_ENTRY: Final = 3 * 8 * 2
 """Bytes one more key costs a dict on average (hash, key, value; table kept under 2/3 full)."""
-_PROMPT_FIELD: Final = "prompt_text"
+_WITHOUT_PROMPT: Final = {"prompt_text"}  # never changed
 _PROMPT_KEY: Final = b',"prompt_text":'
 
 
@@ -109,13 +109,13 @@ class QueuedItem:
             return cls("feedback", to_json(item, exclude_none=True), None)
         if item.prompt_text is None:
             return cls("traces", to_json(item, exclude_none=True), None)
-        return cls("traces", to_json(item, exclude_none=True, exclude={_PROMPT_FIELD}),
+        return cls("traces", to_json(item, exclude_none=True, exclude=_WITHOUT_PROMPT),
                    texts.acquire(item.prompt_text))
 
     def size(self) -> int:
         """Bytes this entry keeps in memory (its shared prompt text is counted by
         :class:`SharedTexts`)."""
-        return sys.getsizeof(self) + sys.getsizeof(self.body) + _SLOT
+        return len(self.body) + _ENTRY_OVERHEAD
 
     def decode(self, item_type: type[ItemT]) -> ItemT:
         """The item again (validated by ``item_type`` from the wire JSON), prompt text included."""
@@ -129,3 +129,8 @@ class QueuedItem:
         if self.prompt is not None:
             texts.release(self.prompt)
             self.prompt = None
+
+
+_ENTRY_OVERHEAD: Final = sys.getsizeof(QueuedItem("", b"", None)) + sys.getsizeof(b"") + _SLOT
+"""Bytes of a :class:`QueuedItem` besides its body's content: the object, the ``bytes``
+header, its reference in the queue."""
