@@ -51,6 +51,7 @@ class PromptResolver:
         self._metrics = metrics
         self._monitor = monitor
         self._keys_in_use: set[str] = set()
+        self._cached_prompt = client.cached_prompt
 
     async def resolve(self, task: str) -> Prompt:
         """The prompt to serve for ``task`` now.
@@ -60,10 +61,8 @@ class PromptResolver:
                 task has no active prompt and no fallback; or strict mode and only the
                 fallback is available.
         """
-        self._keys_in_use.add(task)
-        prompt = self._client.cached_prompt(task)
-        if prompt is not None:  # the warm path, taken by almost every request
-            self._metrics.prompts_served += 1
+        prompt = self.cached(task)
+        if prompt is not None:
             return prompt
         fallback = self._settings.fallback_prompts.get(task)
         try:
@@ -80,6 +79,15 @@ class PromptResolver:
                 raise PromptUnavailableError(task, "the CT server is unreachable (strict mode)")
             self._metrics.prompt_fallback_serves += 1
         self._metrics.prompts_served += 1
+        return prompt
+
+    def cached(self, task: str) -> Prompt | None:
+        """The warm path of :meth:`resolve`, taken by almost every request: the fresh cached
+        prompt of ``task`` (counted as served), or ``None`` if :meth:`resolve` must run."""
+        self._keys_in_use.add(task)
+        prompt = self._cached_prompt(task)
+        if prompt is not None:
+            self._metrics.prompts_served += 1
         return prompt
 
     def _configured_fallback(self, task: str, fallback: str | None, error: CTError) -> Prompt:

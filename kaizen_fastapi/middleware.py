@@ -23,8 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,6 +38,7 @@ from kaizen_fastapi.request_prompt import (
     prompt_header_value,
 )
 from kaizen_fastapi.runtime import KaizenRuntime
+from kaizen_sdk import Prompt
 
 __all__ = ["KaizenPromptMiddleware"]
 
@@ -84,25 +84,28 @@ class KaizenPromptMiddleware:
             wiring = self._wiring = self._wire(runtime)
         slot = RequestPrompt(task=wiring.tasks[scope["path"]])
         if slot.task is not None:
-            try:
-                slot.prompt = await runtime.prompts.resolve(slot.task)
-            except PromptUnavailableError as exc:
-                if runtime.settings.strict:
-                    await _unavailable(exc, scope, receive, send)
-                    return
-                slot.error = exc.reason
-        header_name = wiring.header_name
+            slot.prompt = wiring.cached(slot.task)
+            if slot.prompt is None:
+                try:
+                    slot.prompt = await runtime.prompts.resolve(slot.task)
+                except PromptUnavailableError as exc:
+                    if runtime.settings.strict:
+                        await _unavailable(exc, scope, receive, send)
+                        return
+                    slot.error = exc.reason
         started = False
 
-        async def send_with_version(message: Message) -> None:
+        def send_with_version(message: Message) -> Awaitable[None]:
+            # A plain function returning send's awaitable: no coroutine of its own per message.
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if slot.prompt is not None:
-                    value = prompt_header_value(slot.prompt).encode()
-                    headers = [*message.get("headers", ()), (header_name, value)]
-                    message = {**message, "headers": headers}
-            await send(message)
+                prompt = slot.prompt
+                if prompt is not None:
+                    header = (wiring.last_header if prompt is wiring.last_prompt
+                              else wiring.header_for(prompt))
+                    message = {**message, "headers": [*message.get("headers", ()), header]}
+            return send(message)
 
         token = enter_request(slot)
         try:
@@ -123,11 +126,25 @@ class KaizenPromptMiddleware:
                        settings.prompt_header.lower().encode("latin-1"))
 
 
-@dataclass(frozen=True, slots=True)
 class _Wiring:
-    runtime: KaizenRuntime
-    tasks: PathTasks
-    header_name: bytes
+    """Per app run: the runtime, path -> task, the prompt lookup, the version header."""
+
+    __slots__ = ("_header_name", "cached", "last_header", "last_prompt", "runtime", "tasks")
+
+    def __init__(self, runtime: KaizenRuntime, tasks: PathTasks, header_name: bytes) -> None:
+        self.runtime = runtime
+        self.tasks = tasks
+        self.cached = runtime.prompts.cached
+        self._header_name = header_name
+        self.last_prompt: Prompt | None = None  # the prompt of the last version header made
+        self.last_header = (header_name, b"")
+
+    def header_for(self, prompt: Prompt) -> tuple[bytes, bytes]:
+        """The version header naming ``prompt`` (callers reuse ``last_header`` when it is
+        ``last_prompt``'s: nearly every request serves the same prompt object)."""
+        self.last_header = (self._header_name, prompt_header_value(prompt).encode())
+        self.last_prompt = prompt
+        return self.last_header
 
 
 async def _unavailable(

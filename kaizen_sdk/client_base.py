@@ -51,6 +51,17 @@ class ClientBase(Generic[TransportT]):
     _core: ClientCore
     _cache: _PromptCache
 
+    cached_prompt: Callable[[str], Prompt | None]
+    """``cached_prompt(task_id)``: the prompt of ``task_id`` if the cache holds a fresh one,
+    else ``None``; never any I/O and never waits (a fresh answer counts as a cache hit).
+
+    For hot paths that have their own plan for a miss; ``get_prompt`` does the rest (fetch,
+    stale-while-revalidate, fallback). It is the cache's own lookup, bound per client, so a
+    call costs a single function call::
+
+        prompt = client.cached_prompt("summarize_ticket") or await client.get_prompt(...)
+    """
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -68,6 +79,7 @@ class ClientBase(Generic[TransportT]):
                                 max_retries=max_retries, cache_maxsize=cache_maxsize)
         self._core = replace(ClientCore.from_config(config), clock=clock)
         self._io = self._open(transport)
+        self.cached_prompt = self._cache.peek
 
     def _fetch_prompt(self, task_id: str, etag: str | None) -> Steps[FetchResult]:
         """The prompt cache's fetch: the active prompt, revalidated with ``etag``."""
@@ -120,19 +132,6 @@ class ClientBase(Generic[TransportT]):
             12
         """
         return self._cache.stats()
-
-    def cached_prompt(self, task_id: str) -> Prompt | None:
-        """The prompt of ``task_id`` if the cache holds a fresh one, else ``None``; never any
-        I/O and never waits (a fresh answer counts as a cache hit).
-
-        For hot paths that have their own plan for a miss; ``get_prompt`` does the rest
-        (fetch, stale-while-revalidate, fallback).
-
-        Example:
-            >>> prompt = client.cached_prompt("summarize_ticket")  # doctest: +SKIP
-            >>> prompt = prompt or await client.get_prompt("summarize_ticket")  # doctest: +SKIP
-        """
-        return self._cache.peek(task_id)
 
     def invalidate_prompt(self, task_id: str) -> None:
         """Drop the cached prompt of ``task_id`` (exactly that key, plus keys naming the same
