@@ -9,6 +9,7 @@ Example (shell)::
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Annotated, TypeVar
@@ -107,6 +108,9 @@ def serve(
     if settings.api_key is None and not _with_session(settings, api_keys.has_active_keys):
         errors().print(f"[yellow]{NO_KEY_HINT}[/yellow]")
     app = create_app(settings)
+    # Modules, routes, models and settings live as long as the process: moving them out of
+    # the collector's generations spares every full collection from walking them again.
+    gc.freeze()
     config = uvicorn.Config(
         app,
         host=settings.host,

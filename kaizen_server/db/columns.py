@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +37,11 @@ def utc_now() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every backend (SQLite stores it naive)."""
+    """A timezone-aware UTC timestamp on every backend (SQLite stores it naive).
+
+    On SQLite a value is written as ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC), SQLAlchemy's own
+    storage format, with one ``isoformat`` call: a bulk insert converts one per row.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -48,6 +53,19 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = value.replace(tzinfo=UTC)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_sqlite_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+
+        return to_sqlite_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

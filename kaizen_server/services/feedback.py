@@ -169,42 +169,45 @@ async def _store(
     new_rows: list[dict[str, Any]] = []
     new_by_id: dict[uuid.UUID, dict[str, Any]] = {}
     new_by_trace: dict[uuid.UUID, dict[str, Any]] = {}
-    for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
-        where = item_location(index, batch)
+    task_ids = [task.id for task in tasks]
+    for index, (item, task_id) in enumerate(zip(items, task_ids, strict=True)):
         stored = existing.get(item.id) if item.id is not None else None
         if stored is not None:
             records.append(FeedbackRecord(_stored_fields(stored), False, stored.task_id))
             continue
         if item.id is not None and item.id in new_by_id:
-            records.append(FeedbackRecord(_new_fields(new_by_id[item.id]), False, task.id))
+            records.append(FeedbackRecord(_new_fields(new_by_id[item.id]), False, task_id))
             continue
         trace = traces.get(item.trace_id) if item.trace_id is not None else None
         if item.trace_id is not None and trace is None:
-            raise NotFoundError(f"{where}.trace_id: Trace '{item.trace_id}' not found")
-        if trace is not None and trace.task_id != task.id:
+            raise NotFoundError(
+                f"{item_location(index, batch)}.trace_id: Trace '{item.trace_id}' not found"
+            )
+        if trace is not None and trace.task_id != task_id:
             raise InputValidationError(
-                f"{where}.trace_id: trace '{trace.id}' belongs to another task"
+                f"{item_location(index, batch)}.trace_id: trace '{trace.id}' belongs to "
+                "another task"
             )
         inputs = item.inputs if item.inputs is not None or trace is None else trace.inputs
-        schema = schemas[task.id]
-        if schema is not None:
-            schema.check(inputs, f"{where}.inputs")
+        schema = schemas[task_id]
+        if schema is not None and inputs is not None and not schema.is_valid(inputs):
+            schema.check(inputs, f"{item_location(index, batch)}.inputs")
         if trace is not None:
             trace.score = item.score
             trace.scored_by = item.source
         stored = by_trace.get(trace.id) if trace is not None else None
         if stored is not None:  # the trace already has its feedback row: update it
             _update(stored, item, inputs)
-            records.append(FeedbackRecord(_stored_fields(stored), False, task.id))
+            records.append(FeedbackRecord(_stored_fields(stored), False, task_id))
             continue
         values = new_by_trace.get(trace.id) if trace is not None else None
         if values is not None:  # a second rating of the same trace in this batch
             values.update(_rerated(item, inputs, values["output"], values["metadata"]))
-            records.append(FeedbackRecord(_new_fields(values), False, task.id))
+            records.append(FeedbackRecord(_new_fields(values), False, task_id))
             continue
         values = {
             "id": item.id or uuid.uuid4(),
-            "task_id": task.id,
+            "task_id": task_id,
             "trace_id": item.trace_id,
             "created_at": utc_now(),
             "inputs": inputs,
@@ -219,7 +222,7 @@ async def _store(
         new_by_id[values["id"]] = values
         if trace is not None:
             new_by_trace[trace.id] = values
-        records.append(FeedbackRecord(_new_fields(values), True, task.id))
+        records.append(FeedbackRecord(_new_fields(values), True, task_id))
     if new_rows:
         await session.execute(insert(table_of(Feedback)), new_rows)
     await session.flush()

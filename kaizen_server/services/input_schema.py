@@ -145,7 +145,8 @@ class InputSchema:
         self._validator = Draft202012Validator(json_schema)
         self._fast = _type_tests(json_schema)
 
-    def _is_valid(self, inputs: dict[str, Any]) -> bool:
+    def is_valid(self, inputs: dict[str, Any]) -> bool:
+        """True when ``inputs`` match (the quick test; :meth:`check` says what is wrong)."""
         if self._fast is None or not isinstance(inputs, dict):
             return self._validator.is_valid(inputs)
         required, tests = self._fast
@@ -159,7 +160,7 @@ class InputSchema:
 
     def first_error(self, inputs: dict[str, Any], where: str) -> str | None:
         """The message of what is wrong with ``inputs`` (prefixed with ``where``), or None."""
-        if self._is_valid(inputs):
+        if self.is_valid(inputs):
             return None
         error = best_schema_error(self._validator.iter_errors(inputs))
         if error is None:  # unreachable while the fast tests match jsonschema's

@@ -84,20 +84,20 @@ async def _store(
         if stored is not None:
             records.append(TraceRecord(stored, False))
             continue
-        where = item_location(index, batch)
+        task_id = task.id
         if item.prompt_version_id is not None and (
-            version_tasks.get(item.prompt_version_id) != task.id
+            version_tasks.get(item.prompt_version_id) != task_id
         ):
             raise NotFoundError(
-                f"{where}.prompt_version_id: prompt version '{item.prompt_version_id}' "
-                f"not found for task {task.name!r}"
+                f"{item_location(index, batch)}.prompt_version_id: prompt version "
+                f"'{item.prompt_version_id}' not found for task {task.name!r}"
             )
-        schema = schemas[task.id]
-        if schema is not None:
-            schema.check(item.inputs, f"{where}.inputs")
+        schema = schemas[task_id]
+        if schema is not None and item.inputs is not None and not schema.is_valid(item.inputs):
+            schema.check(item.inputs, f"{item_location(index, batch)}.inputs")
         values = {
             "id": item.id or uuid.uuid4(),
-            "task_id": task.id,
+            "task_id": task_id,
             "prompt_text": item.prompt_text,
             "response_text": item.response_text,
             "model": item.model,
