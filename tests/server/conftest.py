@@ -41,3 +41,13 @@ def tuned_ct_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CTServ
     url = f"sqlite+aiosqlite:///{workdir / 'kaizen.db'}"
     with running_ct_server(url, workdir, extra_env=env) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def queue_only_ct_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CTServerProcess]:
+    """A SQLite CT server that queues optimization jobs and never runs them (they stay
+    PENDING): for tests about which jobs are queued, without a DSPy process per job."""
+    workdir = tmp_path_factory.mktemp("ct-queue-only")
+    url = f"sqlite+aiosqlite:///{workdir / 'kaizen.db'}"
+    with running_ct_server(url, workdir, extra_env={"KAIZEN_JOB_RUNNER": "none"}) as server:
+        yield server
