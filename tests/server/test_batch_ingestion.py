@@ -4,6 +4,7 @@ auto-trigger once per batch, and the storable-value check at its depth boundary.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -135,6 +136,28 @@ def test_replayed_trace_batch_returns_the_stored_rows(any_ct_server: CTServerPro
         assert len(_rows(client, "traces", task)) == 5
         for row in first.json():  # the batch answer is the trace as every other route shows it
             assert client.get(f"/api/v1/traces/{row['id']}").json() == row
+
+
+@pytest.mark.parametrize("kind", ["feedback", "traces"])
+def test_concurrent_copies_of_a_batch_store_it_once(
+    any_ct_server: CTServerProcess, kind: str
+) -> None:
+    with any_ct_server.client() as client:
+        task = make_task(client)
+    items = [{"id": str(uuid.uuid4()), "task_id": task["id"], "inputs": {"i": i}}
+             for i in range(20)]
+
+    def send(_: int) -> httpx.Response:
+        with any_ct_server.client() as own:
+            return own.post(f"/api/v1/{kind}/batch", json={"items": items})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(send, range(6)))
+    assert [response.status_code for response in responses] == [201] * 6
+    assert all(response.json() == responses[0].json() for response in responses)
+    with any_ct_server.client() as client:
+        stored = _rows(client, kind, task)
+    assert sorted(row["id"] for row in stored) == sorted(item["id"] for item in items)
 
 
 def test_feedback_batch_answer_matches_the_stored_rows(any_ct_server: CTServerProcess) -> None:
