@@ -1,6 +1,12 @@
-"""Benchmark 6: the CT server's prompt fetch (req/s) and batch feedback (rows/s) on SQLite and
-PostgreSQL, each next to a bare FastAPI endpoint (``bench.apps`` ``bare``) measured in the
-same run with the same load generator."""
+"""Benchmark 6: the CT server's prompt fetch (req/s), batch feedback and batch traces (rows/s)
+on SQLite and PostgreSQL, each next to a bare FastAPI endpoint (``bench.apps`` ``bare``)
+measured in the same run with the same load generator and the same bodies.
+
+The server runs without an optimization job runner (:data:`SERVER_ENV`): the bench task's
+feedback crosses its threshold in the first batch, the auto-trigger queues one job, which
+stays PENDING, so every later batch pays the trigger's real check (a job is active) while no
+DSPy run competes with the server for the machine's cores.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,10 @@ from bench.loadgen import LoadSpec, run_load
 from bench.processes import AppProcess, seed_task
 from tests.support.ct_server import CTServerProcess
 
-__all__ = ["ServerThroughput", "server_throughput"]
+__all__ = ["SERVER_ENV", "ServerThroughput", "server_throughput"]
+
+SERVER_ENV = {"KAIZEN_JOB_RUNNER": "none"}
+"""Extra environment of the measured CT server (jobs are queued, never run)."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +31,9 @@ class ServerThroughput:
     prompt_rps: float
     bare_get_rps: float
     feedback_rows_per_s: float
-    bare_post_rows_per_s: float
+    bare_feedback_rows_per_s: float  # the bare POST of the feedback batch body
+    trace_rows_per_s: float
+    bare_trace_rows_per_s: float  # the bare POST of the trace batch body
     batch_size: int
 
 
@@ -33,14 +44,32 @@ def _rate(spec: LoadSpec, what: str) -> float:
     return result.requests_per_second
 
 
+def _feedback_batch(task: str, size: int) -> str:
+    return json.dumps({"items": [{"task_id": task, "inputs": {"ticket": f"t{i}"},
+                                  "output": "o", "score": 0.5} for i in range(size)]})
+
+
+def _trace_batch(task: str, version_id: str, size: int) -> str:
+    """A batch shaped like the plugin's (``record_llm_call``), without client ids so that
+    every batch stores new rows."""
+    return json.dumps({"items": [{"task_id": task, "inputs": {"ticket": f"t{i}"},
+                                  "prompt_text": BENCH_PROMPT,
+                                  "response_text": "The customer reports a missing order.",
+                                  "prompt_version_id": version_id, "model": "bench-model",
+                                  "tokens": 120, "latency_ms": 85.5} for i in range(size)]})
+
+
 def server_throughput(ct: CTServerProcess, database: str, bare: AppProcess, seconds: float,
                       connections: int, batch_size: int = 100) -> ServerThroughput:
     """Measure the server ``ct`` (on ``database``) and the ``bare`` app, one after the other."""
     task = f"bench_server_{uuid.uuid4().hex[:8]}"
     seed_task(ct, task, BENCH_PROMPT)
     headers = {"X-API-Key": ct.api_key}
-    batch = json.dumps({"items": [{"task_id": task, "inputs": {"ticket": f"t{i}"},
-                                   "output": "o", "score": 0.5} for i in range(batch_size)]})
+    with ct.client() as api:
+        version_id = api.get(f"/api/v1/prompts/{task}").raise_for_status().json()["id"]
+    feedback = _feedback_batch(task, batch_size)
+    traces = _trace_batch(task, version_id, batch_size)
+
     def rate(what: str, url: str, method: str = "GET", body: str | None = None,
              auth: bool = True) -> float:
         spec = LoadSpec(url=url, method=method, body=body, headers=headers if auth else {},
@@ -49,9 +78,13 @@ def server_throughput(ct: CTServerProcess, database: str, bare: AppProcess, seco
         return _rate(spec, what)
 
     prompt_rps = rate("GET /api/v1/prompts/{task}", f"{ct.base_url}/api/v1/prompts/{task}")
-    batch_rps = rate("POST /api/v1/feedback/batch", f"{ct.base_url}/api/v1/feedback/batch",
-                     "POST", batch)
+    feedback_rps = rate("POST /api/v1/feedback/batch", f"{ct.base_url}/api/v1/feedback/batch",
+                        "POST", feedback)
+    trace_rps = rate("POST /api/v1/traces/batch", f"{ct.base_url}/api/v1/traces/batch",
+                     "POST", traces)
     bare_get = rate("bare GET", f"{bare.base_url}/constant", auth=False)
-    bare_post = rate("bare POST", f"{bare.base_url}/constant", "POST", batch, auth=False)
-    return ServerThroughput(database, prompt_rps, bare_get, batch_rps * batch_size,
-                            bare_post * batch_size, batch_size)
+    bare_feedback = rate("bare POST", f"{bare.base_url}/constant", "POST", feedback, auth=False)
+    bare_traces = rate("bare POST", f"{bare.base_url}/constant", "POST", traces, auth=False)
+    return ServerThroughput(database, prompt_rps, bare_get, feedback_rps * batch_size,
+                            bare_feedback * batch_size, trace_rps * batch_size,
+                            bare_traces * batch_size, batch_size)
