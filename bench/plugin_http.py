@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import statistics
 import tempfile
 import threading
 import time
@@ -35,7 +34,6 @@ __all__ = [
     "FeedbackDelivery",
     "FeedbackLatency",
     "Soak",
-    "Throughput",
     "TtlBoundary",
     "deliver_feedback",
     "feedback_count",
@@ -43,7 +41,6 @@ __all__ = [
     "feedback_rows",
     "issue_tokens",
     "kaizen_stats",
-    "middleware_throughput",
     "plugin_env",
     "rss_mb",
     "seed_bench_task",
@@ -90,47 +87,6 @@ class _CountingReader:
         data: bytes = await self._reader.read(n)
         self._proxy.prompt_fetches += data.count(b"GET /api/v1/prompts/")
         return data
-
-
-# --- 2. middleware overhead -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Throughput:
-    plugin_rps: list[float]
-    plain_rps: list[float]
-    connections: int
-    seconds: float
-
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.plugin_rps) / statistics.median(self.plain_rps)
-
-
-def _rps(app: AppProcess, label: str, seconds: float, connections: int) -> float:
-    path = label.split()[-1]
-    result = run_load(LoadSpec(url=app.base_url + path, seconds=seconds, connections=connections,
-                               warmup_seconds=min(1.0, seconds / 2)))
-    _require_all_2xx(result, label)
-    return result.requests_per_second
-
-
-def _require_all_2xx(result: LoadResult, what: str) -> None:
-    if result.count("2") != result.requests or result.requests == 0:
-        raise RuntimeError(f"{what}: not every response was 2xx: {result.statuses}, "
-                           f"{result.transport_errors} transport errors")
-
-
-def middleware_throughput(ct: CTServerProcess, rounds: int, seconds: float,
-                          connections: int) -> Throughput:
-    """req/s of ``GET /summarize`` without and with the plugin, alternating over ``rounds``."""
-    env = plugin_env(ct.base_url, ct.api_key)
-    results: dict[str, list[float]] = {"plain": [], "plugin": []}
-    for _ in range(rounds):
-        for variant in ("plain", "plugin"):
-            with app_process(variant, env if variant == "plugin" else {}) as app:
-                results[variant].append(_rps(app, f"{variant} /summarize", seconds, connections))
-    return Throughput(results["plugin"], results["plain"], connections, seconds)
 
 
 # --- 3. TTL boundary --------------------------------------------------------------------------

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import plugin_http, prompt_fetch, server_throughput
+from bench import instructions, middleware_overhead, plugin_http, prompt_fetch, server_throughput
 from bench.apps import BENCH_TASK
-from bench.overhead_breakdown import overhead_breakdown
+from bench.overhead_breakdown import VARIANTS, overhead_breakdown
 from bench.processes import AppProcess, app_process, ct_server, postgres_running
 from bench.report import Row, machine_description, write_chart, write_results
 from kaizen_fastapi import KaizenSettings
@@ -54,17 +54,21 @@ class Sizes:
     server_seconds: float
     soak_requests: int
     breakdown_calls: int  # in-process ASGI calls per round, per variant
+    overhead_rounds: int  # row 2: ABBA rounds of plain/plugin load windows
+    overhead_seconds: float
+    counted_requests: int  # requests counted by callgrind per variant (0: not counted)
     postgres: bool = True  # the smoke skips PostgreSQL (its tests cover it)
 
 
 FULL = Sizes(fetch_calls=200_000, fetch_rounds=5, stampede_callers=1000, rps_rounds=3,
              rps_seconds=5.0, connections=32, ttl_seconds=10.0, latency_posts=1000,
              delivery_posts=10_000, server_seconds=5.0, soak_requests=100_000,
-             breakdown_calls=20_000)
+             breakdown_calls=20_000, overhead_rounds=10, overhead_seconds=2.0,
+             counted_requests=1000)
 SMOKE = Sizes(fetch_calls=2000, fetch_rounds=2, stampede_callers=50, rps_rounds=1,
               rps_seconds=1.0, connections=8, ttl_seconds=1.0, latency_posts=20,
               delivery_posts=100, server_seconds=0.5, soak_requests=300, breakdown_calls=200,
-              postgres=False)
+              overhead_rounds=1, overhead_seconds=0.5, counted_requests=0, postgres=False)
 
 
 def _log(message: str) -> None:
@@ -117,17 +121,42 @@ def stampede_rows(sizes: Sizes) -> list[Row]:
 
 
 def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
-    result = plugin_http.middleware_throughput(ct, sizes.rps_rounds, sizes.rps_seconds,
-                                               sizes.connections)
+    result = middleware_overhead.measure(ct, sizes.overhead_rounds, sizes.overhead_seconds,
+                                         sizes.connections)
     plugin, plain = statistics.median(result.plugin_rps), statistics.median(result.plain_rps)
-    rounds = ", ".join(f"{p:,.0f}/{b:,.0f}" for p, b in zip(result.plugin_rps,
-                                                             result.plain_rps, strict=True))
+    ratios = ", ".join(f"{ratio:.2f}" for ratio in result.ratios)
+    placement = ("apps pinned to one core, load generator to the other" if result.pinned
+                 else "not pinned (fewer than 2 cores)")
     return [Row("2", "Middleware overhead: GET /summarize with the full plugin (req/s)",
                 f"{plugin:,.0f} req/s", f"same app without Kaizen {plain:,.0f} req/s",
                 result.ratio, "≥ 0.95x", result.ratio >= 0.95,
-                f"uvicorn, 1 worker; {result.connections} keep-alive connections; median of "
-                f"{len(result.plugin_rps)} alternating rounds x {result.seconds:.0f} s "
-                f"(plugin/plain per round: {rounds})", target_ratio=0.95)]
+                f"uvicorn, 1 worker each, both running throughout; {result.connections} "
+                f"keep-alive connections; {len(result.ratios)} rounds of {result.seconds:g} s "
+                f"windows in ABBA order; ratio = median of per-round ratios ({ratios}); "
+                f"{placement}", target_ratio=0.95)]
+
+
+def instruction_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
+    """Row 2 in instructions (callgrind): per request of the uvicorn process, and in-process
+    for each piece of the plugin. Empty when not counted (smoke, or valgrind missing)."""
+    if not sizes.counted_requests or not instructions.callgrind_available():
+        return []
+    env = plugin_http.plugin_env(ct.base_url, ct.api_key)
+    served = {variant: instructions.server_instructions(
+        variant, env if variant == "plugin" else {}, sizes.counted_requests)
+        for variant in ("plain", "plugin")}
+    in_process = {variant: instructions.in_process_instructions(
+        variant, env, sizes.counted_requests) for variant in VARIANTS}
+    return [
+        f"Row 2 in instructions (valgrind callgrind, user space, {sizes.counted_requests:,} "
+        f"requests after a warm-up; repeatable to about 1 % whatever the machine's load): "
+        f"the uvicorn process per GET /summarize: plain {served['plain'] / 1000:,.1f}k, full "
+        f"plugin {served['plugin'] / 1000:,.1f}k, ratio plain/plugin "
+        f"{served['plain'] / served['plugin']:.3f} (what req/s would be if only instructions "
+        f"counted)",
+        "Row 2, instructions per in-process call of GET /summarize (ASGI, no sockets): "
+        + _ladder({name: count / 1000 for name, count in in_process.items()}, "k"),
+    ]
 
 
 def breakdown_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
@@ -135,20 +164,26 @@ def breakdown_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
     settings = KaizenSettings(api_key=ct.api_key, base_url=ct.base_url,
                               prompt_routes={"/summarize": BENCH_TASK}, warm_tasks=[BENCH_TASK])
     result = overhead_breakdown(settings, sizes.breakdown_calls, 3)
+    return ["Row 2, where the time goes (CPU per request of GET /summarize called in-process "
+            "as ASGI, no sockets; best of 3 interleaved rounds): "
+            + _ladder(result.us_per_request, " us")]
+
+
+def _ladder(per_request: dict[str, float], unit: str) -> str:
+    """The breakdown variants with what each step adds (off-ladder ones: vs plain)."""
     steps, previous = [], None
-    plain = result.us_per_request["plain"]
-    for name, micros in result.us_per_request.items():
+    plain = per_request["plain"]
+    for name, value in per_request.items():
         on_ladder = name == "plain" or name.startswith("+")
         if previous is None:
             delta = ""
         elif on_ladder:
-            delta = f" ({micros - previous:+.0f} us)"
+            delta = f" ({value - previous:+,.1f}{unit})"
         else:
-            delta = f" ({micros - plain:+.0f} us vs plain)"
-        steps.append(f"{name} {micros:.0f} us{delta}")
-        previous = micros if on_ladder else previous
-    return ["Row 2, where the time goes (CPU per request of GET /summarize called in-process "
-            "as ASGI, no sockets; best of 3 interleaved rounds): " + "; ".join(steps)]
+            delta = f" ({value - plain:+,.1f}{unit} vs plain)"
+        steps.append(f"{name} {value:,.1f}{unit}{delta}")
+        previous = value if on_ladder else previous
+    return "; ".join(steps)
 
 
 def ttl_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
@@ -333,12 +368,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows, ok = run_sections(sections)
         notes: list[str] = []
         if not only or "2" in only:
-            try:
-                notes += breakdown_notes(ct(), sizes)
-            except Exception:
-                ok = False
-                traceback.print_exc()
-                notes.append("Row 2 breakdown failed (see the log)")
+            for what, make_notes in (("breakdown", breakdown_notes),
+                                     ("instruction counts", instruction_notes)):
+                _log(f"running row 2 {what}")
+                try:
+                    notes += make_notes(ct(), sizes)
+                except Exception:
+                    ok = False
+                    traceback.print_exc()
+                    notes.append(f"Row 2 {what} failed (see the log)")
     machine["load average at end (1, 5, 15 min)"] = ", ".join(
         f"{v:.2f}" for v in os.getloadavg())
     if args.smoke:

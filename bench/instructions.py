@@ -1,0 +1,125 @@
+"""Instructions per request, counted by valgrind's callgrind: a figure that load can't bend.
+
+On a shared 2-core machine requests/s move by 20 % or more between runs; the number of
+instructions a request executes does not (the same total to within 1 % run after run,
+whatever else the machine is doing). Two measurements, both for ``GET /summarize``:
+
+* :func:`server_instructions`: the whole uvicorn process of a :mod:`bench.apps` variant
+  (HTTP parsing, the app, the response), while a client on loopback sends keep-alive requests;
+* :func:`in_process_instructions`: a :mod:`bench.overhead_breakdown` variant called in-process
+  as an ASGI app (``python -m bench.instructions VARIANT COUNT`` under callgrind).
+
+Counting starts after a warm-up (``callgrind_control -i on``) and stops before shutdown, so
+only the measured requests are counted. Only user-space instructions count: the kernel's part
+of each request (socket reads and writes) is the same with or without the plugin.
+
+Example:
+    >>> if callgrind_available():  # doctest: +SKIP
+    ...     print(server_instructions("plain", {}, requests=1000))
+    450712.3
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from bench.processes import ROOT, wait_until
+from tests.support.ports import free_port
+
+__all__ = ["callgrind_available", "in_process_instructions", "server_instructions"]
+
+_WARMUP_REQUESTS = 300
+
+
+def callgrind_available() -> bool:
+    """valgrind and callgrind_control are installed (Debian: ``apt-get install valgrind``)."""
+    return shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
+
+
+def server_instructions(variant: str, env: Mapping[str, str], requests: int) -> float:
+    """Instructions per ``GET /summarize`` of the uvicorn process serving ``variant``."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="kaizen-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        process = subprocess.Popen(
+            [*_callgrind(out), sys.executable, "-m", "bench.apps", variant, "--port", str(port)],
+            env={**os.environ, **env}, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}/summarize"
+        try:
+            wait_until(lambda: process.poll() is not None or _answers(url), 300,
+                       f"the {variant} app under callgrind")
+            with httpx.Client(timeout=60.0) as client:
+                for _ in range(_WARMUP_REQUESTS):
+                    client.get(url).raise_for_status()
+                _instrument(process.pid, on=True)
+                for _ in range(requests):
+                    client.get(url).raise_for_status()
+                _instrument(process.pid, on=False)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(120)
+        return _total(out) / requests
+
+
+def in_process_instructions(variant: str, env: Mapping[str, str], requests: int) -> float:
+    """Instructions per in-process ASGI call of :mod:`bench.overhead_breakdown` ``variant``."""
+    with tempfile.TemporaryDirectory(prefix="kaizen-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run([*_callgrind(out), sys.executable, "-m", "bench.instructions", variant,
+                        str(requests)], env={**os.environ, **env}, cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=900)
+        return _total(out) / requests
+
+
+def _callgrind(out: Path) -> list[str]:
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+            f"--callgrind-out-file={out}"]
+
+
+def _instrument(pid: int, *, on: bool) -> None:
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(pid)], check=True,
+                   capture_output=True, timeout=120)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _total(out: Path) -> int:
+    totals = [int(line.split()[1]) for line in out.read_text().splitlines()
+              if line.startswith(("totals:", "summary:"))]
+    if not totals or max(totals) == 0:
+        raise RuntimeError(f"callgrind counted no instructions ({out})")
+    return max(totals)
+
+
+async def _count_in_process(variant: str, requests: int) -> None:
+    from bench.overhead_breakdown import VARIANTS, drive
+    from kaizen_fastapi import KaizenSettings
+    from kaizen_fastapi.testing import use_kaizen_settings
+
+    app = VARIANTS[variant]()
+    use_kaizen_settings(app, KaizenSettings())  # KAIZEN_* from the parent's environment
+    async with app.router.lifespan_context(app) as state:
+        await drive(app, state, _WARMUP_REQUESTS)
+        _instrument(os.getpid(), on=True)
+        await drive(app, state, requests)
+        _instrument(os.getpid(), on=False)
+
+
+if __name__ == "__main__":
+    asyncio.run(_count_in_process(sys.argv[1], int(sys.argv[2])))
