@@ -93,7 +93,8 @@ def _wrap(endpoint: Callable[..., Any], prompt_names: Sequence[str], request_nam
         else:
             slot = current_request_prompt()
             # the slot's prompt when the middleware served one; else the dependency's error
-            prompt = slot.prompt if slot is not None and slot.prompt else read_active_prompt()
+            prompt = (slot.prompt if slot is not None and slot.prompt is not None
+                      else read_active_prompt())
         for name in prompt_names:
             values[name] = prompt
         if is_async:

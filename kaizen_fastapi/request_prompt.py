@@ -35,13 +35,6 @@ class RequestPrompt:
     prompt: Prompt | None = None
     error: str | None = None
 
-    @property
-    def header_value(self) -> str | None:
-        """Value of the prompt-version response header (``None``: no prompt served)."""
-        if self.prompt is None:
-            return None
-        return prompt_header_value(self.prompt)
-
 
 def prompt_header_value(prompt: Prompt) -> str:
     """What the response header says about ``prompt``: its version number or ``fallback``."""
