@@ -40,6 +40,17 @@ def _app(settings: KaizenSettings) -> FastAPI:
     return app
 
 
+def _echo_app(settings: KaizenSettings, path: str) -> FastAPI:
+    """``_app`` with ``GET path`` answering the text of the prompt it was handed."""
+    app = _app(settings)
+
+    @app.get(path)
+    async def echo(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
+
+    return app
+
+
 @pytest.fixture
 def served_task(ct_server: CTServerProcess, unique_task: str) -> str:
     create_task_with_prompt(ct_server, unique_task, "Summarize in one line:")
@@ -111,26 +122,16 @@ def test_override_of_get_active_prompt_is_honoured(
     async def async_override() -> Prompt:
         return _OVERRIDE
 
-    app = _app(settings)
+    app = _echo_app(settings, "/s/over")
     app.dependency_overrides[get_active_prompt] = (
         async_override if override == "async" else override)
-
-    @app.get("/s/over")
-    async def summarize(prompt: ActivePrompt) -> str:
-        return prompt.prompt_text
-
     with TestClient(app) as http:
         assert http.get("/s/over").json() == "Overridden prompt"
 
 
 def test_override_with_parameters_is_refused_naming_the_fix(settings: KaizenSettings) -> None:
-    app = _app(settings)
+    app = _echo_app(settings, "/s/over")
     app.dependency_overrides[get_active_prompt] = lambda request: _OVERRIDE
-
-    @app.get("/s/over")
-    async def summarize(prompt: ActivePrompt) -> str:
-        return prompt.prompt_text
-
     with TestClient(app) as http, pytest.raises(TypeError, match="must take no parameters"):
         http.get("/s/over")
 
@@ -138,12 +139,7 @@ def test_override_with_parameters_is_refused_naming_the_fix(settings: KaizenSett
 def test_unmapped_path_raises_the_same_error_as_the_dependency(
     settings: KaizenSettings,
 ) -> None:
-    app = _app(settings)
-
-    @app.get("/unmapped")
-    async def unmapped(prompt: ActivePrompt) -> str:
-        return prompt.prompt_text
-
+    app = _echo_app(settings, "/unmapped")
     with TestClient(app) as http, pytest.raises(RuntimeError, match="prompt_routes"):
         http.get("/unmapped")
 
@@ -151,12 +147,7 @@ def test_unmapped_path_raises_the_same_error_as_the_dependency(
 def test_unservable_prompt_gets_the_503_problem(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    app = _app(down_settings(prompt_routes={"/s/*": "nowhere"}))
-
-    @app.get("/s/x")
-    async def summarize(prompt: ActivePrompt) -> str:
-        return prompt.prompt_text
-
+    app = _echo_app(down_settings(prompt_routes={"/s/*": "nowhere"}), "/s/x")
     with TestClient(app) as http:
         response = http.get("/s/x")
     assert response.status_code == 503
