@@ -72,16 +72,26 @@ def _plugin() -> FastAPI:
     async def kaizen_stats(request: Request, client: KaizenClient) -> dict[str, int]:
         """Prompt-cache counters (``misses``: lookups that waited) and pending deliveries."""
         stats = client.cache_stats
-        return {"hits": stats.hits, "misses": stats.misses, "stale_serves": stats.stale_serves,
-                "refreshes": stats.refreshes, "fetch_errors": stats.fetch_errors,
-                "pending_deliveries": get_kaizen_runtime(request).queue.pending}
+        return {
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "stale_serves": stats.stale_serves,
+            "refreshes": stats.refreshes,
+            "fetch_errors": stats.fetch_errors,
+            "pending_deliveries": get_kaizen_runtime(request).queue.pending,
+        }
 
     @app.post("/issue-tokens")
     async def issue_tokens(request: Request, count: int = 1) -> list[str]:
         """Record ``count`` LLM calls; their feedback tokens (what end users would get)."""
-        return [(await record_llm_call(request, task=BENCH_TASK, inputs={"ticket": f"t{i}"},
-                                       output="served")).feedback_token
-                for i in range(count)]
+        return [
+            (
+                await record_llm_call(
+                    request, task=BENCH_TASK, inputs={"ticket": f"t{i}"}, output="served"
+                )
+            ).feedback_token
+            for i in range(count)
+        ]
 
     return app
 
@@ -116,8 +126,14 @@ def main() -> None:
     parser.add_argument("variant", choices=sorted(_BUILDERS))
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(build_app(args.variant), host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False, lifespan="on")
+    uvicorn.run(
+        build_app(args.variant),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
 
 
 if __name__ == "__main__":

@@ -53,12 +53,18 @@ def server_instructions(variant: str, env: Mapping[str, str], requests: int) -> 
         out = Path(tmp) / "callgrind.out"
         process = subprocess.Popen(
             [*_callgrind(out), sys.executable, "-m", "bench.apps", variant, "--port", str(port)],
-            env={**os.environ, **env}, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}/summarize"
         try:
-            wait_until(lambda: process.poll() is not None or _answers(url), 300,
-                       f"the {variant} app under callgrind")
+            wait_until(
+                lambda: process.poll() is not None or _answers(url),
+                300,
+                f"the {variant} app under callgrind",
+            )
             with httpx.Client(timeout=60.0) as client:
                 for _ in range(_WARMUP_REQUESTS):
                     client.get(url).raise_for_status()
@@ -76,20 +82,29 @@ def in_process_instructions(variant: str, env: Mapping[str, str], requests: int)
     """Instructions per in-process ASGI call of :mod:`bench.overhead_breakdown` ``variant``."""
     with tempfile.TemporaryDirectory(prefix="kaizen-callgrind-") as tmp:
         out = Path(tmp) / "callgrind.out"
-        subprocess.run([*_callgrind(out), sys.executable, "-m", "bench.instructions", variant,
-                        str(requests)], env={**os.environ, **env}, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=900)
+        subprocess.run(
+            [*_callgrind(out), sys.executable, "-m", "bench.instructions", variant, str(requests)],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=900,
+        )
         return _total(out) / requests
 
 
 def _callgrind(out: Path) -> list[str]:
-    return ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-            f"--callgrind-out-file={out}"]
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
 
 
 def _instrument(pid: int, *, on: bool) -> None:
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(pid)], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        ["callgrind_control", "-i", "on" if on else "off", str(pid)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def _answers(url: str) -> bool:
@@ -100,8 +115,11 @@ def _answers(url: str) -> bool:
 
 
 def _total(out: Path) -> int:
-    totals = [int(line.split()[1]) for line in out.read_text().splitlines()
-              if line.startswith(("totals:", "summary:"))]
+    totals = [
+        int(line.split()[1])
+        for line in out.read_text().splitlines()
+        if line.startswith(("totals:", "summary:"))
+    ]
     if not totals or max(totals) == 0:
         raise RuntimeError(f"callgrind counted no instructions ({out})")
     return max(totals)

@@ -139,26 +139,40 @@ class _Run:
         if self.bodies is None and self.spec.warmup_seconds > 0:
             budget, self.budget = self.budget, None
             warm_until = time.perf_counter() + self.spec.warmup_seconds
-            await asyncio.gather(*[self.connection(warm_until, record=False)
-                                   for _ in range(min(4, self.spec.connections))])
+            await asyncio.gather(
+                *[
+                    self.connection(warm_until, record=False)
+                    for _ in range(min(4, self.spec.connections))
+                ]
+            )
             self.budget = budget
         started = time.perf_counter()
         bounded = self.bodies is not None or self.budget is not None
         stop_at = float("inf") if bounded else started + self.spec.seconds
-        await asyncio.gather(*[self.connection(stop_at, record=True)
-                               for _ in range(self.spec.connections)])
+        await asyncio.gather(
+            *[self.connection(stop_at, record=True) for _ in range(self.spec.connections)]
+        )
         elapsed = time.perf_counter() - started
-        return LoadResult(requests=sum(self.statuses.values()), elapsed_s=elapsed,
-                          statuses=self.statuses, transport_errors=self.errors,
-                          latencies_ms=self.latencies)
+        return LoadResult(
+            requests=sum(self.statuses.values()),
+            elapsed_s=elapsed,
+            statuses=self.statuses,
+            transport_errors=self.errors,
+            latencies_ms=self.latencies,
+        )
 
 
 def run_load(spec: LoadSpec, timeout_s: float | None = None) -> LoadResult:
     """Run the load in a child process (``python -m bench.loadgen``) and return its result."""
     limit = timeout_s or (spec.seconds + spec.warmup_seconds + 120.0)
-    done = subprocess.run([sys.executable, "-m", "bench.loadgen", json.dumps(asdict(spec))],
-                          capture_output=True, text=True, timeout=limit, check=False,
-                          cwd=Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", json.dumps(asdict(spec))],
+        capture_output=True,
+        text=True,
+        timeout=limit,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr[-3000:]}")
     return LoadResult(**json.loads(done.stdout))

@@ -51,9 +51,11 @@ class Overhead:
 
 def measure(ct: CTServerProcess, rounds: int, seconds: float, connections: int) -> Overhead:
     """Alternate ``rounds`` pairs of ``seconds``-long load windows between the two apps."""
-    with app_process("plain", {}) as plain, \
-            app_process("plugin", plugin_env(ct.base_url, ct.api_key)) as plugin, \
-            _pinned(plain, plugin) as pinned:
+    with (
+        app_process("plain", {}) as plain,
+        app_process("plugin", plugin_env(ct.base_url, ct.api_key)) as plugin,
+        _pinned(plain, plugin) as pinned,
+    ):
         for app in (plain, plugin):  # warm both: imports, caches, connection set-up
             _rps(app, min(1.0, seconds), connections)
         plain_rps: list[float] = []
@@ -66,11 +68,19 @@ def measure(ct: CTServerProcess, rounds: int, seconds: float, connections: int) 
 
 
 def _rps(app: AppProcess, seconds: float, connections: int) -> float:
-    result = run_load(LoadSpec(url=app.base_url + "/summarize", seconds=seconds,
-                               connections=connections, warmup_seconds=min(0.5, seconds / 4)))
+    result = run_load(
+        LoadSpec(
+            url=app.base_url + "/summarize",
+            seconds=seconds,
+            connections=connections,
+            warmup_seconds=min(0.5, seconds / 4),
+        )
+    )
     if result.requests == 0 or result.count("2") != result.requests:
-        raise RuntimeError(f"{app.base_url}/summarize: not every response was 2xx: "
-                           f"{result.statuses}, {result.transport_errors} transport errors")
+        raise RuntimeError(
+            f"{app.base_url}/summarize: not every response was 2xx: "
+            f"{result.statuses}, {result.transport_errors} transport errors"
+        )
     return result.requests_per_second
 
 

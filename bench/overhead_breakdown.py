@@ -95,11 +95,20 @@ class Breakdown:
 
 async def drive(app: FastAPI, state: Mapping[str, Any] | None, calls: int) -> float:
     """Call ``GET /summarize`` of ``app`` ``calls`` times in-process; CPU us per call."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": "/summarize",
-             "raw_path": b"/summarize", "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1),
-             "server": ("127.0.0.1", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/summarize",
+        "raw_path": b"/summarize",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}

@@ -53,14 +53,18 @@ def plugin_env(base_url: str, api_key: str, **settings: Any) -> dict[str, str]:
     """``KAIZEN_*`` variables of the plugin app: route ``/summarize``, ``/traced`` to the
     bench task, warm it at start-up, no rate limit in the way of the load generator."""
     values: dict[str, Any] = {
-        "base_url": base_url, "api_key": api_key,
+        "base_url": base_url,
+        "api_key": api_key,
         "prompt_routes": {"/summarize": BENCH_TASK, "/traced": BENCH_TASK},
-        "warm_tasks": [BENCH_TASK], "rate_limit_burst": 1_000_000,
+        "warm_tasks": [BENCH_TASK],
+        "rate_limit_burst": 1_000_000,
         "rate_limit_per_second": 1_000_000.0,
     }
     values.update(settings)
-    return {f"KAIZEN_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
-            for name, value in values.items()}
+    return {
+        f"KAIZEN_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in values.items()
+    }
 
 
 class CountingProxy(FaultyProxy):
@@ -106,9 +110,15 @@ class TtlBoundary:
 
 
 def _latencies(app: AppProcess, seconds: float, connections: int) -> LoadResult:
-    return run_load(LoadSpec(url=app.base_url + "/summarize", seconds=seconds,
-                             connections=connections, record_latency=True,
-                             warmup_seconds=min(1.0, seconds / 4)))
+    return run_load(
+        LoadSpec(
+            url=app.base_url + "/summarize",
+            seconds=seconds,
+            connections=connections,
+            record_latency=True,
+            warmup_seconds=min(1.0, seconds / 4),
+        )
+    )
 
 
 def kaizen_stats(base_url: str) -> dict[str, int]:
@@ -117,8 +127,14 @@ def kaizen_stats(base_url: str) -> dict[str, int]:
     return stats
 
 
-def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, rounds: int = 1,
-                 cache_ttl: float = 0.25, ct_delay: float = 0.2) -> TtlBoundary:
+def ttl_boundary(
+    ct: CTServerProcess,
+    seconds: float,
+    connections: int,
+    rounds: int = 1,
+    cache_ttl: float = 0.25,
+    ct_delay: float = 0.2,
+) -> TtlBoundary:
     """Latency over many cache expiries (``cache_ttl``) while every CT request takes
     ``ct_delay`` s, vs the same app with a TTL that never expires in the window.
 
@@ -130,13 +146,15 @@ def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, rounds: 
     refreshes = waited = stale_serves = non_2xx = 0
     with CountingProxy(ct.base_url, delay=ct_delay) as proxy:
         for _ in range(rounds):
-            with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
-                                                  cache_ttl=300.0)) as app:
+            with app_process(
+                "plugin", plugin_env(proxy.base_url, ct.api_key, cache_ttl=300.0)
+            ) as app:
                 result = _latencies(app, seconds, connections)
                 steady += result.latencies_ms
                 non_2xx += result.requests - result.count("2")
-            with app_process("plugin", plugin_env(proxy.base_url, ct.api_key,
-                                                  cache_ttl=cache_ttl)) as app:
+            with app_process(
+                "plugin", plugin_env(proxy.base_url, ct.api_key, cache_ttl=cache_ttl)
+            ) as app:
                 before, stats_before = proxy.prompt_fetches, kaizen_stats(app.base_url)
                 result = _latencies(app, seconds, connections)
                 stats = kaizen_stats(app.base_url)
@@ -145,8 +163,17 @@ def ttl_boundary(ct: CTServerProcess, seconds: float, connections: int, rounds: 
                 refreshes += proxy.prompt_fetches - before
                 waited += stats["misses"] - stats_before["misses"]
                 stale_serves += stats["stale_serves"] - stats_before["stale_serves"]
-    return TtlBoundary(LatencySummary.of(boundary), LatencySummary.of(steady), cache_ttl,
-                       ct_delay, seconds * rounds, refreshes, waited, stale_serves, non_2xx)
+    return TtlBoundary(
+        LatencySummary.of(boundary),
+        LatencySummary.of(steady),
+        cache_ttl,
+        ct_delay,
+        seconds * rounds,
+        refreshes,
+        waited,
+        stale_serves,
+        non_2xx,
+    )
 
 
 # --- 5. feedback path -------------------------------------------------------------------------
@@ -174,9 +201,16 @@ def _bodies_file(tokens: list[str]) -> Iterator[str]:
 
 def _post_feedback(app: AppProcess, tokens: list[str], connections: int) -> LoadResult:
     with _bodies_file(tokens) as bodies:
-        return run_load(LoadSpec(url=app.base_url + "/kaizen/feedback", method="POST",
-                                 bodies_file=bodies, connections=connections,
-                                 record_latency=True), timeout_s=600)
+        return run_load(
+            LoadSpec(
+                url=app.base_url + "/kaizen/feedback",
+                method="POST",
+                bodies_file=bodies,
+                connections=connections,
+                record_latency=True,
+            ),
+            timeout_s=600,
+        )
 
 
 @dataclass(frozen=True)
@@ -187,8 +221,13 @@ class FeedbackLatency:
     statuses: dict[str, int]
 
 
-def feedback_latency(ct: CTServerProcess, posts: int, ct_delay: float = 0.5,
-                     connections: int = 4, direct_calls: int = 5) -> FeedbackLatency:
+def feedback_latency(
+    ct: CTServerProcess,
+    posts: int,
+    ct_delay: float = 0.5,
+    connections: int = 4,
+    direct_calls: int = 5,
+) -> FeedbackLatency:
     """Latency of ``POST /kaizen/feedback`` while every CT server request takes ``ct_delay``,
     next to a direct ``CTClient.log_feedback`` through the same slow path."""
     with CountingProxy(ct.base_url, delay=ct_delay) as proxy:
@@ -202,8 +241,9 @@ def feedback_latency(ct: CTServerProcess, posts: int, ct_delay: float = 0.5,
                 started = time.perf_counter()
                 client.log_feedback(BENCH_TASK, inputs={"ticket": "t"}, score=1.0)
                 direct.append((time.perf_counter() - started) * 1000)
-    return FeedbackLatency(LatencySummary.of(result.latencies_ms), LatencySummary.of(direct),
-                           ct_delay, result.statuses)
+    return FeedbackLatency(
+        LatencySummary.of(result.latencies_ms), LatencySummary.of(direct), ct_delay, result.statuses
+    )
 
 
 def feedback_rows(ct: CTServerProcess, task: str) -> int:
@@ -248,28 +288,37 @@ def deliver_feedback(ct: CTServerProcess, posts: int, connections: int = 8) -> F
     env = plugin_env(ct.base_url, ct.api_key, retry_backoff_max=2.0)
     with app_process("plugin", env) as app:
         tokens = issue_tokens(app.base_url, posts)
-        wait_until(lambda: kaizen_stats(app.base_url)["pending_deliveries"] == 0, 600,
-                   "the traces of the issued tokens delivered", interval=0.2)
+        wait_until(
+            lambda: kaizen_stats(app.base_url)["pending_deliveries"] == 0,
+            600,
+            "the traces of the issued tokens delivered",
+            interval=0.2,
+        )
         outcome: dict[str, LoadResult] = {}
-        poster = threading.Thread(target=lambda: outcome.update(
-            result=_post_feedback(app, tokens, connections)))
+        poster = threading.Thread(
+            target=lambda: outcome.update(result=_post_feedback(app, tokens, connections))
+        )
         started = time.monotonic()
         poster.start()
-        wait_until(lambda: feedback_count(ct) >= posts // 3, 300,
-                   "a third of the feedback stored")
+        wait_until(lambda: feedback_count(ct) >= posts // 3, 300, "a third of the feedback stored")
         restarted_at = feedback_count(ct)
         ct.kill()
         ct.start()
         poster.join(timeout=600)
         accepted = outcome["result"].count("202")
-        wait_until(lambda: feedback_count(ct) >= accepted, 300,
-                   "every accepted feedback stored", interval=0.2)
+        wait_until(
+            lambda: feedback_count(ct) >= accepted,
+            300,
+            "every accepted feedback stored",
+            interval=0.2,
+        )
         delivery_s = time.monotonic() - started
         time.sleep(1.0)  # a late duplicate would show up now
         rows = feedback_rows(ct, BENCH_TASK)
     result = outcome["result"]
-    return FeedbackDelivery(posts, result.count("202"), rows, restarted_at, delivery_s,
-                            result.statuses)
+    return FeedbackDelivery(
+        posts, result.count("202"), rows, restarted_at, delivery_s, result.statuses
+    )
 
 
 # --- memory soak ------------------------------------------------------------------------------
@@ -319,8 +368,13 @@ class _PendingSampler:
                 self.peak = max(self.peak, http.get("/kaizen-stats").json()["pending_deliveries"])
 
 
-def soak(app: AppProcess, requests: int, connections: int = 16, rounds: int = 5,
-         warmup: int | None = None) -> Soak:
+def soak(
+    app: AppProcess,
+    requests: int,
+    connections: int = 16,
+    rounds: int = 5,
+    warmup: int | None = None,
+) -> Soak:
     """RSS of the app process over ``requests`` ``GET /traced`` (prompt via the middleware, a
     recorded LLM call, a feedback token), at full speed, in ``rounds`` equal rounds.
 
@@ -335,12 +389,22 @@ def soak(app: AppProcess, requests: int, connections: int = 16, rounds: int = 5,
     warmup = requests // 2 if warmup is None else warmup
 
     def load(count: int) -> LoadResult:
-        return run_load(LoadSpec(url=app.base_url + "/traced", max_requests=count,
-                                 connections=connections, warmup_seconds=0), timeout_s=900)
+        return run_load(
+            LoadSpec(
+                url=app.base_url + "/traced",
+                max_requests=count,
+                connections=connections,
+                warmup_seconds=0,
+            ),
+            timeout_s=900,
+        )
 
     def settled_rss() -> float:
-        wait_until(lambda: kaizen_stats(app.base_url)["pending_deliveries"] == 0, 600,
-                   "the plugin app's delivery queue to drain")
+        wait_until(
+            lambda: kaizen_stats(app.base_url)["pending_deliveries"] == 0,
+            600,
+            "the plugin app's delivery queue to drain",
+        )
         return rss_mb(app.pid)
 
     with _PendingSampler(app.base_url) as sampler:
@@ -352,8 +416,9 @@ def soak(app: AppProcess, requests: int, connections: int = 16, rounds: int = 5,
             result = load(per_round)
             non_2xx += result.requests - result.count("2")
             checkpoints.append(((index + 1) * per_round, settled_rss()))
-    return Soak(per_round * rounds, warmup, start, checkpoints[-1][1], checkpoints,
-                sampler.peak, non_2xx)
+    return Soak(
+        per_round * rounds, warmup, start, checkpoints[-1][1], checkpoints, sampler.peak, non_2xx
+    )
 
 
 def seed_bench_task(ct: CTServerProcess) -> None:

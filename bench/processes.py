@@ -30,14 +30,14 @@ from tests.support.ct_server import CTServerProcess, running_ct_server
 from tests.support.ports import free_port
 from tests.support.postgres import PG_HOST, PG_PORT, PG_USER, postgres_running
 
-__all__ = ["AppProcess", "app_process", "ct_server", "postgres_running", "seed_task",
-           "wait_until"]
+__all__ = ["AppProcess", "app_process", "ct_server", "postgres_running", "seed_task", "wait_until"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_until(predicate: Callable[[], bool], deadline_s: float, what: str,
-               interval: float = 0.05) -> None:
+def wait_until(
+    predicate: Callable[[], bool], deadline_s: float, what: str, interval: float = 0.05
+) -> None:
     """Poll ``predicate()`` until it is true; ``TimeoutError`` naming ``what`` otherwise."""
     deadline = time.monotonic() + deadline_s
     while not predicate():
@@ -68,12 +68,16 @@ def app_process(variant: str, env: Mapping[str, str], probe: str = "/docs") -> I
     """Serve :mod:`bench.apps` ``variant`` with ``env`` added; stop it (SIGTERM) afterwards."""
     port = free_port()
     child_env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env}
-    process = subprocess.Popen([sys.executable, "-m", "bench.apps", variant, "--port", str(port)],
-                               env=child_env, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.apps", variant, "--port", str(port)], env=child_env, cwd=ROOT
+    )
     app = AppProcess(process, f"http://127.0.0.1:{port}")
     try:
-        wait_until(lambda: process.poll() is not None or _answers(app.base_url + probe), 60,
-                   f"the {variant} app start-up")
+        wait_until(
+            lambda: process.poll() is not None or _answers(app.base_url + probe),
+            60,
+            f"the {variant} app start-up",
+        )
         if process.poll() is not None:
             raise RuntimeError(f"the {variant} app exited with {process.returncode}")
         yield app
@@ -102,8 +106,9 @@ def _postgres_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def ct_server(database: str, workdir: Path,
-              extra_env: Mapping[str, str] | None = None) -> Iterator[CTServerProcess]:
+def ct_server(
+    database: str, workdir: Path, extra_env: Mapping[str, str] | None = None
+) -> Iterator[CTServerProcess]:
     """The real CT server on ``"sqlite"`` (a file in ``workdir``) or ``"postgres"``."""
     with contextlib.ExitStack() as stack:
         if database == "postgres":
@@ -113,11 +118,14 @@ def ct_server(database: str, workdir: Path,
         yield stack.enter_context(running_ct_server(url, workdir, extra_env))
 
 
-def seed_task(server: CTServerProcess, name: str, prompt_text: str,
-              schema_json: dict[str, str] | None = None) -> None:
+def seed_task(
+    server: CTServerProcess, name: str, prompt_text: str, schema_json: dict[str, str] | None = None
+) -> None:
     """Create task ``name`` with ``prompt_text`` as its active prompt version."""
     with server.client() as api:
-        api.post("/api/v1/tasks", json={"name": name, "schema_json": schema_json or
-                                        {"ticket": "string"}}).raise_for_status()
-        api.post(f"/api/v1/prompts/{name}/versions",
-                 json={"prompt_text": prompt_text, "activate": True}).raise_for_status()
+        api.post(
+            "/api/v1/tasks", json={"name": name, "schema_json": schema_json or {"ticket": "string"}}
+        ).raise_for_status()
+        api.post(
+            f"/api/v1/prompts/{name}/versions", json={"prompt_text": prompt_text, "activate": True}
+        ).raise_for_status()

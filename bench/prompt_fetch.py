@@ -41,8 +41,13 @@ def _langfuse(base_url: str) -> Any:
     """
     from langfuse import Langfuse
 
-    return Langfuse(public_key=f"pk-lf-bench-{uuid.uuid4().hex}", secret_key="sk-lf-bench",
-                    base_url=base_url, tracing_enabled=False, timeout=30)
+    return Langfuse(
+        public_key=f"pk-lf-bench-{uuid.uuid4().hex}",
+        secret_key="sk-lf-bench",
+        base_url=base_url,
+        tracing_enabled=False,
+        timeout=30,
+    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,8 @@ async def _interleaved(base_url: str, calls: int, repeat: int) -> CachedFetch:
             if langfuse is not None:
                 langfuse.get_prompt("warm_langfuse")
                 rounds["langfuse"] = lambda: _sync_round(
-                    lambda: langfuse.get_prompt("warm_langfuse"), calls)
+                    lambda: langfuse.get_prompt("warm_langfuse"), calls
+                )
             for _ in range(repeat):
                 for name, one_round in rounds.items():
                     best[name] = min(best.get(name, float("inf")), await one_round())
@@ -104,8 +110,9 @@ def cached_fetch(calls: int, repeat: int) -> CachedFetch:
     """Warm ``get_prompt`` of both Kaizen clients and of Langfuse, best of ``repeat`` rounds."""
     with PromptOrigin() as origin:
         result = asyncio.run(_interleaved(origin.base_url, calls, repeat))
-        return CachedFetch(result.kaizen_async_ns, result.kaizen_sync_ns, result.langfuse_ns,
-                           origin.paths())
+        return CachedFetch(
+            result.kaizen_async_ns, result.kaizen_sync_ns, result.langfuse_ns, origin.paths()
+        )
 
 
 @dataclass(frozen=True)
@@ -121,8 +128,7 @@ class Stampede:
 
 async def _async_stampede(base_url: str, callers: int) -> None:
     async with AsyncCTClient(api_key=API_KEY, base_url=base_url) as client:
-        prompts = await asyncio.gather(*[client.get_prompt("cold_async")
-                                         for _ in range(callers)])
+        prompts = await asyncio.gather(*[client.get_prompt("cold_async") for _ in range(callers)])
         assert all(p.prompt_text for p in prompts)
 
 

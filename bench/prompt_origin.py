@@ -47,18 +47,26 @@ class PromptOrigin:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stack = ExitStack()
-        self.app = Starlette(routes=[
-            Route("/api/v1/prompts/{task}", self._kaizen),
-            Route("/api/public/v2/prompts/{name:path}", self._langfuse),
-            Route("/{rest:path}", self._other, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/api/v1/prompts/{task}", self._kaizen),
+                Route("/api/public/v2/prompts/{name:path}", self._langfuse),
+                Route(
+                    "/{rest:path}", self._other, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+                ),
+            ]
+        )
 
     def __enter__(self) -> PromptOrigin:
         self.base_url = self._stack.enter_context(serve_app(self.app))
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self._stack.close()
 
     def count(self, path: str | None = None) -> int:
@@ -83,14 +91,26 @@ class PromptOrigin:
     async def _kaizen(self, request: Request) -> Response:
         await self._arrive(request)
         task = request.path_params["task"]
-        body = {"id": f"v-{task}", "task_id": f"t-{task}", "version_number": 1,
-                "prompt_text": ORIGIN_PROMPT, "status": "active"}
+        body = {
+            "id": f"v-{task}",
+            "task_id": f"t-{task}",
+            "version_number": 1,
+            "prompt_text": ORIGIN_PROMPT,
+            "status": "active",
+        }
         return JSONResponse(body, headers={"ETag": f'"v-{task}"'})
 
     async def _langfuse(self, request: Request) -> Response:
         await self._arrive(request)
-        body = {"type": "text", "prompt": ORIGIN_PROMPT, "name": request.path_params["name"],
-                "version": 1, "config": {}, "labels": ["production"], "tags": []}
+        body = {
+            "type": "text",
+            "prompt": ORIGIN_PROMPT,
+            "name": request.path_params["name"],
+            "version": 1,
+            "config": {},
+            "labels": ["production"],
+            "tags": [],
+        }
         return JSONResponse(body)
 
     async def _other(self, request: Request) -> Response:

@@ -61,10 +61,20 @@ def _code_version() -> str:
     """``git`` HEAD of the measured tree, and whether it had uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, check=True).stdout
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head + (" + uncommitted changes in the working tree" if dirty.strip() else "")
@@ -73,8 +83,9 @@ def _code_version() -> str:
 def machine_description() -> dict[str, str]:
     """``nproc``, CPU model, Python, OS, date (UTC), code version and the load average now."""
     try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True,
-                               check=False).stdout.strip()
+        nproc = subprocess.run(
+            ["nproc"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         nproc = str(os.cpu_count())
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -89,18 +100,35 @@ def machine_description() -> dict[str, str]:
     }
 
 
-def write_results(rows: Sequence[Row], machine: dict[str, str], command: Sequence[str],
-                  out_dir: Path, notes: Sequence[str] = ()) -> Path:
+def write_results(
+    rows: Sequence[Row],
+    machine: dict[str, str],
+    command: Sequence[str],
+    out_dir: Path,
+    notes: Sequence[str] = (),
+) -> Path:
     """Write ``RESULTS.md``; returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = ["# Kaizen benchmark results", "",
-             "Each Kaizen figure is next to its baseline, measured in the same run on the same "
-             "machine; the ratio is Kaizen / baseline.", "",
-             "| # | benchmark | Kaizen | baseline (same run) | ratio | target | met? | notes |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "# Kaizen benchmark results",
+        "",
+        "Each Kaizen figure is next to its baseline, measured in the same run on the same "
+        "machine; the ratio is Kaizen / baseline.",
+        "",
+        "| # | benchmark | Kaizen | baseline (same run) | ratio | target | met? | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for row in rows:
-        cells = [row.key, row.benchmark, row.kaizen, row.baseline, row.ratio_text, row.target,
-                 row.met_text, row.note]
+        cells = [
+            row.key,
+            row.benchmark,
+            row.kaizen,
+            row.baseline,
+            row.ratio_text,
+            row.target,
+            row.met_text,
+            row.note,
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines += ["", "## Machine", ""]
     lines += [f"- {name}: {value}" for name, value in machine.items()]
@@ -124,8 +152,9 @@ def write_chart(rows: Sequence[Row], path: Path) -> bool:
     plotted = [row for row in rows if row.ratio is not None and row.ratio > 0]
     fig, ax = plt.subplots(figsize=(11, 0.5 * len(plotted) + 2))
     names = [f"{row.key} {row.benchmark}" for row in plotted]
-    colors = ["tab:green" if row.met else "tab:red" if row.met is False else "tab:gray"
-              for row in plotted]
+    colors = [
+        "tab:green" if row.met else "tab:red" if row.met is False else "tab:gray" for row in plotted
+    ]
     ax.barh(names, [row.ratio or 0.0 for row in plotted], color=colors)
     for index, row in enumerate(plotted):
         if row.target_ratio is not None:
@@ -133,8 +162,10 @@ def write_chart(rows: Sequence[Row], path: Path) -> bool:
     ax.set_xscale("log")
     ax.invert_yaxis()
     ax.axvline(1.0, color="gray", lw=0.8, ls="--")
-    ax.set_xlabel("Kaizen / baseline, same run (log scale)\n"
-                  "black tick: target; green: met, red: missed, gray: reported only")
+    ax.set_xlabel(
+        "Kaizen / baseline, same run (log scale)\n"
+        "black tick: target; green: met, red: missed, gray: reported only"
+    )
     ax.set_title("Kaizen vs baselines")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -60,15 +60,41 @@ class Sizes:
     postgres: bool = True  # the smoke skips PostgreSQL (its tests cover it)
 
 
-FULL = Sizes(fetch_calls=200_000, fetch_rounds=5, stampede_callers=1000, rps_rounds=3,
-             rps_seconds=5.0, connections=32, ttl_seconds=10.0, latency_posts=1000,
-             delivery_posts=10_000, server_seconds=5.0, soak_requests=100_000,
-             breakdown_calls=20_000, overhead_rounds=10, overhead_seconds=2.0,
-             counted_requests=1000)
-SMOKE = Sizes(fetch_calls=2000, fetch_rounds=2, stampede_callers=50, rps_rounds=1,
-              rps_seconds=1.0, connections=8, ttl_seconds=1.0, latency_posts=20,
-              delivery_posts=100, server_seconds=0.5, soak_requests=300, breakdown_calls=200,
-              overhead_rounds=1, overhead_seconds=0.5, counted_requests=0, postgres=False)
+FULL = Sizes(
+    fetch_calls=200_000,
+    fetch_rounds=5,
+    stampede_callers=1000,
+    rps_rounds=3,
+    rps_seconds=5.0,
+    connections=32,
+    ttl_seconds=10.0,
+    latency_posts=1000,
+    delivery_posts=10_000,
+    server_seconds=5.0,
+    soak_requests=100_000,
+    breakdown_calls=20_000,
+    overhead_rounds=10,
+    overhead_seconds=2.0,
+    counted_requests=1000,
+)
+SMOKE = Sizes(
+    fetch_calls=2000,
+    fetch_rounds=2,
+    stampede_callers=50,
+    rps_rounds=1,
+    rps_seconds=1.0,
+    connections=8,
+    ttl_seconds=1.0,
+    latency_posts=20,
+    delivery_posts=100,
+    server_seconds=0.5,
+    soak_requests=300,
+    breakdown_calls=200,
+    overhead_rounds=1,
+    overhead_seconds=0.5,
+    counted_requests=0,
+    postgres=False,
+)
 
 
 def _log(message: str) -> None:
@@ -85,55 +111,110 @@ def _ns(value: float) -> str:
 def cached_fetch_rows(sizes: Sizes) -> list[Row]:
     result = prompt_fetch.cached_fetch(sizes.fetch_calls, sizes.fetch_rounds)
     rows = []
-    for key, name, ns in (("1a", "Cached get_prompt, AsyncCTClient (ns/call)",
-                           result.kaizen_async_ns),
-                          ("1b", "Cached get_prompt, CTClient (ns/call)", result.kaizen_sync_ns)):
+    for key, name, ns in (
+        ("1a", "Cached get_prompt, AsyncCTClient (ns/call)", result.kaizen_async_ns),
+        ("1b", "Cached get_prompt, CTClient (ns/call)", result.kaizen_sync_ns),
+    ):
         if result.langfuse_ns is None:
-            rows.append(Row(key, name, _ns(ns), "Langfuse not installed (`.[bench]`)",
-                            target="≤ 0.5x Langfuse"))
+            rows.append(
+                Row(
+                    key,
+                    name,
+                    _ns(ns),
+                    "Langfuse not installed (`.[bench]`)",
+                    target="≤ 0.5x Langfuse",
+                )
+            )
             continue
         ratio = ns / result.langfuse_ns
-        rows.append(Row(key, name, _ns(ns), f"Langfuse get_prompt {_ns(result.langfuse_ns)}",
-                        ratio, "≤ 0.5x Langfuse", ratio <= 0.5,
-                        f"best of {sizes.fetch_rounds} rounds x {sizes.fetch_calls:,} calls, "
-                        "rounds interleaved", target_ratio=0.5))
+        rows.append(
+            Row(
+                key,
+                name,
+                _ns(ns),
+                f"Langfuse get_prompt {_ns(result.langfuse_ns)}",
+                ratio,
+                "≤ 0.5x Langfuse",
+                ratio <= 0.5,
+                f"best of {sizes.fetch_rounds} rounds x {sizes.fetch_calls:,} calls, "
+                "rounds interleaved",
+                target_ratio=0.5,
+            )
+        )
     return rows
 
 
 def stampede_rows(sizes: Sizes) -> list[Row]:
     result = prompt_fetch.stampede(sizes.stampede_callers)
-    baseline = ("Langfuse not installed" if result.langfuse is None
-                else f"Langfuse: {result.langfuse:,} requests")
-    note = (f"{result.callers:,} concurrent cold fetches of one prompt, origin answers after "
-            f"{result.origin_delay_s * 1000:.0f} ms")
+    baseline = (
+        "Langfuse not installed"
+        if result.langfuse is None
+        else f"Langfuse: {result.langfuse:,} requests"
+    )
+    note = (
+        f"{result.callers:,} concurrent cold fetches of one prompt, origin answers after "
+        f"{result.origin_delay_s * 1000:.0f} ms"
+    )
     rows = []
     for key, name, count, how in (
-            ("4a", "Stampede, AsyncCTClient (requests reaching the server)", result.kaizen_async,
-             "asyncio tasks"),
-            ("4b", "Stampede, CTClient (requests reaching the server)", result.kaizen_sync,
-             "threads (as Langfuse)")):
+        (
+            "4a",
+            "Stampede, AsyncCTClient (requests reaching the server)",
+            result.kaizen_async,
+            "asyncio tasks",
+        ),
+        (
+            "4b",
+            "Stampede, CTClient (requests reaching the server)",
+            result.kaizen_sync,
+            "threads (as Langfuse)",
+        ),
+    ):
         ratio = count / result.langfuse if result.langfuse else None
         counted = f"{count:,} request" + ("" if count == 1 else "s")
-        rows.append(Row(key, name, counted, baseline, ratio, "1 request", count == 1,
-                        f"{note}; callers: {how}",
-                        target_ratio=1 / result.langfuse if result.langfuse else None))
+        rows.append(
+            Row(
+                key,
+                name,
+                counted,
+                baseline,
+                ratio,
+                "1 request",
+                count == 1,
+                f"{note}; callers: {how}",
+                target_ratio=1 / result.langfuse if result.langfuse else None,
+            )
+        )
     return rows
 
 
 def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
-    result = middleware_overhead.measure(ct, sizes.overhead_rounds, sizes.overhead_seconds,
-                                         sizes.connections)
+    result = middleware_overhead.measure(
+        ct, sizes.overhead_rounds, sizes.overhead_seconds, sizes.connections
+    )
     plugin, plain = statistics.median(result.plugin_rps), statistics.median(result.plain_rps)
     ratios = ", ".join(f"{ratio:.2f}" for ratio in result.ratios)
-    placement = ("apps pinned to one core, load generator to the other" if result.pinned
-                 else "not pinned (fewer than 2 cores)")
-    return [Row("2", "Middleware overhead: GET /summarize with the full plugin (req/s)",
-                f"{plugin:,.0f} req/s", f"same app without Kaizen {plain:,.0f} req/s",
-                result.ratio, "≥ 0.95x", result.ratio >= 0.95,
-                f"uvicorn, 1 worker each, both running throughout; {result.connections} "
-                f"keep-alive connections; {len(result.ratios)} rounds of {result.seconds:g} s "
-                f"windows in ABBA order; ratio = median of per-round ratios ({ratios}); "
-                f"{placement}", target_ratio=0.95)]
+    placement = (
+        "apps pinned to one core, load generator to the other"
+        if result.pinned
+        else "not pinned (fewer than 2 cores)"
+    )
+    return [
+        Row(
+            "2",
+            "Middleware overhead: GET /summarize with the full plugin (req/s)",
+            f"{plugin:,.0f} req/s",
+            f"same app without Kaizen {plain:,.0f} req/s",
+            result.ratio,
+            "≥ 0.95x",
+            result.ratio >= 0.95,
+            f"uvicorn, 1 worker each, both running throughout; {result.connections} "
+            f"keep-alive connections; {len(result.ratios)} rounds of {result.seconds:g} s "
+            f"windows in ABBA order; ratio = median of per-round ratios ({ratios}); "
+            f"{placement}",
+            target_ratio=0.95,
+        )
+    ]
 
 
 def instruction_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
@@ -142,11 +223,16 @@ def instruction_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
     if not sizes.counted_requests or not instructions.callgrind_available():
         return []
     env = plugin_http.plugin_env(ct.base_url, ct.api_key)
-    served = {variant: instructions.server_instructions(
-        variant, env if variant == "plugin" else {}, sizes.counted_requests)
-        for variant in ("plain", "plugin")}
-    in_process = {variant: instructions.in_process_instructions(
-        variant, env, sizes.counted_requests) for variant in VARIANTS}
+    served = {
+        variant: instructions.server_instructions(
+            variant, env if variant == "plugin" else {}, sizes.counted_requests
+        )
+        for variant in ("plain", "plugin")
+    }
+    in_process = {
+        variant: instructions.in_process_instructions(variant, env, sizes.counted_requests)
+        for variant in VARIANTS
+    }
     return [
         f"Row 2 in instructions (valgrind callgrind, user space, {sizes.counted_requests:,} "
         f"requests after a warm-up; repeatable to about 1 % whatever the machine's load): "
@@ -161,12 +247,18 @@ def instruction_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
 
 def breakdown_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
     """Where row 2's time goes: per-request CPU of each piece of the plugin, in-process."""
-    settings = KaizenSettings(api_key=ct.api_key, base_url=ct.base_url,
-                              prompt_routes={"/summarize": BENCH_TASK}, warm_tasks=[BENCH_TASK])
+    settings = KaizenSettings(
+        api_key=ct.api_key,
+        base_url=ct.base_url,
+        prompt_routes={"/summarize": BENCH_TASK},
+        warm_tasks=[BENCH_TASK],
+    )
     result = overhead_breakdown(settings, sizes.breakdown_calls, 3)
-    return ["Row 2, where the time goes (CPU per request of GET /summarize called in-process "
-            "as ASGI, no sockets; best of 3 interleaved rounds): "
-            + _ladder(result.us_per_request, " us")]
+    return [
+        "Row 2, where the time goes (CPU per request of GET /summarize called in-process "
+        "as ASGI, no sockets; best of 3 interleaved rounds): "
+        + _ladder(result.us_per_request, " us")
+    ]
 
 
 def _ladder(per_request: dict[str, float], unit: str) -> str:
@@ -187,33 +279,47 @@ def _ladder(per_request: dict[str, float], unit: str) -> str:
 
 
 def ttl_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
-    result = plugin_http.ttl_boundary(ct, sizes.ttl_seconds, min(8, sizes.connections),
-                                      sizes.rps_rounds)
+    result = plugin_http.ttl_boundary(
+        ct, sizes.ttl_seconds, min(8, sizes.connections), sizes.rps_rounds
+    )
     ratio = result.boundary.p99 / result.steady.p99
-    return [Row("3", "TTL boundary: p99 latency over many expiries, CT server 200 ms slow",
-                f"p50 {result.boundary.p50:.2f} ms, p99 {result.boundary.p99:.2f} ms",
-                f"steady state p50 {result.steady.p50:.2f} ms, p99 {result.steady.p99:.2f} ms",
-                ratio, "p99 ≤ 1.2x steady", ratio <= 1.2 and result.non_2xx == 0,
-                f"TTL {result.cache_ttl} s, {result.window_s:.0f} s in {sizes.rps_rounds} "
-                "alternating rounds per side, "
-                f"{result.refreshes} refreshes reached the server, "
-                f"{result.boundary.count:,} requests: {result.stale_serves:,} served the "
-                f"previous prompt during a refresh, {result.waited} waited on the server; "
-                f"non-2xx: {result.non_2xx}",
-                target_ratio=1.2)]
+    return [
+        Row(
+            "3",
+            "TTL boundary: p99 latency over many expiries, CT server 200 ms slow",
+            f"p50 {result.boundary.p50:.2f} ms, p99 {result.boundary.p99:.2f} ms",
+            f"steady state p50 {result.steady.p50:.2f} ms, p99 {result.steady.p99:.2f} ms",
+            ratio,
+            "p99 ≤ 1.2x steady",
+            ratio <= 1.2 and result.non_2xx == 0,
+            f"TTL {result.cache_ttl} s, {result.window_s:.0f} s in {sizes.rps_rounds} "
+            "alternating rounds per side, "
+            f"{result.refreshes} refreshes reached the server, "
+            f"{result.boundary.count:,} requests: {result.stale_serves:,} served the "
+            f"previous prompt during a refresh, {result.waited} waited on the server; "
+            f"non-2xx: {result.non_2xx}",
+            target_ratio=1.2,
+        )
+    ]
 
 
 def feedback_latency_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
     result = plugin_http.feedback_latency(ct, sizes.latency_posts)
     accepted = result.statuses.get("202", 0)
     ratio = result.latency.p50 / result.direct.p50
-    return [Row("5a", "Feedback endpoint latency, CT server 500 ms per request",
-                f"p50 {result.latency.p50:.2f} ms, p99 {result.latency.p99:.2f} ms",
-                f"SDK log_feedback direct to the slow server p50 {result.direct.p50:.0f} ms",
-                ratio, "p50 < 5 ms", result.latency.p50 < 5.0 and
-                accepted == result.latency.count,
-                f"{result.latency.count:,} POST /kaizen/feedback, 4 connections, "
-                f"{accepted:,} answered 202")]
+    return [
+        Row(
+            "5a",
+            "Feedback endpoint latency, CT server 500 ms per request",
+            f"p50 {result.latency.p50:.2f} ms, p99 {result.latency.p99:.2f} ms",
+            f"SDK log_feedback direct to the slow server p50 {result.direct.p50:.0f} ms",
+            ratio,
+            "p50 < 5 ms",
+            result.latency.p50 < 5.0 and accepted == result.latency.count,
+            f"{result.latency.count:,} POST /kaizen/feedback, 4 connections, "
+            f"{accepted:,} answered 202",
+        )
+    ]
 
 
 def delivery_rows(workdir: Path, sizes: Sizes) -> list[Row]:
@@ -221,13 +327,21 @@ def delivery_rows(workdir: Path, sizes: Sizes) -> list[Row]:
         plugin_http.seed_bench_task(ct)
         result = plugin_http.deliver_feedback(ct, sizes.delivery_posts)
     exact = result.rows == result.posted == result.accepted
-    return [Row("5b", "Feedback delivery: posts -> rows, CT server killed and restarted once",
-                f"{result.rows:,} rows", f"{result.posted:,} posted ({result.accepted:,} "
-                "answered 202)", result.rows / result.posted, "rows = posts", exact,
-                f"SIGKILL + restart at {result.restarted_at_rows:,} rows stored; all rows "
-                f"stored {result.delivery_s:.1f} s after the first post "
-                f"(app retry back-off capped at 2 s); answers: {result.statuses}",
-                target_ratio=1.0)]
+    return [
+        Row(
+            "5b",
+            "Feedback delivery: posts -> rows, CT server killed and restarted once",
+            f"{result.rows:,} rows",
+            f"{result.posted:,} posted ({result.accepted:,} answered 202)",
+            result.rows / result.posted,
+            "rows = posts",
+            exact,
+            f"SIGKILL + restart at {result.restarted_at_rows:,} rows stored; all rows "
+            f"stored {result.delivery_s:.1f} s after the first post "
+            f"(app retry back-off capped at 2 s); answers: {result.statuses}",
+            target_ratio=1.0,
+        )
+    ]
 
 
 def server_rows(workdir: Path, sizes: Sizes) -> list[Row]:
@@ -238,35 +352,63 @@ def server_rows(workdir: Path, sizes: Sizes) -> list[Row]:
     return rows
 
 
-def _server_rows(workdir: Path, sizes: Sizes, bare: AppProcess, database: str,
-                 keys: tuple[str, str, str]) -> list[Row]:
+def _server_rows(
+    workdir: Path, sizes: Sizes, bare: AppProcess, database: str, keys: tuple[str, str, str]
+) -> list[Row]:
     label = "SQLite" if database == "sqlite" else "PostgreSQL"
-    names = (f"Server on {label}: GET /api/v1/prompts/{{task}} (req/s)",
-             f"Server on {label}: POST /api/v1/feedback/batch (rows/s)",
-             f"Server on {label}: POST /api/v1/traces/batch (rows/s)")
+    names = (
+        f"Server on {label}: GET /api/v1/prompts/{{task}} (req/s)",
+        f"Server on {label}: POST /api/v1/feedback/batch (rows/s)",
+        f"Server on {label}: POST /api/v1/traces/batch (rows/s)",
+    )
     if database == "postgres" and not (sizes.postgres and postgres_running()):
-        why = ("not in smoke mode" if not sizes.postgres
-               else "PostgreSQL not running on 127.0.0.1:5432")
+        why = (
+            "not in smoke mode"
+            if not sizes.postgres
+            else "PostgreSQL not running on 127.0.0.1:5432"
+        )
         return [Row(key, name, "skipped", why) for key, name in zip(keys, names, strict=True)]
     with ct_server(database, workdir, server_throughput.SERVER_ENV) as ct:
-        result = server_throughput.server_throughput(ct, database, bare, sizes.server_seconds,
-                                                     SERVER_CONNECTIONS)
+        result = server_throughput.server_throughput(
+            ct, database, bare, sizes.server_seconds, SERVER_CONNECTIONS
+        )
     note = f"{SERVER_CONNECTIONS} connections, {sizes.server_seconds:.0f} s each"
-    batches = (f"{note}, {result.batch_size} rows per batch; the auto-trigger checks each "
-               "batch (its job stays PENDING: no job runner)")
+    batches = (
+        f"{note}, {result.batch_size} rows per batch; the auto-trigger checks each "
+        "batch (its job stays PENDING: no job runner)"
+    )
     return [
-        Row(keys[0], names[0], f"{result.prompt_rps:,.0f} req/s",
+        Row(
+            keys[0],
+            names[0],
+            f"{result.prompt_rps:,.0f} req/s",
             f"bare FastAPI GET {result.bare_get_rps:,.0f} req/s",
-            result.prompt_rps / result.bare_get_rps, "report (vs bare)", None, note),
-        Row(keys[1], names[1], f"{result.feedback_rows_per_s:,.0f} rows/s",
+            result.prompt_rps / result.bare_get_rps,
+            "report (vs bare)",
+            None,
+            note,
+        ),
+        Row(
+            keys[1],
+            names[1],
+            f"{result.feedback_rows_per_s:,.0f} rows/s",
             f"bare FastAPI POST of the same body {result.bare_feedback_rows_per_s:,.0f} rows/s",
-            result.feedback_rows_per_s / result.bare_feedback_rows_per_s, "report (vs bare)",
-            None, batches),
-        Row(keys[2], names[2], f"{result.trace_rows_per_s:,.0f} rows/s",
+            result.feedback_rows_per_s / result.bare_feedback_rows_per_s,
+            "report (vs bare)",
+            None,
+            batches,
+        ),
+        Row(
+            keys[2],
+            names[2],
+            f"{result.trace_rows_per_s:,.0f} rows/s",
             f"bare FastAPI POST of the same body {result.bare_trace_rows_per_s:,.0f} rows/s",
-            result.trace_rows_per_s / result.bare_trace_rows_per_s, "report (vs bare)", None,
+            result.trace_rows_per_s / result.bare_trace_rows_per_s,
+            "report (vs bare)",
+            None,
             f"{note}, {result.batch_size} rows per batch, shaped like the plugin's traces "
-            "(prompt version, no client ids)"),
+            "(prompt version, no client ids)",
+        ),
     ]
 
 
@@ -277,15 +419,22 @@ def soak_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
     growth = result.growth_mb / result.rss_start_mb
     checkpoints = ", ".join(f"{rss:.1f}" for _, rss in result.checkpoints_mb)
     every = result.checkpoints_mb[0][0]
-    return [Row("7", f"Memory soak: {result.requests:,} requests to the plugin app (RSS)",
-                f"end {result.rss_end_mb:.1f} MB", f"start {result.rss_start_mb:.1f} MB",
-                result.rss_end_mb / result.rss_start_mb, "growth ≤ 10 %",
-                growth <= 0.10 and result.non_2xx == 0,
-                f"GET /traced (prompt + recorded LLM call + token) at full speed; start after "
-                f"{result.warmup_requests:,} warm-up requests (delivery queue peak "
-                f"{result.peak_pending:,} items); RSS at rest every {every:,}: "
-                f"{checkpoints} MB; growth {result.growth_mb:+.1f} MB; non-2xx: {result.non_2xx}",
-                target_ratio=1.1)]
+    return [
+        Row(
+            "7",
+            f"Memory soak: {result.requests:,} requests to the plugin app (RSS)",
+            f"end {result.rss_end_mb:.1f} MB",
+            f"start {result.rss_start_mb:.1f} MB",
+            result.rss_end_mb / result.rss_start_mb,
+            "growth ≤ 10 %",
+            growth <= 0.10 and result.non_2xx == 0,
+            f"GET /traced (prompt + recorded LLM call + token) at full speed; start after "
+            f"{result.warmup_requests:,} warm-up requests (delivery queue peak "
+            f"{result.peak_pending:,} items); RSS at rest every {every:,}: "
+            f"{checkpoints} MB; growth {result.growth_mb:+.1f} MB; non-2xx: {result.non_2xx}",
+            target_ratio=1.1,
+        )
+    ]
 
 
 # --- orchestration ----------------------------------------------------------------------------
@@ -326,16 +475,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run every Kaizen benchmark (issue 7).")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
-    parser.add_argument("--only", default="", metavar="ROWS",
-                        help="comma-separated row keys to run, e.g. 2,7 (default: every row)")
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="ROWS",
+        help="comma-separated row keys to run, e.g. 2,7 (default: every row)",
+    )
     args = parser.parse_args(argv)
     only = {key.strip() for key in args.only.split(",") if key.strip()}
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     sizes = SMOKE if args.smoke else FULL
     machine = machine_description()
     command = [Path(sys.executable).name, "-m", "bench.run", *(argv or sys.argv[1:])]
-    with tempfile.TemporaryDirectory(prefix="kaizen-bench-") as tmp, \
-            contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="kaizen-bench-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         workdir = Path(tmp)
         shared: dict[str, CTServerProcess] = {}
 
@@ -345,31 +500,46 @@ def main(argv: Sequence[str] | None = None) -> int:
             return shared["ct"]
 
         sections = [
-            Section([("1a", "Cached get_prompt, AsyncCTClient"),
-                     ("1b", "Cached get_prompt, CTClient")], lambda: cached_fetch_rows(sizes)),
-            Section([("4a", "Stampede, AsyncCTClient"), ("4b", "Stampede, CTClient")],
-                    lambda: stampede_rows(sizes)),
+            Section(
+                [("1a", "Cached get_prompt, AsyncCTClient"), ("1b", "Cached get_prompt, CTClient")],
+                lambda: cached_fetch_rows(sizes),
+            ),
+            Section(
+                [("4a", "Stampede, AsyncCTClient"), ("4b", "Stampede, CTClient")],
+                lambda: stampede_rows(sizes),
+            ),
             Section([("2", "Middleware overhead")], lambda: middleware_rows(ct(), sizes)),
             Section([("3", "TTL boundary")], lambda: ttl_rows(ct(), sizes)),
-            Section([("5a", "Feedback endpoint latency")],
-                    lambda: feedback_latency_rows(ct(), sizes)),
+            Section(
+                [("5a", "Feedback endpoint latency")], lambda: feedback_latency_rows(ct(), sizes)
+            ),
             Section([("5b", "Feedback delivery")], lambda: delivery_rows(workdir, sizes)),
-            Section([("6a", "Server on SQLite: prompts"), ("6b", "Server on SQLite: feedback"),
-                     ("6c", "Server on PostgreSQL: prompts"),
-                     ("6d", "Server on PostgreSQL: feedback"),
-                     ("6e", "Server on SQLite: traces"), ("6f", "Server on PostgreSQL: traces")],
-                    lambda: server_rows(workdir, sizes)),
+            Section(
+                [
+                    ("6a", "Server on SQLite: prompts"),
+                    ("6b", "Server on SQLite: feedback"),
+                    ("6c", "Server on PostgreSQL: prompts"),
+                    ("6d", "Server on PostgreSQL: feedback"),
+                    ("6e", "Server on SQLite: traces"),
+                    ("6f", "Server on PostgreSQL: traces"),
+                ],
+                lambda: server_rows(workdir, sizes),
+            ),
             Section([("7", "Memory soak")], lambda: soak_rows(ct(), sizes)),
         ]
         if only:
-            sections = [section for section in sections
-                        if any(key.rstrip("abcd") in only or key in only
-                               for key, _ in section.rows)]
+            sections = [
+                section
+                for section in sections
+                if any(key.rstrip("abcd") in only or key in only for key, _ in section.rows)
+            ]
         rows, ok = run_sections(sections)
         notes: list[str] = []
         if not only or "2" in only:
-            for what, make_notes in (("breakdown", breakdown_notes),
-                                     ("instruction counts", instruction_notes)):
+            for what, make_notes in (
+                ("breakdown", breakdown_notes),
+                ("instruction counts", instruction_notes),
+            ):
                 _log(f"running row 2 {what}")
                 try:
                     notes += make_notes(ct(), sizes)
@@ -377,8 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ok = False
                     traceback.print_exc()
                     notes.append(f"Row 2 {what} failed (see the log)")
-    machine["load average at end (1, 5, 15 min)"] = ", ".join(
-        f"{v:.2f}" for v in os.getloadavg())
+    machine["load average at end (1, 5, 15 min)"] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     if args.smoke:
         notes.insert(0, "Smoke mode: tiny sizes, figures not meaningful.")
     path = write_results(rows, machine, command, args.out, notes)

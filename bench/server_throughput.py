@@ -45,22 +45,46 @@ def _rate(spec: LoadSpec, what: str) -> float:
 
 
 def _feedback_batch(task: str, size: int) -> str:
-    return json.dumps({"items": [{"task_id": task, "inputs": {"ticket": f"t{i}"},
-                                  "output": "o", "score": 0.5} for i in range(size)]})
+    return json.dumps(
+        {
+            "items": [
+                {"task_id": task, "inputs": {"ticket": f"t{i}"}, "output": "o", "score": 0.5}
+                for i in range(size)
+            ]
+        }
+    )
 
 
 def _trace_batch(task: str, version_id: str, size: int) -> str:
     """A batch shaped like the plugin's (``record_llm_call``), without client ids so that
     every batch stores new rows."""
-    return json.dumps({"items": [{"task_id": task, "inputs": {"ticket": f"t{i}"},
-                                  "prompt_text": BENCH_PROMPT,
-                                  "response_text": "The customer reports a missing order.",
-                                  "prompt_version_id": version_id, "model": "bench-model",
-                                  "tokens": 120, "latency_ms": 85.5} for i in range(size)]})
+    return json.dumps(
+        {
+            "items": [
+                {
+                    "task_id": task,
+                    "inputs": {"ticket": f"t{i}"},
+                    "prompt_text": BENCH_PROMPT,
+                    "response_text": "The customer reports a missing order.",
+                    "prompt_version_id": version_id,
+                    "model": "bench-model",
+                    "tokens": 120,
+                    "latency_ms": 85.5,
+                }
+                for i in range(size)
+            ]
+        }
+    )
 
 
-def server_throughput(ct: CTServerProcess, database: str, bare: AppProcess, seconds: float,
-                      connections: int, batch_size: int = 100) -> ServerThroughput:
+def server_throughput(
+    ct: CTServerProcess,
+    database: str,
+    bare: AppProcess,
+    seconds: float,
+    connections: int,
+    batch_size: int = 100,
+) -> ServerThroughput:
     """Measure the server ``ct`` (on ``database``) and the ``bare`` app, one after the other."""
     task = f"bench_server_{uuid.uuid4().hex[:8]}"
     seed_task(ct, task, BENCH_PROMPT)
@@ -70,21 +94,37 @@ def server_throughput(ct: CTServerProcess, database: str, bare: AppProcess, seco
     feedback = _feedback_batch(task, batch_size)
     traces = _trace_batch(task, version_id, batch_size)
 
-    def rate(what: str, url: str, method: str = "GET", body: str | None = None,
-             auth: bool = True) -> float:
-        spec = LoadSpec(url=url, method=method, body=body, headers=headers if auth else {},
-                        seconds=seconds, connections=connections,
-                        warmup_seconds=min(0.5, seconds / 4))
+    def rate(
+        what: str, url: str, method: str = "GET", body: str | None = None, auth: bool = True
+    ) -> float:
+        spec = LoadSpec(
+            url=url,
+            method=method,
+            body=body,
+            headers=headers if auth else {},
+            seconds=seconds,
+            connections=connections,
+            warmup_seconds=min(0.5, seconds / 4),
+        )
         return _rate(spec, what)
 
     prompt_rps = rate("GET /api/v1/prompts/{task}", f"{ct.base_url}/api/v1/prompts/{task}")
-    feedback_rps = rate("POST /api/v1/feedback/batch", f"{ct.base_url}/api/v1/feedback/batch",
-                        "POST", feedback)
-    trace_rps = rate("POST /api/v1/traces/batch", f"{ct.base_url}/api/v1/traces/batch",
-                     "POST", traces)
+    feedback_rps = rate(
+        "POST /api/v1/feedback/batch", f"{ct.base_url}/api/v1/feedback/batch", "POST", feedback
+    )
+    trace_rps = rate(
+        "POST /api/v1/traces/batch", f"{ct.base_url}/api/v1/traces/batch", "POST", traces
+    )
     bare_get = rate("bare GET", f"{bare.base_url}/constant", auth=False)
     bare_feedback = rate("bare POST", f"{bare.base_url}/constant", "POST", feedback, auth=False)
     bare_traces = rate("bare POST", f"{bare.base_url}/constant", "POST", traces, auth=False)
-    return ServerThroughput(database, prompt_rps, bare_get, feedback_rps * batch_size,
-                            bare_feedback * batch_size, trace_rps * batch_size,
-                            bare_traces * batch_size, batch_size)
+    return ServerThroughput(
+        database,
+        prompt_rps,
+        bare_get,
+        feedback_rps * batch_size,
+        bare_feedback * batch_size,
+        trace_rps * batch_size,
+        bare_traces * batch_size,
+        batch_size,
+    )

@@ -39,9 +39,13 @@ class LatencySummary:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> LatencySummary:
-        return cls(count=len(values), p50=percentile(values, 0.5), p99=percentile(values, 0.99),
-                   max=max(values), mean=statistics.fmean(values))
+        return cls(
+            count=len(values),
+            p50=percentile(values, 0.5),
+            p99=percentile(values, 0.99),
+            max=max(values),
+            mean=statistics.fmean(values),
+        )
 
     def describe(self) -> str:
-        return (f"n={self.count} p50={self.p50:.2f} ms p99={self.p99:.2f} ms "
-                f"max={self.max:.2f} ms")
+        return f"n={self.count} p50={self.p50:.2f} ms p99={self.p99:.2f} ms max={self.max:.2f} ms"

@@ -70,6 +70,7 @@ def require_admin_actions(settings: Settings) -> None:
     if not settings.allow_activation:
         raise AdminActionsDisabledError("EXAMPLE_ALLOW_ACTIVATION is false on this app.")
 
+
 router = APIRouter(prefix="/api", tags=["example"], route_class=KaizenRoute)  # ActivePrompt: ~free
 
 
@@ -87,8 +88,11 @@ class SummarizeRequest(BaseModel):
     """A support ticket to summarize."""
 
     model_config = ConfigDict(extra="forbid")
-    ticket: str = Field(min_length=1, max_length=MAX_TICKET_CHARS,
-                        description="The ticket text, as the customer wrote it.")
+    ticket: str = Field(
+        min_length=1,
+        max_length=MAX_TICKET_CHARS,
+        description="The ticket text, as the customer wrote it.",
+    )
 
 
 class SummarizeResponse(BaseModel):
@@ -114,10 +118,13 @@ class StatusView(BaseModel):
 
 @router.get("/config")
 async def config(request: Request, settings: Settings, llm: LLMClient) -> AppConfig:
-    return AppConfig(task_name=settings.task_name, llm_label=llm.label,
-                     allow_activation=settings.allow_activation,
-                     feedback_url=request.app.url_path_for(FEEDBACK_ROUTE_NAME),
-                     samples=SAMPLE_TICKETS)
+    return AppConfig(
+        task_name=settings.task_name,
+        llm_label=llm.label,
+        allow_activation=settings.allow_activation,
+        feedback_url=request.app.url_path_for(FEEDBACK_ROUTE_NAME),
+        samples=SAMPLE_TICKETS,
+    )
 
 
 @router.post("/summarize")
@@ -126,8 +133,13 @@ async def summarize(
 ) -> SummarizeResponse:
     completion = await llm.complete(prompt.prompt_text, body.ticket)
     call = await record_llm_call(
-        request, inputs={"ticket": body.ticket}, output=completion.text, prompt=prompt,
-        model=completion.model, tokens=completion.tokens, latency_ms=completion.latency_ms,
+        request,
+        inputs={"ticket": body.ticket},
+        output=completion.text,
+        prompt=prompt,
+        model=completion.model,
+        tokens=completion.tokens,
+        latency_ms=completion.latency_ms,
     )
     return SummarizeResponse(
         summary=completion.text,
@@ -147,8 +159,7 @@ async def status(client: KaizenClient, settings: Settings) -> StatusView:
         client.list_prompt_versions(task.id), client.list_jobs(task.id)
     )
     active = next((v for v in versions if v.status == "active"), None)
-    return StatusView(task=task, active_prompt=active, versions=versions,
-                      jobs=jobs[:RECENT_JOBS])
+    return StatusView(task=task, active_prompt=active, versions=versions, jobs=jobs[:RECENT_JOBS])
 
 
 @router.post("/versions/{version_id}/activate", dependencies=[Depends(require_admin_actions)])

@@ -17,8 +17,13 @@ __all__ = ["admin_disabled_handler", "ct_error_handler", "llm_error_handler", "p
 
 def problem(status: int, title: str, detail: str, instance: str | None = None) -> JSONResponse:
     """An ``application/problem+json`` response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": instance}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 

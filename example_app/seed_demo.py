@@ -38,8 +38,10 @@ class SeedResult:
     def __str__(self) -> str:
         task_state = "created" if self.created_task else "exists"
         prompt_state = "created" if self.created_prompt else "exists"
-        return (f"task {self.task.name} ({task_state}), "
-                f"prompt v{self.prompt.version_number} ({prompt_state})")
+        return (
+            f"task {self.task.name} ({task_state}), "
+            f"prompt v{self.prompt.version_number} ({prompt_state})"
+        )
 
 
 def _ensure_task(client: CTClient, name: str, feedback_threshold: int) -> tuple[Task, bool]:
@@ -48,9 +50,12 @@ def _ensure_task(client: CTClient, name: str, feedback_threshold: int) -> tuple[
     except CTNotFoundError:
         pass
     try:
-        task = client.create_task(name, description=TASK_DESCRIPTION,
-                                  schema_json={"ticket": "string"},
-                                  feedback_threshold=feedback_threshold)
+        task = client.create_task(
+            name,
+            description=TASK_DESCRIPTION,
+            schema_json={"ticket": "string"},
+            feedback_threshold=feedback_threshold,
+        )
         return task, True
     except CTConflictError:  # created concurrently by another seeder
         return client.get_task(name), False
@@ -66,8 +71,12 @@ def seed_demo_task(
     if active is not None:
         return SeedResult(task, active, created_task, created_prompt=False)
     if versions:  # versions exist but none is active: activate the newest
-        return SeedResult(task, client.activate_prompt(task.id, versions[0].id), created_task,
-                          created_prompt=False)
+        return SeedResult(
+            task,
+            client.activate_prompt(task.id, versions[0].id),
+            created_task,
+            created_prompt=False,
+        )
     prompt = client.create_prompt_version(task.id, FIRST_PROMPT, activate=True)
     return SeedResult(task, prompt, created_task, created_prompt=True)
 
@@ -75,10 +84,17 @@ def seed_demo_task(
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m example_app.seed_demo [--task NAME] [--threshold N]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--task", default=get_settings().task_name,
-                        help="task name (default: EXAMPLE_TASK_NAME or summarize_ticket)")
-    parser.add_argument("--threshold", type=int, default=DEMO_FEEDBACK_THRESHOLD,
-                        help="feedback count that starts an optimization job (new task only)")
+    parser.add_argument(
+        "--task",
+        default=get_settings().task_name,
+        help="task name (default: EXAMPLE_TASK_NAME or summarize_ticket)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=int,
+        default=DEMO_FEEDBACK_THRESHOLD,
+        help="feedback count that starts an optimization job (new task only)",
+    )
     args = parser.parse_args(argv)
     if args.threshold < 1:
         parser.error("--threshold must be at least 1")

@@ -60,8 +60,9 @@ _GREETING = re.compile(
     r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^,.!]*[,.!]\s*", re.I
 )
 _SIGN_OFF = re.compile(r"^(?:thanks|thank you|regards|best|cheers|kind regards|sincerely)\b", re.I)
-_URGENT = re.compile(r"\b(?:urgent|asap|immediately|outage|down|blocked|cannot|can't|critical)\b",
-                     re.I)
+_URGENT = re.compile(
+    r"\b(?:urgent|asap|immediately|outage|down|blocked|cannot|can't|critical)\b", re.I
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -154,7 +155,8 @@ class Style:
         style = cls(
             word_limit=word_limit,
             bullets="bullet" in text or (bool(model) and all(map(_is_bulleted, model))),
-            one_sentence="one sentence" in text or "single sentence" in text
+            one_sentence="one sentence" in text
+            or "single sentence" in text
             or (bool(model) and all(map(_is_one_sentence, model))),
             skip_greetings=any(k in text for k in ("concise", "greeting", "focus on the problem"))
             or (bool(model) and not any(_GREETING.match(e) for e in model)),
@@ -162,8 +164,12 @@ class Style:
             label=labels.pop() if len(labels) == 1 else None,
             example_count=len(guide.examples),
         )
-        instructed = limit_match is not None or style.bullets or style.one_sentence or (
-            style.skip_greetings or style.priority)
+        instructed = (
+            limit_match is not None
+            or style.bullets
+            or style.one_sentence
+            or (style.skip_greetings or style.priority)
+        )
         return replace(style, decided=instructed or bool(model))
 
     @classmethod

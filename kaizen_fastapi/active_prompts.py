@@ -120,6 +120,9 @@ class PromptResolver:
             try:
                 await self._client.refresh_prompt(key)
             except CTError as exc:
-                logger.warning("Kaizen could not refresh the prompt of %r (%s); "
-                               "dropping the cached one", key, exc.message)
+                logger.warning(
+                    "Kaizen could not refresh the prompt of %r (%s); dropping the cached one",
+                    key,
+                    exc.message,
+                )
                 self._client.invalidate_prompt(key)

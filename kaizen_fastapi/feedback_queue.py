@@ -135,9 +135,12 @@ class DeliveryQueue:
         self._refused += 1
         now = time.monotonic()
         if now >= self._next_full_warning:  # a few lines a minute, not one per item
-            logger.warning("Kaizen delivery queue full (%s): %d traces/feedback dropped since "
-                           "the last warning (counted in traces_dropped/feedback_dropped)",
-                           bound, self._refused)
+            logger.warning(
+                "Kaizen delivery queue full (%s): %d traces/feedback dropped since "
+                "the last warning (counted in traces_dropped/feedback_dropped)",
+                bound,
+                self._refused,
+            )
             self._refused = 0
             self._next_full_warning = now + FULL_WARNING_INTERVAL
         return False
@@ -170,8 +173,9 @@ class DeliveryQueue:
         self._worker = None
         if left:
             self._count_dropped_remaining()
-            logger.warning("Kaizen shutdown: %d pending deliveries dropped after %.1fs",
-                           left, grace_period)
+            logger.warning(
+                "Kaizen shutdown: %d pending deliveries dropped after %.1fs", left, grace_period
+            )
         return left
 
     def _count_dropped_remaining(self, include_queue: bool = True) -> None:
@@ -212,8 +216,9 @@ class DeliveryQueue:
                 break
             getter = asyncio.ensure_future(self._queue.get())
             closing = asyncio.ensure_future(self._closing.wait())
-            await asyncio.wait({getter, closing}, timeout=remaining,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {getter, closing}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
             closing.cancel()
             if not getter.done():
                 getter.cancel()
@@ -232,7 +237,9 @@ class DeliveryQueue:
             await self._deliver_items(FeedbackItem, feedback, self._client.log_feedback_batch)
 
     async def _deliver_items(
-        self, item_type: type[ItemT], queued: list[QueuedItem],
+        self,
+        item_type: type[ItemT],
+        queued: list[QueuedItem],
         send_batch: Callable[[list[ItemT]], Awaitable[object]],
     ) -> None:
         """Send ``queued`` as one batch; if the server rejects it, each item on its own."""
@@ -269,8 +276,12 @@ class DeliveryQueue:
                 await asyncio.sleep(self._retry.backoff(attempt, random.uniform))
             except CTError as exc:
                 self._monitor.report_success(f"{kind} delivery")
-                logger.warning("Kaizen %s rejected by the CT server (%s): %s",
-                               kind, type(exc).__name__, exc.message)
+                logger.warning(
+                    "Kaizen %s rejected by the CT server (%s): %s",
+                    kind,
+                    type(exc).__name__,
+                    exc.message,
+                )
                 return False
             else:
                 self._monitor.report_success(f"{kind} delivery")

@@ -102,8 +102,11 @@ class KaizenPromptMiddleware:
                 started = True
                 prompt = slot.prompt
                 if prompt is not None:
-                    header = (wiring.last_header if prompt is wiring.last_prompt
-                              else wiring.header_for(prompt))
+                    header = (
+                        wiring.last_header
+                        if prompt is wiring.last_prompt
+                        else wiring.header_for(prompt)
+                    )
                     message = {**message, "headers": [*message.get("headers", ()), header]}
             return send(message)
 
@@ -122,8 +125,9 @@ class KaizenPromptMiddleware:
         settings = runtime.settings
         routes = self._routes if self._routes is not None else settings.prompt_routes
         exclude = self._exclude if self._exclude is not None else settings.prompt_routes_exclude
-        return _Wiring(runtime, PathTasks(routes, exclude),
-                       settings.prompt_header.lower().encode("latin-1"))
+        return _Wiring(
+            runtime, PathTasks(routes, exclude), settings.prompt_header.lower().encode("latin-1")
+        )
 
 
 class _Wiring:

@@ -30,8 +30,9 @@ class PathTasks(dict[str, str | None]):
         max_paths: Most paths remembered.
     """
 
-    def __init__(self, routes: Mapping[str, str], exclude: Sequence[str] = (),
-                 max_paths: int = 4096) -> None:
+    def __init__(
+        self, routes: Mapping[str, str], exclude: Sequence[str] = (), max_paths: int = 4096
+    ) -> None:
         super().__init__()
         self._routes = dict(routes)
         self._exclude = list(exclude)

@@ -72,16 +72,23 @@ def with_active_prompt(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     request_name = next((p.name for p in kept if p.annotation is Request), None)
     if request_name is None:
         request_name = _REQUEST_PARAM
-        kept.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY,
-                                      annotation=Request))
-    wrapper = _wrap(endpoint, prompt_names, request_name,
-                    drop_request=request_name == _REQUEST_PARAM)
+        kept.append(
+            inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+        )
+    wrapper = _wrap(
+        endpoint, prompt_names, request_name, drop_request=request_name == _REQUEST_PARAM
+    )
     wrapper.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
     return wrapper
 
 
-def _wrap(endpoint: Callable[..., Any], prompt_names: Sequence[str], request_name: str,
-          *, drop_request: bool) -> Callable[..., Any]:
+def _wrap(
+    endpoint: Callable[..., Any],
+    prompt_names: Sequence[str],
+    request_name: str,
+    *,
+    drop_request: bool,
+) -> Callable[..., Any]:
     is_async = inspect.iscoroutinefunction(endpoint)
 
     @functools.wraps(endpoint)
@@ -93,8 +100,11 @@ def _wrap(endpoint: Callable[..., Any], prompt_names: Sequence[str], request_nam
         else:
             slot = current_request_prompt()
             # the slot's prompt when the middleware served one; else the dependency's error
-            prompt = (slot.prompt if slot is not None and slot.prompt is not None
-                      else read_active_prompt())
+            prompt = (
+                slot.prompt
+                if slot is not None and slot.prompt is not None
+                else read_active_prompt()
+            )
         for name in prompt_names:
             values[name] = prompt
         if is_async:
@@ -106,15 +116,19 @@ def _wrap(endpoint: Callable[..., Any], prompt_names: Sequence[str], request_nam
 
 async def _overridden_prompt(override: Callable[..., Any]) -> Prompt:
     if inspect.signature(override).parameters:
-        raise TypeError("with KaizenRoute, an override of get_active_prompt must take no "
-                        "parameters; declare the route with APIRoute to override it with a "
-                        "dependency of its own")
+        raise TypeError(
+            "with KaizenRoute, an override of get_active_prompt must take no "
+            "parameters; declare the route with APIRoute to override it with a "
+            "dependency of its own"
+        )
     prompt = override()
     if inspect.isawaitable(prompt):
         prompt = await prompt
     if not isinstance(prompt, Prompt):
-        raise TypeError(f"the override of get_active_prompt returned {type(prompt).__name__}, "
-                        "not a kaizen_sdk.Prompt")
+        raise TypeError(
+            f"the override of get_active_prompt returned {type(prompt).__name__}, "
+            "not a kaizen_sdk.Prompt"
+        )
     return prompt
 
 

@@ -109,8 +109,11 @@ class QueuedItem:
             return cls("feedback", to_json(item, exclude_none=True), None)
         if item.prompt_text is None:
             return cls("traces", to_json(item, exclude_none=True), None)
-        return cls("traces", to_json(item, exclude_none=True, exclude=_WITHOUT_PROMPT),
-                   texts.acquire(item.prompt_text))
+        return cls(
+            "traces",
+            to_json(item, exclude_none=True, exclude=_WITHOUT_PROMPT),
+            texts.acquire(item.prompt_text),
+        )
 
     def size(self) -> int:
         """Bytes this entry keeps in memory (its shared prompt text is counted by

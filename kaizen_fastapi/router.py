@@ -76,21 +76,28 @@ class FeedbackRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {"token": "eyJ0Ijoic3VtbWFyaXplIn0.c2lnbmF0dXJl", "rating": "up"},
-                {"token": "eyJ0Ijoic3VtbWFyaXplIn0.c2lnbmF0dXJl", "score": 0.4,
-                 "comment": "Missed the customer's second question."},
+                {
+                    "token": "eyJ0Ijoic3VtbWFyaXplIn0.c2lnbmF0dXJl",
+                    "score": 0.4,
+                    "comment": "Missed the customer's second question.",
+                },
             ]
         },
     )
 
     token: str = Field(
-        min_length=1, max_length=MAX_TOKEN_CHARS,
+        min_length=1,
+        max_length=MAX_TOKEN_CHARS,
         description="The feedback token the app returned with the result being rated.",
     )
     rating: Literal["up", "down"] | None = Field(
         default=None, description="Thumbs up (score 1.0) or down (0.0); or give `score`."
     )
     score: float | None = Field(
-        default=None, ge=0.0, le=1.0, allow_inf_nan=False,
+        default=None,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
         description="Quality in [0, 1]; or give `rating`.",
     )
     comment: str | None = Field(
@@ -130,8 +137,9 @@ class FeedbackAccepted(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"status": "accepted",
-                          "feedback_id": "0d5c7a4e-26c3-5bd0-9a55-7e0f3f1f2c11"}]
+            "examples": [
+                {"status": "accepted", "feedback_id": "0d5c7a4e-26c3-5bd0-9a55-7e0f3f1f2c11"}
+            ]
         }
     )
 
@@ -148,8 +156,11 @@ class _ProblemError(Exception):
 
 
 def _problem_doc(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description,
-            "content": {"application/problem+json": {}}}
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {"application/problem+json": {}},
+    }
 
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -172,9 +183,12 @@ class _PublicEndpointRoute(APIRoute):
             runtime = runtime_from_state(request.scope.get("state"))
             if runtime is None:  # a deployment error: say so, never a bare 500
                 logger.error("%s", KaizenNotRunningError())
-                return problem_response(503, "Feedback unavailable",
-                                        "Feedback cannot be accepted right now.",
-                                        instance=request.url.path)
+                return problem_response(
+                    503,
+                    "Feedback unavailable",
+                    "Feedback cannot be accepted right now.",
+                    instance=request.url.path,
+                )
             try:
                 _check_rate(runtime, request)
                 request = await _limited_body(request, runtime.settings.max_body_bytes)
@@ -182,8 +196,13 @@ class _PublicEndpointRoute(APIRoute):
             except _ProblemError as exc:
                 if exc.status in (401, 409):
                     runtime.metrics.inc("tokens_rejected")
-                return problem_response(exc.status, exc.title, exc.detail,
-                                        instance=request.url.path, headers=exc.headers)
+                return problem_response(
+                    exc.status,
+                    exc.title,
+                    exc.detail,
+                    instance=request.url.path,
+                    headers=exc.headers,
+                )
             except RequestValidationError as exc:
                 return _validation_problem(exc, request.url.path)
 
@@ -195,15 +214,19 @@ def _check_rate(runtime: KaizenRuntime, request: Request) -> None:
     wait = runtime.rate_limiter.acquire(client)
     if wait > 0:
         runtime.metrics.inc("requests_rate_limited")
-        raise _ProblemError(429, "Too many requests",
-                            f"Too many feedback requests from this client; retry in "
-                            f"{math.ceil(wait)} s.", headers={"Retry-After": str(math.ceil(wait))})
+        raise _ProblemError(
+            429,
+            "Too many requests",
+            f"Too many feedback requests from this client; retry in {math.ceil(wait)} s.",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
 
 
 async def _limited_body(request: Request, limit: int) -> Request:
     """Read the body, refusing more than ``limit`` bytes; a request replaying what was read."""
-    too_large = _ProblemError(413, "Request body too large",
-                              f"The body must not exceed {limit} bytes.")
+    too_large = _ProblemError(
+        413, "Request body too large", f"The body must not exceed {limit} bytes."
+    )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -224,40 +247,50 @@ async def _limited_body(request: Request, limit: int) -> Request:
 
 def _validation_problem(exc: RequestValidationError, instance: str) -> Response:
     errors = [
-        FieldError(loc=[part for part in error.get("loc", ()) if isinstance(part, str | int)],
-                   msg=str(error.get("msg", "invalid")))
+        FieldError(
+            loc=[part for part in error.get("loc", ()) if isinstance(part, str | int)],
+            msg=str(error.get("msg", "invalid")),
+        )
         for error in exc.errors()
     ]
-    detail = "; ".join(
-        f"{'.'.join(str(part) for part in e.loc) or 'body'}: {e.msg}" for e in errors
-    ) or "The request body is invalid."
-    return problem_response(422, "Invalid request body", detail, instance=instance,
-                            errors=errors)
+    detail = (
+        "; ".join(f"{'.'.join(str(part) for part in e.loc) or 'body'}: {e.msg}" for e in errors)
+        or "The request body is invalid."
+    )
+    return problem_response(422, "Invalid request body", detail, instance=instance, errors=errors)
 
 
 def _verified_claims(runtime: KaizenRuntime, token: str) -> TokenClaims:
     try:
         claims = runtime.tokens.verify(token)
     except ExpiredTokenError:
-        raise _ProblemError(401, "Expired feedback token",
-                            "The feedback token has expired; it can no longer be used.") from None
+        raise _ProblemError(
+            401,
+            "Expired feedback token",
+            "The feedback token has expired; it can no longer be used.",
+        ) from None
     except FeedbackTokenError as exc:
         raise _ProblemError(401, "Invalid feedback token", str(exc).capitalize() + ".") from None
     if runtime.used_tokens.is_used(claims):
-        raise _ProblemError(409, "Feedback token already used",
-                            "Each feedback token rates one result once.")
+        raise _ProblemError(
+            409, "Feedback token already used", "Each feedback token rates one result once."
+        )
     return claims
 
 
 def _accept(runtime: KaizenRuntime, claims: TokenClaims, item: FeedbackItem) -> FeedbackAccepted:
     if not runtime.used_tokens.consume(claims):
-        raise _ProblemError(409, "Feedback token already used",
-                            "Each feedback token rates one result once.")
+        raise _ProblemError(
+            409, "Feedback token already used", "Each feedback token rates one result once."
+        )
     if not runtime.queue.offer(item):
         runtime.used_tokens.release(claims)
-        raise _ProblemError(503, "Feedback queue full",
-                            "Feedback cannot be accepted right now; retry shortly.",
-                            headers={"Retry-After": "5"})
+        raise _ProblemError(
+            503,
+            "Feedback queue full",
+            "Feedback cannot be accepted right now; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
     return FeedbackAccepted(feedback_id=claims.feedback_id)
 
 
@@ -290,9 +323,13 @@ def create_kaizen_router(
         responses=_ERROR_RESPONSES,
     )
 
-    @router.post("/feedback", status_code=202, response_model=FeedbackAccepted,
-                 name=FEEDBACK_ROUTE_NAME,
-                 summary="Rate a result the app served (thumbs up/down or a score)")
+    @router.post(
+        "/feedback",
+        status_code=202,
+        response_model=FeedbackAccepted,
+        name=FEEDBACK_ROUTE_NAME,
+        summary="Rate a result the app served (thumbs up/down or a score)",
+    )
     async def post_feedback(
         body: Annotated[FeedbackRequest, Body()], request: Request
     ) -> FeedbackAccepted:
@@ -303,20 +340,36 @@ def create_kaizen_router(
             metadata["rating"] = body.rating
         if body.comment:
             metadata["comment"] = body.comment
-        item = FeedbackItem(task_id=claims.task_id, trace_id=claims.trace_id,
-                            score=body.effective_score, source=runtime.settings.feedback_source,
-                            metadata=metadata, id=claims.feedback_id)
+        item = FeedbackItem(
+            task_id=claims.task_id,
+            trace_id=claims.trace_id,
+            score=body.effective_score,
+            source=runtime.settings.feedback_source,
+            metadata=metadata,
+            id=claims.feedback_id,
+        )
         return _accept(runtime, claims, item)
 
-    @router.post("/score", status_code=202, response_model=FeedbackAccepted,
-                 name=SCORE_ROUTE_NAME, summary="Score a traced LLM call in [0, 1]")
-    async def post_score(body: Annotated[ScoreRequest, Body()], request: Request
-                         ) -> FeedbackAccepted:
+    @router.post(
+        "/score",
+        status_code=202,
+        response_model=FeedbackAccepted,
+        name=SCORE_ROUTE_NAME,
+        summary="Score a traced LLM call in [0, 1]",
+    )
+    async def post_score(
+        body: Annotated[ScoreRequest, Body()], request: Request
+    ) -> FeedbackAccepted:
         runtime = get_kaizen_runtime(request)
         claims = _verified_claims(runtime, body.token)
-        item = FeedbackItem(task_id=claims.task_id, trace_id=claims.trace_id, score=body.score,
-                            source=runtime.settings.feedback_source,
-                            metadata={"channel": "kaizen_router"}, id=claims.feedback_id)
+        item = FeedbackItem(
+            task_id=claims.task_id,
+            trace_id=claims.trace_id,
+            score=body.score,
+            source=runtime.settings.feedback_source,
+            metadata={"channel": "kaizen_router"},
+            id=claims.feedback_id,
+        )
         return _accept(runtime, claims, item)
 
     return router

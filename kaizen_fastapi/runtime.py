@@ -92,8 +92,9 @@ class KaizenRuntime:
             max_bytes=settings.queue_max_bytes,
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
-            retry=RetryPolicy(backoff_base=settings.retry_backoff_initial,
-                              backoff_max=settings.retry_backoff_max),
+            retry=RetryPolicy(
+                backoff_base=settings.retry_backoff_initial, backoff_max=settings.retry_backoff_max
+            ),
         )
         secret = settings.token_secret.get_secret_value() if settings.token_secret else api_key
         self.tokens = FeedbackTokenSigner(derive_token_key(secret), ttl=settings.token_ttl)
@@ -110,8 +111,10 @@ class KaizenRuntime:
                 metrics=self.metrics,
                 monitor=self.monitor,
                 read_timeout=settings.events_read_timeout,
-                retry=RetryPolicy(backoff_base=settings.events_backoff_initial,
-                                  backoff_max=settings.events_backoff_max),
+                retry=RetryPolicy(
+                    backoff_base=settings.events_backoff_initial,
+                    backoff_max=settings.events_backoff_max,
+                ),
             )
         self._prometheus = PrometheusExport(self.metrics_snapshot)
 
@@ -126,8 +129,9 @@ class KaizenRuntime:
             # Connect before warming, so no change between the two can be missed.
             self.prompt_events.start()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.prompt_events.first_attempt_done.wait(),
-                                       self.settings.warm_timeout)
+                await asyncio.wait_for(
+                    self.prompt_events.first_attempt_done.wait(), self.settings.warm_timeout
+                )
         await self.prompts.warm(self.settings.warm_tasks, self.settings.warm_timeout)
         if self.settings.prometheus:
             self._prometheus.register()
@@ -145,12 +149,19 @@ class KaizenRuntime:
         """The plugin counters plus the SDK prompt-cache statistics (``cache_*``)."""
         snapshot = self.metrics.as_dict()
         stats = self.client.cache_stats
-        for name in ("hits", "misses", "stale_serves", "fallback_serves", "fetch_errors",
-                     "refreshes"):
+        for name in (
+            "hits",
+            "misses",
+            "stale_serves",
+            "fallback_serves",
+            "fetch_errors",
+            "refreshes",
+        ):
             snapshot[f"cache_{name}"] = int(getattr(stats, name))
         return snapshot
 
     async def _on_prompt_change(self, change: PromptChange) -> None:
-        logger.info("Kaizen prompt of %s changed to version %d", change.task_name,
-                    change.version_number)
+        logger.info(
+            "Kaizen prompt of %s changed to version %d", change.task_name, change.version_number
+        )
         await self.prompts.refresh_changed(change.task_id, change.task_name)

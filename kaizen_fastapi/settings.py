@@ -106,7 +106,8 @@ class KaizenSettings(BaseSettings):
     # --- delivery queue --------------------------------------------------------------------
     queue_size: int = Field(default=10_000, gt=0, description="Most items the queue holds.")
     queue_max_bytes: ByteSize = Field(
-        default=ByteSize(DEFAULT_MAX_BYTES), ge=64 * 2**10,
+        default=ByteSize(DEFAULT_MAX_BYTES),
+        ge=64 * 2**10,
         description="Most memory the delivery queue's items hold, in bytes or with a unit "
         "('16MiB'); at least 64KiB. A full queue drops (and counts) new items.",
     )

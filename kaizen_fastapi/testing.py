@@ -109,9 +109,13 @@ def transport_client_factory(transport: httpx.AsyncBaseTransport) -> ClientFacto
 
     def build(settings: KaizenSettings) -> AsyncCTClient:
         api_key = settings.api_key.get_secret_value() if settings.api_key else TEST_API_KEY
-        return AsyncCTClient(api_key=api_key, base_url=settings.base_url,
-                             cache_ttl=settings.cache_ttl, timeout=settings.timeout,
-                             transport=transport)
+        return AsyncCTClient(
+            api_key=api_key,
+            base_url=settings.base_url,
+            cache_ttl=settings.cache_ttl,
+            timeout=settings.timeout,
+            transport=transport,
+        )
 
     return build
 
@@ -144,12 +148,14 @@ def serve_app(app: Any, *, startup_timeout: float = 30.0) -> Iterator[str]:
     sock = _listening_socket()
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name=f"uvicorn-{port}")
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{port}"
+    )
     thread.start()
     try:
-        _wait_until(lambda: server.started or not thread.is_alive(), startup_timeout,
-                    "app start-up")
+        _wait_until(
+            lambda: server.started or not thread.is_alive(), startup_timeout, "app start-up"
+        )
         if not server.started:
             raise RuntimeError("the app failed to start (see the log)")
         yield f"http://{host}:{port}"
@@ -188,20 +194,38 @@ def local_ct_server(
         probe = _listening_socket()
         port = probe.getsockname()[1]
         probe.close()
-        env = {**os.environ, "KAIZEN_API_KEY": api_key, "KAIZEN_LOG_LEVEL": "warning",
-               "KAIZEN_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'kaizen.db'}",
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        env = {
+            **os.environ,
+            "KAIZEN_API_KEY": api_key,
+            "KAIZEN_LOG_LEVEL": "warning",
+            "KAIZEN_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'kaizen.db'}",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
         log_path = folder / "ct-server.log"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "kaizen_server", "serve", "--host", "127.0.0.1",
-                 "--port", str(port)],
-                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "kaizen_server",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         server = LocalCTServer(process, f"http://127.0.0.1:{port}", api_key, log_path)
         try:
-            _wait_until(lambda: process.poll() is not None or _healthy(server.base_url),
-                        startup_timeout, "CT server start-up")
+            _wait_until(
+                lambda: process.poll() is not None or _healthy(server.base_url),
+                startup_timeout,
+                "CT server start-up",
+            )
             if process.poll() is not None:
                 raise RuntimeError(f"CT server exited: {log_path.read_text(errors='replace')}")
             yield server
@@ -234,13 +258,15 @@ class FaultyProxy:
         self._streams_cut = False
         self._open_streams: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="kaizen-faulty-proxy")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="kaizen-faulty-proxy"
+        )
 
     def __enter__(self) -> FaultyProxy:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop).result()
+            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop
+        ).result()
         self.base_url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
@@ -253,8 +279,7 @@ class FaultyProxy:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        connections = [task for task in asyncio.all_tasks()
-                       if task is not asyncio.current_task()]
+        connections = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in connections:
             task.cancel()
         await asyncio.gather(*connections, return_exceptions=True)
@@ -286,8 +311,10 @@ class FaultyProxy:
         if is_stream:
             self._open_streams.add(writer)
         try:
-            await asyncio.gather(self._pipe(reader, up_writer, first, self.delay),
-                                 self._pipe(up_reader, writer, b"", 0.0))
+            await asyncio.gather(
+                self._pipe(reader, up_writer, first, self.delay),
+                self._pipe(up_reader, writer, b"", 0.0),
+            )
         except asyncio.CancelledError:  # the proxy is shutting down: end quietly
             writer.close()
             up_writer.close()
@@ -295,8 +322,9 @@ class FaultyProxy:
             self._open_streams.discard(writer)
 
     @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes,
-                    delay: float) -> None:
+    async def _pipe(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes, delay: float
+    ) -> None:
         data = first
         try:
             while True:

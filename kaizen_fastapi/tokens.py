@@ -101,9 +101,7 @@ class FeedbackTokenSigner:
         clock: Wall clock, replaceable in tests.
     """
 
-    def __init__(
-        self, key: bytes, ttl: float, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, key: bytes, ttl: float, *, clock: Callable[[], float] = time.time) -> None:
         if not key:
             raise ValueError("the token key must not be empty")
         self._key = key
@@ -164,8 +162,9 @@ class ReplayGuard:
     """
 
     def __init__(self, maxsize: int, *, clock: Callable[[], float] = time.time) -> None:
-        self._used: TLRUCache[str, float] = TLRUCache(maxsize=maxsize, ttu=_token_expiry,
-                                                      timer=clock)
+        self._used: TLRUCache[str, float] = TLRUCache(
+            maxsize=maxsize, ttu=_token_expiry, timer=clock
+        )
         self._lock = threading.Lock()
 
     def __len__(self) -> int:

@@ -80,10 +80,23 @@ async def record_llm_call(
         prompt_text, version_id = prompt, None
     trace_id = str(uuid.uuid4())
     queued = runtime.queue.offer(
-        TraceItem(id=trace_id, task_id=task, inputs=inputs, prompt_text=prompt_text,
-                  response_text=output, model=model, tokens=tokens, latency_ms=latency_ms,
-                  prompt_version_id=version_id, metadata=metadata)
+        TraceItem(
+            id=trace_id,
+            task_id=task,
+            inputs=inputs,
+            prompt_text=prompt_text,
+            response_text=output,
+            model=model,
+            tokens=tokens,
+            latency_ms=latency_ms,
+            prompt_version_id=version_id,
+            metadata=metadata,
+        )
     )
     token = runtime.tokens.issue(task_id=task, trace_id=trace_id)
-    return RecordedCall(trace_id=trace_id, feedback_token=token,
-                        expires_at=time.time() + runtime.settings.token_ttl, queued=queued)
+    return RecordedCall(
+        trace_id=trace_id,
+        feedback_token=token,
+        expires_at=time.time() + runtime.settings.token_ttl,
+        queued=queued,
+    )

@@ -117,8 +117,10 @@ class Operation(Generic[P, T]):
     def __get__(self, instance: object, owner: type[Any]) -> Any:
         if instance is None:
             return self
-        raise TypeError(f"{type(instance).__name__} does not bind operations: derive it from "
-                        "SyncRunner or AsyncRunner")
+        raise TypeError(
+            f"{type(instance).__name__} does not bind operations: derive it from "
+            "SyncRunner or AsyncRunner"
+        )
 
 
 def bind_operations(cls: type[SyncRunner] | type[AsyncRunner]) -> None:
@@ -142,5 +144,6 @@ def _describe(
     method.__module__ = owner.__module__
     method.__doc__ = builder.__doc__
     method.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[self_param, *params[1:]], return_annotation=returns)
+        parameters=[self_param, *params[1:]], return_annotation=returns
+    )
     return method

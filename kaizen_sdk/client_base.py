@@ -75,8 +75,15 @@ class ClientBase(Generic[TransportT]):
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        config = resolve_config(api_key, base_url, cache_ttl, timeout, deadline=deadline,
-                                max_retries=max_retries, cache_maxsize=cache_maxsize)
+        config = resolve_config(
+            api_key,
+            base_url,
+            cache_ttl,
+            timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            cache_maxsize=cache_maxsize,
+        )
         self._core = replace(ClientCore.from_config(config), clock=clock)
         self._io = self._open(transport)
         self.cached_prompt = self._cache.peek
@@ -92,8 +99,13 @@ class ClientBase(Generic[TransportT]):
     def _cache_options(self) -> dict[str, Any]:
         """Keyword arguments of the prompt cache, the same for both clients."""
         config = self._core.config
-        return {"ttl": config.cache_ttl, "maxsize": config.cache_maxsize,
-                "fetch": self._fetch_prompt, "run": self._run, "clock": self._core.clock}
+        return {
+            "ttl": config.cache_ttl,
+            "maxsize": config.cache_maxsize,
+            "fetch": self._fetch_prompt,
+            "run": self._run,
+            "clock": self._core.clock,
+        }
 
     @abstractmethod
     def _run(self, steps: Steps[Any]) -> Any:
@@ -142,8 +154,9 @@ class ClientBase(Generic[TransportT]):
         """
         self._cache.invalidate((task_id,))
 
-    def with_options(self, *, deadline: float | None = None,
-                     max_retries: int | None = None) -> Self:
+    def with_options(
+        self, *, deadline: float | None = None, max_retries: int | None = None
+    ) -> Self:
         """A view of this client with other per-call limits, sharing its pool and cache.
 
         Closing the view closes the shared pool: close the original client instead.
@@ -158,4 +171,3 @@ class ClientBase(Generic[TransportT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
-

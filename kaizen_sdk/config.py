@@ -50,8 +50,13 @@ class ClientConfig:
 
 
 def resolve_config(
-    api_key: str | None = None, base_url: str | None = None, cache_ttl: float = 300.0,
-    timeout: float = 30.0, *, deadline: float | None = None, max_retries: int = 3,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    cache_ttl: float = 300.0,
+    timeout: float = 30.0,
+    *,
+    deadline: float | None = None,
+    max_retries: int = 3,
     cache_maxsize: int = 1024,
 ) -> ClientConfig:
     """Apply the environment fallbacks and check the limits.

@@ -44,8 +44,11 @@ class ClientCore:
 
     def headers(self) -> dict[str, str]:
         """Headers sent with every request."""
-        return {"X-API-Key": self.config.api_key, "User-Agent": USER_AGENT,
-                "Accept": "application/json"}
+        return {
+            "X-API-Key": self.config.api_key,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
 
     def with_limits(self, *, deadline: float | None, max_retries: int | None) -> ClientCore:
         """A copy with another overall deadline and/or retry count."""
@@ -54,5 +57,6 @@ class ClientCore:
             deadline=self.config.deadline if deadline is None else deadline,
             max_retries=self.config.max_retries if max_retries is None else max_retries,
         )
-        return replace(self, config=config, retry=replace(self.retry,
-                                                          max_retries=config.max_retries))
+        return replace(
+            self, config=config, retry=replace(self.retry, max_retries=config.max_retries)
+        )

@@ -41,5 +41,6 @@ class FeedbackItem(WireItem):
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body (``trace_id`` left out when unset, for older servers)."""
-        return self.model_dump(mode="json", exclude_none=False,
-                               exclude={"trace_id"} if self.trace_id is None else None)
+        return self.model_dump(
+            mode="json", exclude_none=False, exclude={"trace_id"} if self.trace_id is None else None
+        )

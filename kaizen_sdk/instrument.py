@@ -76,11 +76,18 @@ def instrument(
         return openai_client
     is_async_llm = inspect.iscoroutinefunction(inspect.unwrap(create))
     if is_async_llm != isinstance(ct_client, AsyncCTClient):
-        raise TypeError("instrument() needs an AsyncCTClient for an async OpenAI client and a "
-                        "CTClient for a sync one")
+        raise TypeError(
+            "instrument() needs an AsyncCTClient for an async OpenAI client and a "
+            "CTClient for a sync one"
+        )
     recorder = ct_client.with_options(deadline=trace_deadline, max_retries=1)
-    describe = functools.partial(_trace_fields, task_id=task_id, inputs_from=inputs,
-                                 prompt_version_id=prompt_version_id, metadata=metadata)
+    describe = functools.partial(
+        _trace_fields,
+        task_id=task_id,
+        inputs_from=inputs,
+        prompt_version_id=prompt_version_id,
+        metadata=metadata,
+    )
     wrapper: Callable[..., Any]
     if isinstance(recorder, AsyncCTClient):
         async_recorder = recorder
@@ -121,8 +128,13 @@ def instrument(
 
 
 def _trace_fields(
-    kwargs: Mapping[str, Any], result: Any, started: float, *, task_id: str,
-    inputs_from: InputsFrom | None, prompt_version_id: str | None,
+    kwargs: Mapping[str, Any],
+    result: Any,
+    started: float,
+    *,
+    task_id: str,
+    inputs_from: InputsFrom | None,
+    prompt_version_id: str | None,
     metadata: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The ``log_trace`` arguments describing one completion call."""
@@ -165,5 +177,6 @@ def _attach(result: Any, trace_id: str | None) -> None:
 
 
 def _warn(task_id: str, error: Exception) -> None:
-    logger.warning("Kaizen trace for task %r not recorded (the LLM call is unaffected): %s",
-                   task_id, error)
+    logger.warning(
+        "Kaizen trace for task %r not recorded (the LLM call is unaffected): %s", task_id, error
+    )

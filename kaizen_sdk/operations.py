@@ -77,8 +77,10 @@ def _check_score(value: float | None, name: str = "score") -> None:
 
 
 def _describe(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}"
-                     for e in error.errors(include_url=False))
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}"
+        for e in error.errors(include_url=False)
+    )
 
 
 BatchItemT = TypeVar("BatchItemT", FeedbackItem, TraceItem)
@@ -92,13 +94,16 @@ def _wire_item(
     if not isinstance(item, Mapping):
         if isinstance(item, item_type):
             return item
-        raise CTValidationError(f"Invalid {label}: expected {item_type.__name__} or a mapping, "
-                                f"got {type(item).__name__}")
+        raise CTValidationError(
+            f"Invalid {label}: expected {item_type.__name__} or a mapping, "
+            f"got {type(item).__name__}"
+        )
     try:
         return item_type.model_validate({k: v for k, v in item.items() if v is not None})
     except ValidationError as exc:
-        raise CTValidationError(f"Invalid {label}: {_describe(exc)}",
-                                detail=exc.errors(include_url=False)) from exc
+        raise CTValidationError(
+            f"Invalid {label}: {_describe(exc)}", detail=exc.errors(include_url=False)
+        ) from exc
 
 
 def _post_batch(
@@ -111,15 +116,27 @@ def _post_batch(
 ) -> Steps[list[T]]:
     """Validate ``items`` locally, then send them to ``POST {path}`` (none: no request)."""
     if len(items) > MAX_BATCH:
-        raise CTValidationError(f"Too many {kind} items: {len(items)} > {MAX_BATCH}; "
-                                "split them into several batches")
-    wire = [_wire_item(item_type, f"{kind} item {index}", item).to_wire()
-            for index, item in enumerate(items)]
+        raise CTValidationError(
+            f"Too many {kind} items: {len(items)} > {MAX_BATCH}; split them into several batches"
+        )
+    wire = [
+        _wire_item(item_type, f"{kind} item {index}", item).to_wire()
+        for index, item in enumerate(items)
+    ]
     if not wire:
         return []
-    return (yield from _call(RequestSpec("POST", path,
-                                         parse_as(list[result_type]),  # type: ignore[valid-type]
-                                         json={"items": wire}, retry_safe=True), core))
+    return (
+        yield from _call(
+            RequestSpec(
+                "POST",
+                path,
+                parse_as(list[result_type]),  # type: ignore[valid-type]
+                json={"items": wire},
+                retry_safe=True,
+            ),
+            core,
+        )
+    )
 
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -154,8 +171,9 @@ def list_tasks(core: ClientCore) -> Steps[list[Task]]:
     params: dict[str, str | int] = {"limit": PAGE_SIZE}
     parse = _parse_page(Task)
     while True:
-        page = yield from _call(RequestSpec("GET", f"{API}/tasks", parse, params=dict(params)),
-                                core)
+        page = yield from _call(
+            RequestSpec("GET", f"{API}/tasks", parse, params=dict(params)), core
+        )
         tasks.extend(page.items)
         if page.next_cursor is None:
             return tasks
@@ -189,10 +207,16 @@ def create_task(
     Example:
         >>> task = client.create_task("classify_intent", feedback_threshold=75)  # doctest: +SKIP
     """
-    body = {"name": name, "description": description, "schema_json": schema_json,
-            "feedback_threshold": feedback_threshold, **kwargs}
-    return _call(RequestSpec("POST", f"{API}/tasks", parse_as(Task), json=body,
-                             retry_safe=False), core)
+    body = {
+        "name": name,
+        "description": description,
+        "schema_json": schema_json,
+        "feedback_threshold": feedback_threshold,
+        **kwargs,
+    }
+    return _call(
+        RequestSpec("POST", f"{API}/tasks", parse_as(Task), json=body, retry_safe=False), core
+    )
 
 
 def get_task(core: ClientCore, task_id: str) -> Steps[Task]:
@@ -242,11 +266,30 @@ def log_feedback(
         >>> client.log_feedback("summarize_ticket", inputs={"ticket": "..."},
         ...                     output="A login issue.", score=0.9)  # doctest: +SKIP
     """
-    item = _wire_item(FeedbackItem, "feedback", {
-        "task_id": task_id, "inputs": inputs, "output": output, "score": score,
-        "source": source, "metadata": metadata, "id": feedback_id, "trace_id": trace_id})
-    return _call(RequestSpec("POST", f"{API}/feedback", parse_as(FeedbackResult),
-                             json=item.to_wire(), retry_safe=True), core)
+    item = _wire_item(
+        FeedbackItem,
+        "feedback",
+        {
+            "task_id": task_id,
+            "inputs": inputs,
+            "output": output,
+            "score": score,
+            "source": source,
+            "metadata": metadata,
+            "id": feedback_id,
+            "trace_id": trace_id,
+        },
+    )
+    return _call(
+        RequestSpec(
+            "POST",
+            f"{API}/feedback",
+            parse_as(FeedbackResult),
+            json=item.to_wire(),
+            retry_safe=True,
+        ),
+        core,
+    )
 
 
 def log_feedback_batch(
@@ -267,8 +310,9 @@ def log_feedback_batch(
         ...                            FeedbackItem(task_id="t", output="y", score=0.0)])
         ... # doctest: +SKIP
     """
-    return _post_batch(core, "feedback", f"{API}/feedback/batch", FeedbackItem, items,
-                       FeedbackResult)
+    return _post_batch(
+        core, "feedback", f"{API}/feedback/batch", FeedbackItem, items, FeedbackResult
+    )
 
 
 # -- prompts -------------------------------------------------------------------------------------
@@ -312,12 +356,14 @@ def fetch_prompt(core: ClientCore, task_id: str, etag: str | None) -> Steps[Fetc
     def parse(response: httpx.Response) -> FetchResult:
         if response.status_code == 304:
             return None
-        return FetchedPrompt(Prompt.model_validate_json(response.content),
-                             response.headers.get("ETag"))
+        return FetchedPrompt(
+            Prompt.model_validate_json(response.content), response.headers.get("ETag")
+        )
 
     headers = {"If-None-Match": etag} if etag else {}
-    return _call(RequestSpec("GET", f"{API}/prompts/{_segment(task_id)}", parse,
-                             headers=headers), core)
+    return _call(
+        RequestSpec("GET", f"{API}/prompts/{_segment(task_id)}", parse, headers=headers), core
+    )
 
 
 def refresh_prompt(core: ClientCore, task_id: str) -> Steps[Prompt]:
@@ -345,8 +391,13 @@ def activate_prompt(core: ClientCore, task_id: str, version_id: str) -> Steps[Pr
         >>> client.activate_prompt("summarize_ticket", version_id="7c8d9e0f-...")
         ... # doctest: +SKIP
     """
-    spec = RequestSpec("POST", f"{API}/prompts/{_segment(task_id)}/activate", parse_as(Prompt),
-                       json={"version_id": version_id}, retry_safe=True)
+    spec = RequestSpec(
+        "POST",
+        f"{API}/prompts/{_segment(task_id)}/activate",
+        parse_as(Prompt),
+        json={"version_id": version_id},
+        retry_safe=True,
+    )
     prompt = yield from _call(spec, core)
     yield InvalidatePrompt((task_id, prompt.task_id))
     return prompt
@@ -359,8 +410,10 @@ def list_prompt_versions(core: ClientCore, task_id: str) -> Steps[list[Prompt]]:
         >>> [p.status for p in client.list_prompt_versions("summarize_ticket")]  # doctest: +SKIP
         ['active', 'archived']
     """
-    return _call(RequestSpec("GET", f"{API}/prompts/{_segment(task_id)}/versions",
-                             parse_as(list[Prompt])), core)
+    return _call(
+        RequestSpec("GET", f"{API}/prompts/{_segment(task_id)}/versions", parse_as(list[Prompt])),
+        core,
+    )
 
 
 def create_prompt_version(
@@ -372,9 +425,13 @@ def create_prompt_version(
         >>> client.create_prompt_version("summarize_ticket", "Summarize briefly:",
         ...                              activate=True)  # doctest: +SKIP
     """
-    spec = RequestSpec("POST", f"{API}/prompts/{_segment(task_id)}/versions", parse_as(Prompt),
-                       json={"prompt_text": prompt_text, "activate": activate},
-                       retry_safe=False)
+    spec = RequestSpec(
+        "POST",
+        f"{API}/prompts/{_segment(task_id)}/versions",
+        parse_as(Prompt),
+        json={"prompt_text": prompt_text, "activate": activate},
+        retry_safe=False,
+    )
     prompt = yield from _call(spec, core)
     if activate:
         yield InvalidatePrompt((task_id, prompt.task_id))
@@ -398,8 +455,15 @@ def trigger_optimization(core: ClientCore, task_id: str) -> Steps[OptimizeResult
         >>> result = client.trigger_optimization("summarize_ticket")  # doctest: +SKIP
         >>> result.cost_estimate.estimated_cost_usd  # doctest: +SKIP
     """
-    return _call(RequestSpec("POST", f"{API}/optimize/{_segment(task_id)}",
-                             parse_as(OptimizeResult), retry_safe=False), core)
+    return _call(
+        RequestSpec(
+            "POST",
+            f"{API}/optimize/{_segment(task_id)}",
+            parse_as(OptimizeResult),
+            retry_safe=False,
+        ),
+        core,
+    )
 
 
 def get_job(core: ClientCore, job_id: str) -> Steps[Job]:
@@ -418,8 +482,9 @@ def list_jobs(core: ClientCore, task_id: str) -> Steps[list[Job]]:
     Example:
         >>> [job.status for job in client.list_jobs("summarize_ticket")]  # doctest: +SKIP
     """
-    return _call(RequestSpec("GET", f"{API}/jobs", parse_as(list[Job]),
-                             params={"task_id": task_id}), core)
+    return _call(
+        RequestSpec("GET", f"{API}/jobs", parse_as(list[Job]), params={"task_id": task_id}), core
+    )
 
 
 def wait_for_job(
@@ -488,13 +553,28 @@ def log_trace(
         ...                          tokens=42, latency_ms=310.0)  # doctest: +SKIP
         >>> client.score(trace.id, 0.8)  # doctest: +SKIP
     """
-    item = _wire_item(TraceItem, "trace", {
-        "task_id": task_id, "inputs": inputs, "prompt_text": prompt_text,
-        "response_text": response_text, "model": model, "tokens": tokens,
-        "latency_ms": latency_ms, "prompt_version_id": prompt_version_id,
-        "metadata": metadata, "id": trace_id})
-    return _call(RequestSpec("POST", f"{API}/traces", parse_as(TraceResult),
-                             json=item.to_wire(), retry_safe=True), core)
+    item = _wire_item(
+        TraceItem,
+        "trace",
+        {
+            "task_id": task_id,
+            "inputs": inputs,
+            "prompt_text": prompt_text,
+            "response_text": response_text,
+            "model": model,
+            "tokens": tokens,
+            "latency_ms": latency_ms,
+            "prompt_version_id": prompt_version_id,
+            "metadata": metadata,
+            "id": trace_id,
+        },
+    )
+    return _call(
+        RequestSpec(
+            "POST", f"{API}/traces", parse_as(TraceResult), json=item.to_wire(), retry_safe=True
+        ),
+        core,
+    )
 
 
 def log_trace_batch(
@@ -536,14 +616,35 @@ def score(
         >>> client.score(response.ct_trace_id, 0.85, scored_by="human-review")  # doctest: +SKIP
     """
     _check_score(score)
-    return _call(RequestSpec("POST", f"{API}/traces/{_segment(trace_id)}/score",
-                             parse_as(TraceResult), json={"score": score, "scored_by": scored_by},
-                             retry_safe=True), core)
+    return _call(
+        RequestSpec(
+            "POST",
+            f"{API}/traces/{_segment(trace_id)}/score",
+            parse_as(TraceResult),
+            json={"score": score, "scored_by": scored_by},
+            retry_safe=True,
+        ),
+        core,
+    )
 
 
 CLIENT_OPERATIONS = (
-    log_feedback, log_feedback_batch, get_prompt, refresh_prompt, activate_prompt,
-    list_prompt_versions, create_prompt_version, trigger_optimization, get_job, list_jobs,
-    wait_for_job, list_tasks, get_task, create_task, log_trace, log_trace_batch, score,
+    log_feedback,
+    log_feedback_batch,
+    get_prompt,
+    refresh_prompt,
+    activate_prompt,
+    list_prompt_versions,
+    create_prompt_version,
+    trigger_optimization,
+    get_job,
+    list_jobs,
+    wait_for_job,
+    list_tasks,
+    get_task,
+    create_task,
+    log_trace,
+    log_trace_batch,
+    score,
 )
 """The builders bound as methods of both clients."""

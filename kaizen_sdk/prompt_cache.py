@@ -182,8 +182,9 @@ def fallback_prompt(task_id: str, prompt_text: str) -> Prompt:
         >>> fallback_prompt("summarize_ticket", "Summarize:").is_fallback
         True
     """
-    return Prompt(id="fallback", task_id=task_id, version_number=0, prompt_text=prompt_text,
-                  is_fallback=True)
+    return Prompt(
+        id="fallback", task_id=task_id, version_number=0, prompt_text=prompt_text, is_fallback=True
+    )
 
 
 class PromptPeek(Protocol):
@@ -272,9 +273,7 @@ class PromptCacheCore(Generic[FlightT]):
         plan = self._plan(key, entry)
         return Wait(self._begin(plan, start_fetch), plan)
 
-    def force_refresh(
-        self, key: str, start_fetch: Callable[[FetchPlan], FlightT]
-    ) -> Wait[FlightT]:
+    def force_refresh(self, key: str, start_fetch: Callable[[FetchPlan], FlightT]) -> Wait[FlightT]:
         """Fetch ``key`` now, superseding any fetch in flight. Caller holds the lock."""
         self._refreshes += 1
         plan = self._plan(key, self._entries.get(key))
@@ -336,9 +335,13 @@ class PromptCacheCore(Generic[FlightT]):
         """A consistent snapshot of the counters."""
         with self.lock:
             return PromptCacheStats(
-                hits=_count_of(self._hits), misses=self._misses, stale_serves=self._stale_serves,
-                fallback_serves=self._fallback_serves, fetch_errors=self._fetch_errors,
-                refreshes=self._refreshes, size=len(self._entries),
+                hits=_count_of(self._hits),
+                misses=self._misses,
+                stale_serves=self._stale_serves,
+                fallback_serves=self._fallback_serves,
+                fetch_errors=self._fetch_errors,
+                refreshes=self._refreshes,
+                size=len(self._entries),
                 in_flight=len(self._flights),
             )
 
@@ -371,8 +374,9 @@ class PromptCacheCore(Generic[FlightT]):
                 raise CTError(f"Prompt of {plan.key!r}: 304 Not Modified to an unconditional GET")
             fetched = FetchedPrompt(plan.known, plan.etag)
         if self._end_flight(plan):
-            self._entries[plan.key] = _Entry(fetched.prompt, fetched.etag,
-                                             self._clock() + self._ttl)
+            self._entries[plan.key] = _Entry(
+                fetched.prompt, fetched.etag, self._clock() + self._ttl
+            )
             self._failures.pop(plan.key, None)
             aliases = self._aliases.get(fetched.prompt.task_id)
             if aliases is None:
@@ -397,4 +401,4 @@ class PromptCacheCore(Generic[FlightT]):
 def _count_of(counter: itertools.count[int]) -> int:
     """How many times ``next`` was called on a ``count()`` from 0 (read without advancing it:
     its ``repr`` is ``count(N)``)."""
-    return int(repr(counter)[len("count("):-1])
+    return int(repr(counter)[len("count(") : -1])

@@ -54,8 +54,9 @@ class AsyncioPromptCache:
         run: Callable[[Steps[Prompt]], Coroutine[Any, Any, Prompt]],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core: PromptCacheCore[FetchTask] = PromptCacheCore(ttl=ttl, maxsize=maxsize,
-                                                                  fetch=fetch, clock=clock)
+        self._core: PromptCacheCore[FetchTask] = PromptCacheCore(
+            ttl=ttl, maxsize=maxsize, fetch=fetch, clock=clock
+        )
         self._run = run
         self._tasks: set[FetchTask] = set()
         self.peek = self._core.fresh
@@ -91,8 +92,9 @@ class AsyncioPromptCache:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _start(self, plan: FetchPlan) -> FetchTask:
-        task = asyncio.get_running_loop().create_task(self._run(self._core.fetch_and_store(plan)),
-                                                      name=f"kaizen-prompt-fetch:{plan.key}")
+        task = asyncio.get_running_loop().create_task(
+            self._run(self._core.fetch_and_store(plan)), name=f"kaizen-prompt-fetch:{plan.key}"
+        )
         self._tasks.add(task)
         task.add_done_callback(functools.partial(self._forget, plan))
         return task

@@ -56,8 +56,9 @@ class RefreshWorkers:
 
     def submit(self, job: Callable[[], None]) -> None:
         if len(self._threads) < self._size:
-            worker = threading.Thread(target=self._work, daemon=True,
-                                      name=f"kaizen-prompt-refresh-{len(self._threads)}")
+            worker = threading.Thread(
+                target=self._work, daemon=True, name=f"kaizen-prompt-refresh-{len(self._threads)}"
+            )
             worker.start()
             self._threads.append(worker)
         self._jobs.put(job)
@@ -93,7 +94,8 @@ class ThreadedPromptCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._core: PromptCacheCore[Future[Prompt]] = PromptCacheCore(
-            ttl=ttl, maxsize=maxsize, fetch=fetch, lock=threading.Lock(), clock=clock)
+            ttl=ttl, maxsize=maxsize, fetch=fetch, lock=threading.Lock(), clock=clock
+        )
         self._lock = self._core.lock
         self.peek = self._core.fresh
         """The fresh cached prompt of a key, else ``None`` (no I/O, no lock)."""

@@ -31,8 +31,11 @@ __all__ = ["RetryPolicy", "parse_retry_after"]
 
 _RETRY_SAFE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_RETRYABLE_TRANSPORT_ERRORS = (httpx.NetworkError, httpx.TimeoutException,
-                               httpx.RemoteProtocolError)
+_RETRYABLE_TRANSPORT_ERRORS = (
+    httpx.NetworkError,
+    httpx.TimeoutException,
+    httpx.RemoteProtocolError,
+)
 
 
 @dataclass(frozen=True, slots=True)

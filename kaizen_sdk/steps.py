@@ -136,8 +136,7 @@ class StepDriver(Generic[T]):
     def settle(self, value: Any, error: Exception | None) -> None:
         """Hand the outcome of ``effect`` back: its result, or the error it raised."""
         try:
-            self.effect = (self._steps.send(value) if error is None
-                           else self._steps.throw(error))
+            self.effect = self._steps.send(value) if error is None else self._steps.throw(error)
         except StopIteration as stop:
             self.effect = None
             self._result = stop.value

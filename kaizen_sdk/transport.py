@@ -66,7 +66,10 @@ class RequestSpec(Generic[T]):
     def build(self, core: ClientCore, timeout: float) -> httpx.Request:
         """The ``httpx.Request`` of one attempt, with that attempt's timeout."""
         request = httpx.Request(
-            self.method, core.url(self.path), params=self.params, json=self.json,
+            self.method,
+            core.url(self.path),
+            params=self.params,
+            json=self.json,
             headers={**core.headers(), **self.headers},
         )
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
@@ -86,8 +89,10 @@ def send_with_retries(spec: RequestSpec[T], core: ClientCore) -> Steps[T]:
         attempt += 1
         remaining = deadline - core.clock()
         if remaining <= 0:
-            raise CTTimeoutError(f"{spec.method} {spec.path}: deadline of "
-                                 f"{core.config.deadline:g}s exceeded after {attempt - 1} attempts")
+            raise CTTimeoutError(
+                f"{spec.method} {spec.path}: deadline of "
+                f"{core.config.deadline:g}s exceeded after {attempt - 1} attempts"
+            )
         request = spec.build(core, timeout=min(core.config.timeout, remaining))
         retry_after: float | None = None
         try:
@@ -104,8 +109,9 @@ def send_with_retries(spec: RequestSpec[T], core: ClientCore) -> Steps[T]:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if not retryable or attempt > core.retry.max_retries:
             raise error
-        delay = retry_after if retry_after is not None else core.retry.backoff(attempt,
-                                                                               core.uniform)
+        delay = (
+            retry_after if retry_after is not None else core.retry.backoff(attempt, core.uniform)
+        )
         if core.clock() + delay >= deadline:
             raise error
         yield Sleep(delay)
@@ -137,8 +143,9 @@ def error_from_response(response: httpx.Response) -> CTError:
     else:
         text = response.text.strip()[:200]
         message = f"HTTP {status} {response.reason_phrase}" + (f": {text}" if text else "")
-    return error_for_status(status)(message, status_code=status,
-                                    detail=body if body is not None else None)
+    return error_for_status(status)(
+        message, status_code=status, detail=body if body is not None else None
+    )
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
@@ -158,7 +165,8 @@ def parse_as(kind: type[T]) -> Callable[[httpx.Response], T]:
             raise CTError(
                 f"{response.request.method} {response.request.url.path}: unexpected response "
                 f"body: {exc.error_count()} validation error(s)",
-                status_code=response.status_code, detail=exc.errors(include_url=False),
+                status_code=response.status_code,
+                detail=exc.errors(include_url=False),
             ) from exc
 
     return parse

@@ -11,6 +11,8 @@ scripts/browser.sh
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 echo "==> ruff"
 .venv/bin/ruff check .
+echo "==> ruff format --check"
+.venv/bin/ruff format --check .
 echo "==> mypy --strict"
 .venv/bin/mypy
 echo "==> pytest"

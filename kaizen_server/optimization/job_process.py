@@ -88,30 +88,42 @@ async def run_job(
             inputs = OptimizationInputs(
                 task=loaded.task,
                 feedback=loaded.feedback,
-                active_prompt_text=loaded.active_prompt.prompt_text if loaded.active_prompt
+                active_prompt_text=loaded.active_prompt.prompt_text
+                if loaded.active_prompt
                 else None,
                 settings=optimization,
-                work_dir=(optimization.job_workdir / job_id) if optimization.job_workdir
-                else None,
+                work_dir=(optimization.job_workdir / job_id) if optimization.job_workdir else None,
             )
             outcome = await _pipeline(database, job_id, inputs)
         except OptimizationError as exc:
-            await finish_job(database, job_id, JobStatus.FAILURE, error_message=str(exc),
-                             metadata={"duration_s": round(time.monotonic() - started, 3)})
+            await finish_job(
+                database,
+                job_id,
+                JobStatus.FAILURE,
+                error_message=str(exc),
+                metadata={"duration_s": round(time.monotonic() - started, 3)},
+            )
             return JobStatus.FAILURE
         except Exception as exc:
             log.exception("optimization job %s failed", job_id)
-            await finish_job(database, job_id, JobStatus.FAILURE,
-                             error_message=f"Unexpected error: {type(exc).__name__}: {exc}",
-                             metadata={"duration_s": round(time.monotonic() - started, 3)})
+            await finish_job(
+                database,
+                job_id,
+                JobStatus.FAILURE,
+                error_message=f"Unexpected error: {type(exc).__name__}: {exc}",
+                metadata={"duration_s": round(time.monotonic() - started, 3)},
+            )
             return JobStatus.FAILURE
 
         await set_progress(database, job_id, "saving the prompt version")
         version, activated = await store_version(
             database, event_broker(settings, database), loaded.task, outcome, job_id
         )
-        metadata = {**outcome.job_metadata(), "activated": activated,
-                    "version_number": version.version_number}
+        metadata = {
+            **outcome.job_metadata(),
+            "activated": activated,
+            "version_number": version.version_number,
+        }
         spec = pull_request_spec(loaded.task, version, job_id, outcome.baseline_score)
         status, pr_url, error = JobStatus.SUCCESS, None, None
         if spec is not None:
@@ -121,8 +133,15 @@ async def run_job(
             except PullRequestError as exc:
                 status, error = JobStatus.PR_FAILED, str(exc)
         metadata["duration_s"] = round(time.monotonic() - started, 3)
-        await finish_job(database, job_id, status, error_message=error, pr_url=pr_url,
-                         prompt_version_id=version.id, metadata=metadata)
+        await finish_job(
+            database,
+            job_id,
+            status,
+            error_message=error,
+            pr_url=pr_url,
+            prompt_version_id=version.id,
+            metadata=metadata,
+        )
         return status
     finally:
         await database.dispose()

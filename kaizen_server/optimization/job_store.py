@@ -78,8 +78,12 @@ async def claim_job(database: Database, job_id: str) -> bool:
     """PENDING -> RUNNING (with ``started_at``); False when the job is not PENDING any more."""
     async with database.writer() as session:
         return await _update(
-            session, job_id, [JobStatus.PENDING.value], status=JobStatus.RUNNING.value,
-            started_at=utc_now(), progress_step="starting",
+            session,
+            job_id,
+            [JobStatus.PENDING.value],
+            status=JobStatus.RUNNING.value,
+            started_at=utc_now(),
+            progress_step="starting",
         )
 
 
@@ -94,7 +98,10 @@ async def set_progress(database: Database, job_id: str, step: str) -> None:
         history = [*metadata.get("progress", []), {"step": step, "at": utc_now().isoformat()}]
         metadata["progress"] = history
         await _update(
-            session, job_id, [JobStatus.RUNNING.value], progress_step=step[:500],
+            session,
+            job_id,
+            [JobStatus.RUNNING.value],
+            progress_step=step[:500],
             job_metadata=metadata,
         )
 
@@ -166,14 +173,15 @@ async def fail_stale_jobs(database: Database, reason: str) -> list[str]:
     async with database.writer() as session:
         stale = list(
             await session.scalars(
-                select(OptimizationJob.id).where(
-                    OptimizationJob.status == JobStatus.RUNNING.value
-                )
+                select(OptimizationJob.id).where(OptimizationJob.status == JobStatus.RUNNING.value)
             )
         )
     for job_id in stale:
         await finish_job(
-            database, str(job_id), JobStatus.FAILURE, error_message=reason,
+            database,
+            str(job_id),
+            JobStatus.FAILURE,
+            error_message=reason,
             allowed=[JobStatus.RUNNING.value],
         )
     return [str(job_id) for job_id in stale]

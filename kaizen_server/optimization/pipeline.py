@@ -181,8 +181,14 @@ def run_optimization(
         label = OPTIMIZER_LABELS[plan.optimizer]
         report(f"compiling with {label} ({len(train)} train / {len(val)} validation examples)")
         compiled = compile_program(
-            plan, student, train, val, metric, teacher,
-            num_threads=settings.job_num_threads, seed=config.seed,
+            plan,
+            student,
+            train,
+            val,
+            metric,
+            teacher,
+            num_threads=settings.job_num_threads,
+            seed=config.seed,
         )
         prompt_text = render_program(compiled, spec)
         baseline_score = eval_score = None
@@ -224,4 +230,3 @@ def run_optimization(
         duration_s=time.monotonic() - started,
         warnings=warnings,
     )
-

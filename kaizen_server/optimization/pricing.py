@@ -51,9 +51,7 @@ DEFAULT_PRICES: Mapping[str, ModelPrice] = {
 """Built-in list prices; override or extend with ``KAIZEN_MODEL_PRICES``."""
 
 
-def price_for(
-    model: str | None, overrides: Mapping[str, ModelPrice] | None = None
-) -> ModelPrice:
+def price_for(model: str | None, overrides: Mapping[str, ModelPrice] | None = None) -> ModelPrice:
     """The price of ``model``: exact name first, then without a ``provider/`` prefix, else free.
 
     ``overrides`` (the server's configured table) wins over :data:`DEFAULT_PRICES`.

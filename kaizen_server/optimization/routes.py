@@ -41,7 +41,8 @@ async def retry_pull_request(job_id: str, session: ReadSession, context: Context
         )
     version = (
         await session.get(PromptVersion, job.prompt_version_id)
-        if job.prompt_version_id is not None else None
+        if job.prompt_version_id is not None
+        else None
     )
     task = await session.get(Task, job.task_id)
     if version is None or task is None:
@@ -58,9 +59,19 @@ async def retry_pull_request(job_id: str, session: ReadSession, context: Context
     try:
         pr_url = await asyncio.to_thread(open_pull_request, spec)
     except PullRequestError as exc:
-        await finish_job(context.database, job_ref, JobStatus.PR_FAILED,
-                         error_message=str(exc), allowed=[JobStatus.PR_FAILED.value])
+        await finish_job(
+            context.database,
+            job_ref,
+            JobStatus.PR_FAILED,
+            error_message=str(exc),
+            allowed=[JobStatus.PR_FAILED.value],
+        )
         raise PullRequestRetryError(f"The pull request failed again: {exc}") from exc
-    await finish_job(context.database, job_ref, JobStatus.SUCCESS, pr_url=pr_url,
-                     allowed=[JobStatus.PR_FAILED.value])
+    await finish_job(
+        context.database,
+        job_ref,
+        JobStatus.SUCCESS,
+        pr_url=pr_url,
+        allowed=[JobStatus.PR_FAILED.value],
+    )
     return job_view(await find_job(session, job_ref))

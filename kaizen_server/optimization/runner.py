@@ -106,7 +106,10 @@ class SubprocessJobRunner:
         """Run one job in a child process under the time limit, recording crashes and kills."""
         limit = self.optimization.job_time_limit_s
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "kaizen_server.optimization.job_process", job_id,
+            sys.executable,
+            "-m",
+            "kaizen_server.optimization.job_process",
+            job_id,
             env=self._child_env(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
@@ -119,7 +122,9 @@ class SubprocessJobRunner:
             _kill_group(process)
             await process.wait()
             await finish_job(
-                self.database, job_id, JobStatus.FAILURE,
+                self.database,
+                job_id,
+                JobStatus.FAILURE,
                 error_message=f"Time limit exceeded: the job ran longer than {limit:g} s "
                 "and was killed (KAIZEN_JOB_TIME_LIMIT_S).",
                 metadata={"time_limit_s": limit},
@@ -130,13 +135,16 @@ class SubprocessJobRunner:
             with contextlib.suppress(Exception):
                 await asyncio.shield(process.wait())
                 await asyncio.shield(
-                    finish_job(self.database, job_id, JobStatus.FAILURE,
-                               error_message=STOPPED_MESSAGE)
+                    finish_job(
+                        self.database, job_id, JobStatus.FAILURE, error_message=STOPPED_MESSAGE
+                    )
                 )
             raise
         if process.returncode != 0:
             await finish_job(
-                self.database, job_id, JobStatus.FAILURE,
+                self.database,
+                job_id,
+                JobStatus.FAILURE,
                 error_message=f"The job process exited with code {process.returncode}: "
                 f"{_last_line(stderr)}",
             )

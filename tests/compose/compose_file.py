@@ -118,8 +118,7 @@ class ComposeFile:
             raw_env = spec.get("environment") or {}
             if isinstance(raw_env, list):
                 raw_env = dict(item.split("=", 1) for item in raw_env)
-            environment = {key: interpolate(str(value), self.env)
-                           for key, value in raw_env.items()}
+            environment = {key: interpolate(str(value), self.env) for key, value in raw_env.items()}
             yield Service(name, spec, environment)
 
     def service(self, name: str) -> Service:

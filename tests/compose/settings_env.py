@@ -25,8 +25,11 @@ def settings_classes(package: str) -> list[type[BaseSettings]]:
         module_name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         module = importlib.import_module(module_name)
         for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, BaseSettings)
-                    and value.__module__ == module.__name__):
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseSettings)
+                and value.__module__ == module.__name__
+            ):
                 found.append(value)
     return found
 
@@ -43,8 +46,9 @@ def env_names(settings_class: type[BaseSettings]) -> set[str]:
 
 def env_read_by(packages: list[str]) -> set[str]:
     """Union of :func:`env_names` over the settings classes of ``packages``."""
-    return {name for package in packages for cls in settings_classes(package)
-            for name in env_names(cls)}
+    return {
+        name for package in packages for cls in settings_classes(package) for name in env_names(cls)
+    }
 
 
 def settings_class_names(packages: list[str]) -> list[str]:

@@ -72,7 +72,10 @@ def test_command_exists(service: Service) -> None:
         subcommand = command[1]
         result = subprocess.run(
             [sys.executable, "-m", "kaizen_server", subcommand, "--help"],
-            capture_output=True, text=True, timeout=60, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
         )
         assert result.returncode == 0, f"kaizen-server {subcommand} --help:\n{result.stderr}"
     elif program == "uvicorn":
@@ -96,8 +99,10 @@ def test_environment_is_read_by_settings(service: Service) -> None:
         known |= {API_KEY_ENV, BASE_URL_ENV}  # read by the SDK client itself
     assert known, f"no settings classes found in {packages}"
     unknown = set(service.environment) - known
-    assert not unknown, (f"{service.name} sets {sorted(unknown)}, which none of "
-                         f"{settings_class_names(packages)} reads")
+    assert not unknown, (
+        f"{service.name} sets {sorted(unknown)}, which none of "
+        f"{settings_class_names(packages)} reads"
+    )
 
 
 def test_third_party_services_use_documented_variables() -> None:
@@ -156,8 +161,11 @@ class LocalRun:
 
     def localize(self, text: str) -> str:
         """Rewrite ``//<service or 127.0.0.1>:<port>`` to ``//127.0.0.1:<local port>``."""
-        return re.sub(r"//(?:127\.0\.0\.1|ct-server|example-app):(\d+)",
-                      lambda m: f"//127.0.0.1:{self.port(int(m[1]))}", text)
+        return re.sub(
+            r"//(?:127\.0\.0\.1|ct-server|example-app):(\d+)",
+            lambda m: f"//127.0.0.1:{self.port(int(m[1]))}",
+            text,
+        )
 
     def argv(self, args: list[str]) -> list[str]:
         local = [args[0]]
@@ -166,8 +174,9 @@ class LocalRun:
                 value = str(self.port(int(value)))
             local.append("127.0.0.1" if value == "0.0.0.0" else self.localize(value))
         program = local[0]
-        executable = sys.executable if program == "python" else str(
-            Path(sys.executable).parent / program)
+        executable = (
+            sys.executable if program == "python" else str(Path(sys.executable).parent / program)
+        )
         return [executable, *local[1:]]
 
     def env(self, service: Service) -> dict[str, str]:
@@ -183,9 +192,13 @@ class LocalRun:
     def run(self, service: Service) -> None:
         log = self.workdir / f"{service.name}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(self.argv(service.command), cwd=self.workdir,
-                                       env=self.env(service), stdout=out,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                self.argv(service.command),
+                cwd=self.workdir,
+                env=self.env(service),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         if service.one_shot:
             code = process.wait(timeout=START_DEADLINE_S)
             assert code == 0, f"{service.name} failed ({code}):\n{log.read_text()[-3000:]}"
@@ -202,8 +215,7 @@ class LocalRun:
                 return
         pytest.fail(f"{name} was not started")
 
-    def wait_healthy(self, service: Service, process: subprocess.Popen[bytes], log: Path
-                     ) -> None:
+    def wait_healthy(self, service: Service, process: subprocess.Popen[bytes], log: Path) -> None:
         check = service.healthcheck
         assert check is not None
         assert check[0] == "CMD", f"{service.name} needs a CMD health check"
@@ -249,8 +261,9 @@ def test_compose_commands_start_and_answer(local_run: LocalRun) -> None:
     ct_url = f"http://127.0.0.1:{local_run.port(8000)}"
     app_url = f"http://127.0.0.1:{local_run.port(8001)}"
     assert httpx.get(f"{ct_url}/ready", timeout=5).json() == {"status": "ready"}
-    tasks = httpx.get(f"{ct_url}/api/v1/tasks", headers={"X-API-Key": TEST_API_KEY},
-                      timeout=5).json()
+    tasks = httpx.get(
+        f"{ct_url}/api/v1/tasks", headers={"X-API-Key": TEST_API_KEY}, timeout=5
+    ).json()
     assert [t["name"] for t in tasks] == ["summarize_ticket"]
     page = httpx.get(app_url, timeout=5)
     assert page.status_code == 200
@@ -261,8 +274,15 @@ def test_compose_commands_start_and_answer(local_run: LocalRun) -> None:
 
     threshold = status["task"]["feedback_threshold"]
     with httpx.Client(base_url=ct_url, headers={"X-API-Key": TEST_API_KEY}, timeout=10) as ct:
-        items = [{"task_id": "summarize_ticket", "inputs": {"ticket": f"ticket {i}"},
-                  "output": f"summary {i}", "score": 1.0} for i in range(threshold)]
+        items = [
+            {
+                "task_id": "summarize_ticket",
+                "inputs": {"ticket": f"ticket {i}"},
+                "output": f"summary {i}",
+                "score": 1.0,
+            }
+            for i in range(threshold)
+        ]
         assert ct.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
         deadline = time.monotonic() + JOB_DEADLINE_S
         jobs: list[dict[str, object]] = []

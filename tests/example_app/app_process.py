@@ -45,26 +45,41 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 @contextmanager
 def running_example_app(
-    ct_server: CTServerProcess, task_name: str, workdir: Path,
+    ct_server: CTServerProcess,
+    task_name: str,
+    workdir: Path,
     extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``uvicorn example_app.main:app`` on a free port; yields its base URL."""
     port = free_port()
     env = dict(os.environ)
-    env.update({
-        "KAIZEN_BASE_URL": ct_server.base_url,
-        "KAIZEN_API_KEY": ct_server.api_key,
-        "EXAMPLE_TASK_NAME": task_name,
-        "EXAMPLE_LLM_BASE_URL": "",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "KAIZEN_BASE_URL": ct_server.base_url,
+            "KAIZEN_API_KEY": ct_server.api_key,
+            "EXAMPLE_TASK_NAME": task_name,
+            "EXAMPLE_LLM_BASE_URL": "",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra_env or {})
     log = workdir / f"example-app-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "example_app.main:app", "--host", "127.0.0.1",
-             "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "example_app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -20,8 +20,9 @@ from tests.support.ct_server import CTServerProcess
 TICKET = "Hello, the export button does nothing since the update. Please fix. Thanks, Ana"
 
 
-def eventually(fetch: Callable[[], Any], until: Callable[[Any], bool], deadline_s: float = 10.0
-               ) -> Any:
+def eventually(
+    fetch: Callable[[], Any], until: Callable[[Any], bool], deadline_s: float = 10.0
+) -> Any:
     """Call ``fetch`` until ``until(result)`` holds (deadline), return the last result."""
     deadline = time.monotonic() + deadline_s
     while True:
@@ -43,8 +44,9 @@ def test_summarize_serves_the_active_prompt_and_records_a_trace(example_app: Run
     assert body["llm"].startswith("Stand-in LLM")
 
     with example_app.ct_server.client() as ct:
-        trace = eventually(lambda: ct.get(f"/api/v1/traces/{body['trace_id']}"),
-                           lambda r: r.status_code == 200)
+        trace = eventually(
+            lambda: ct.get(f"/api/v1/traces/{body['trace_id']}"), lambda r: r.status_code == 200
+        )
         assert trace.status_code == 200, trace.text
         stored = trace.json()
     assert stored["inputs"] == {"ticket": TICKET}
@@ -61,12 +63,19 @@ def test_rating_through_the_mounted_endpoint_reaches_the_ct_server(
 
     count = status()["task"]["feedback_count"]
     result = httpx.post(f"{example_app.url}/api/summarize", json={"ticket": TICKET}).json()
-    rated = httpx.post(f"{example_app.url}/kaizen/feedback",
-                       json={"token": result["feedback_token"], "rating": "down",
-                             "comment": "misses the version number"})
+    rated = httpx.post(
+        f"{example_app.url}/kaizen/feedback",
+        json={
+            "token": result["feedback_token"],
+            "rating": "down",
+            "comment": "misses the version number",
+        },
+    )
     assert rated.status_code == 202
-    again = httpx.post(f"{example_app.url}/kaizen/feedback",
-                       json={"token": result["feedback_token"], "rating": "up"})
+    again = httpx.post(
+        f"{example_app.url}/kaizen/feedback",
+        json={"token": result["feedback_token"], "rating": "up"},
+    )
     assert again.status_code == 409  # one rating per result
 
     final = eventually(status, lambda s: s["task"]["feedback_count"] == count + 1)
@@ -74,13 +83,16 @@ def test_rating_through_the_mounted_endpoint_reaches_the_ct_server(
     assert final["task"]["threshold_progress"] == f"{count + 1}/3"
 
 
-@pytest.mark.parametrize("body", [
-    {"ticket": ""},
-    {"ticket": "x" * 8001},
-    {"text": TICKET},
-    {"ticket": TICKET, "extra": 1},
-    {"ticket": 42},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ticket": ""},
+        {"ticket": "x" * 8001},
+        {"text": TICKET},
+        {"ticket": TICKET, "extra": 1},
+        {"ticket": 42},
+    ],
+)
 def test_bad_tickets_get_a_clear_422(example_app: RunningApp, body: dict[str, Any]) -> None:
     response = httpx.post(f"{example_app.url}/api/summarize", json=body)
     assert response.status_code == 422
@@ -108,8 +120,9 @@ def test_the_page_and_its_config_never_carry_the_api_key(example_app: RunningApp
 def test_admin_actions_can_be_switched_off(ct_server: CTServerProcess, tmp_path: Path) -> None:
     task_name = f"summarize_locked_{uuid.uuid4().hex[:8]}"
     seeded = seed(ct_server, task_name, threshold=3)
-    with running_example_app(ct_server, task_name, tmp_path,
-                             {"EXAMPLE_ALLOW_ACTIVATION": "false"}) as url:
+    with running_example_app(
+        ct_server, task_name, tmp_path, {"EXAMPLE_ALLOW_ACTIVATION": "false"}
+    ) as url:
         assert httpx.get(f"{url}/api/config").json()["allow_activation"] is False
         activate = httpx.post(f"{url}/api/versions/{seeded.prompt.id}/activate")
         optimize = httpx.post(f"{url}/api/optimize")

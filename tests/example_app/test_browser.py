@@ -23,8 +23,10 @@ STEP_DEADLINE_MS = 15_000
 pytestmark = pytest.mark.browser
 
 if not CHROMIUM.exists():
-    pytest.skip("Debian Chromium is not installed at /usr/bin/chromium "
-                "(scripts/browser.sh installs it)", allow_module_level=True)
+    pytest.skip(
+        "Debian Chromium is not installed at /usr/bin/chromium (scripts/browser.sh installs it)",
+        allow_module_level=True,
+    )
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
@@ -34,8 +36,14 @@ def page() -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -90,8 +98,9 @@ def test_rating_to_threshold_optimizes_and_serves_the_new_version(
     activate = page.locator("button.activate[data-version='2']")
     expect(activate).to_be_visible(timeout=STEP_DEADLINE_MS)
     activate.click()
-    expect(page.locator("#versions tr.active td").first).to_have_text("v2",
-                                                                       timeout=STEP_DEADLINE_MS)
+    expect(page.locator("#versions tr.active td").first).to_have_text(
+        "v2", timeout=STEP_DEADLINE_MS
+    )
 
     after = summarize(page, login_ticket, version=2)
     assert after != before, "the new prompt version did not change the output"

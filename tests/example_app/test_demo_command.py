@@ -38,14 +38,23 @@ def clone(tmp_path: Path) -> Path:
 
 def test_demo_command_from_a_fresh_clone_answers_and_stops_on_ctrl_c(clone: Path) -> None:
     ct_port, app_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KAIZEN_", "EXAMPLE_")) and k != "PYTHONPATH"}
-    env.update({"KAIZEN_DEMO_VENV": sys.prefix, "KAIZEN_DEMO_CT_PORT": str(ct_port),
-                "KAIZEN_DEMO_APP_PORT": str(app_port)})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAIZEN_", "EXAMPLE_")) and k != "PYTHONPATH"
+    }
+    env.update(
+        {
+            "KAIZEN_DEMO_VENV": sys.prefix,
+            "KAIZEN_DEMO_CT_PORT": str(ct_port),
+            "KAIZEN_DEMO_APP_PORT": str(app_port),
+        }
+    )
     output = clone / "demo-output.txt"
     with output.open("wb") as out:
-        demo = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=clone, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        demo = subprocess.Popen(
+            ["bash", "scripts/demo.sh"], cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     ct_url, app_url = f"http://127.0.0.1:{ct_port}", f"http://127.0.0.1:{app_port}"
     try:
         deadline = time.monotonic() + DEADLINE_S

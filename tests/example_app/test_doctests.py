@@ -10,8 +10,11 @@ import pytest
 
 import example_app
 
-MODULES = sorted(info.name for info in pkgutil.iter_modules(example_app.__path__, "example_app.")
-                 if info.name != "example_app.main")
+MODULES = sorted(
+    info.name
+    for info in pkgutil.iter_modules(example_app.__path__, "example_app.")
+    if info.name != "example_app.main"
+)
 
 
 @pytest.mark.parametrize("name", [*MODULES, "example_app.main"])

@@ -23,23 +23,27 @@ def test_same_prompt_same_output() -> None:
     assert stand_in_summary(FIRST_PROMPT, TICKET) == stand_in_summary(FIRST_PROMPT, TICKET)
 
 
-@pytest.mark.parametrize(("instruction", "check"), [
-    ("Summarize in at most 8 words.", lambda out: len(out.split()) == 8 and out.endswith("…")),
-    ("Use bullet points.", lambda out: out.startswith("- ") and "\n- " in out),
-    ("Summarize in one sentence.", lambda out: out.count(".") <= 1),
-    ("Be concise.", lambda out: not out.lower().startswith("hi")),
-    ("Start with the priority.", lambda out: out.startswith("[urgent] ")),
-])
+@pytest.mark.parametrize(
+    ("instruction", "check"),
+    [
+        ("Summarize in at most 8 words.", lambda out: len(out.split()) == 8 and out.endswith("…")),
+        ("Use bullet points.", lambda out: out.startswith("- ") and "\n- " in out),
+        ("Summarize in one sentence.", lambda out: out.count(".") <= 1),
+        ("Be concise.", lambda out: not out.lower().startswith("hi")),
+        ("Start with the priority.", lambda out: out.startswith("[urgent] ")),
+    ],
+)
 def test_instructions_are_followed(instruction: str, check: Callable[[str], bool]) -> None:
     output = stand_in_summary(instruction, TICKET)
     assert check(output), output
 
 
 def test_examples_set_label_length_and_style() -> None:
-    examples = [("a b c", "Issue: login fails after password reset"),
-                ("d e f", "Issue: refund the duplicate charge please")]
-    guide = PromptGuide.read(optimized(FIRST_PROMPT.replace(" in at most 30 words", ""),
-                                       examples))
+    examples = [
+        ("a b c", "Issue: login fails after password reset"),
+        ("d e f", "Issue: refund the duplicate charge please"),
+    ]
+    guide = PromptGuide.read(optimized(FIRST_PROMPT.replace(" in at most 30 words", ""), examples))
     assert guide.examples == tuple(output for _, output in examples)
     style = Style.of(guide)
     assert style.label == "Issue"
@@ -67,14 +71,19 @@ def test_without_a_word_limit_it_uses_the_default_budget() -> None:
 
 def test_an_untuned_prompt_gets_a_style_that_varies_by_ticket() -> None:
     outputs = [stand_in_summary(FIRST_PROMPT, sample.ticket) for sample in SAMPLE_TICKETS]
-    kinds = {"bullets" if o.startswith("- ") else "label" if o.startswith("Issue:") else "plain"
-             for o in outputs}
+    kinds = {
+        "bullets" if o.startswith("- ") else "label" if o.startswith("Issue:") else "plain"
+        for o in outputs
+    }
     assert kinds == {"bullets", "label", "plain"}
 
 
 def test_the_liked_examples_make_the_style_consistent() -> None:
-    liked = [(t.ticket, stand_in_summary(FIRST_PROMPT, t.ticket)) for t in SAMPLE_TICKETS
-             if stand_in_summary(FIRST_PROMPT, t.ticket).startswith("Issue:")]
+    liked = [
+        (t.ticket, stand_in_summary(FIRST_PROMPT, t.ticket))
+        for t in SAMPLE_TICKETS
+        if stand_in_summary(FIRST_PROMPT, t.ticket).startswith("Issue:")
+    ]
     prompt = optimized(FIRST_PROMPT, liked)
     for sample in SAMPLE_TICKETS:
         output = stand_in_summary(prompt, sample.ticket)
@@ -83,6 +92,7 @@ def test_the_liked_examples_make_the_style_consistent() -> None:
 
 
 def test_a_tie_between_kinds_goes_to_the_first_listed_example() -> None:
-    prompt = optimized("Summarize.", [("a", "- first point\n- second point"),
-                                      ("b", "Issue: something broke")])
+    prompt = optimized(
+        "Summarize.", [("a", "- first point\n- second point"), ("b", "Issue: something broke")]
+    )
     assert stand_in_summary(prompt, "One thing. Another thing.").startswith("- One thing.")

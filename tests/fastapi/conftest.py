@@ -30,8 +30,11 @@ def down_settings() -> Callable[..., KaizenSettings]:
     url = f"http://127.0.0.1:{free_port()}"
 
     def make(**overrides: Any) -> KaizenSettings:
-        values: dict[str, Any] = {"prompt_events": False, "shutdown_flush_timeout": 0.2,
-                                  "timeout": 1.0}
+        values: dict[str, Any] = {
+            "prompt_events": False,
+            "shutdown_flush_timeout": 0.2,
+            "timeout": 1.0,
+        }
         values.update(overrides)
         return kaizen_test_settings(url, "kz-unit-test-key", **values)
 

@@ -50,14 +50,25 @@ def build_app(settings: KaizenSettings, stream: StreamControl | None = None) -> 
     control = stream or StreamControl()
 
     @app.post("/summarize")
-    async def summarize(body: Ticket, request: Request, prompt: ActivePrompt,
-                        client: KaizenClient) -> dict[str, Any]:
+    async def summarize(
+        body: Ticket, request: Request, prompt: ActivePrompt, client: KaizenClient
+    ) -> dict[str, Any]:
         summary = f"{prompt.prompt_text} {body.ticket[:40]}"  # the LLM stand-in
-        call = await record_llm_call(request, inputs={"ticket": body.ticket}, output=summary,
-                                     model="stand-in", latency_ms=1.0)
-        return {"summary": summary, "version": prompt.version_number,
-                "fallback": prompt.is_fallback, "trace_id": call.trace_id,
-                "feedback_token": call.feedback_token, "ct": client.base_url}
+        call = await record_llm_call(
+            request,
+            inputs={"ticket": body.ticket},
+            output=summary,
+            model="stand-in",
+            latency_ms=1.0,
+        )
+        return {
+            "summary": summary,
+            "version": prompt.version_number,
+            "fallback": prompt.is_fallback,
+            "trace_id": call.trace_id,
+            "feedback_token": call.feedback_token,
+            "ct": client.base_url,
+        }
 
     @app.get("/summarize/stream")
     async def summarize_stream(prompt: ActivePrompt) -> StreamingResponse:
@@ -102,22 +113,25 @@ def wait_for(predicate: Callable[[], Any], deadline_s: float, what: str) -> Any:
         time.sleep(0.02)
 
 
-def create_task_with_prompt(ct: CTServerProcess, task: str, text: str,
-                            schema: dict[str, Any] | None = None) -> str:
+def create_task_with_prompt(
+    ct: CTServerProcess, task: str, text: str, schema: dict[str, Any] | None = None
+) -> str:
     """Create ``task`` with an active first prompt version; returns the task id."""
     with ct.client() as http:
         created = http.post("/api/v1/tasks", json={"name": task, "schema_json": schema})
         created.raise_for_status()
-        http.post(f"/api/v1/prompts/{task}/versions",
-                  json={"prompt_text": text, "activate": True}).raise_for_status()
+        http.post(
+            f"/api/v1/prompts/{task}/versions", json={"prompt_text": text, "activate": True}
+        ).raise_for_status()
         return str(created.json()["id"])
 
 
 def activate_new_version(ct: CTServerProcess, task: str, text: str) -> int:
     """Create and activate a new prompt version; returns its version number."""
     with ct.client() as http:
-        response = http.post(f"/api/v1/prompts/{task}/versions",
-                             json={"prompt_text": text, "activate": True})
+        response = http.post(
+            f"/api/v1/prompts/{task}/versions", json={"prompt_text": text, "activate": True}
+        )
         response.raise_for_status()
         return int(response.json()["version_number"])
 

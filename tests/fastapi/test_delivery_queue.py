@@ -49,17 +49,20 @@ async def test_traces_go_in_a_few_batch_requests_before_their_feedback(
     create_task_with_prompt(ct_server, unique_task, "Summarize:")
     transport = RecordingTransport()
     metrics = KaizenMetrics()
-    async with AsyncCTClient(api_key=ct_server.api_key, base_url=ct_server.base_url,
-                             transport=transport) as client:
-        queue = DeliveryQueue(client, metrics, ConnectivityMonitor(), batch_size=100,
-                              flush_interval=0.05)
+    async with AsyncCTClient(
+        api_key=ct_server.api_key, base_url=ct_server.base_url, transport=transport
+    ) as client:
+        queue = DeliveryQueue(
+            client, metrics, ConnectivityMonitor(), batch_size=100, flush_interval=0.05
+        )
         await queue.start()
         traces = [TraceItem(task_id=unique_task, response_text=f"r{i}") for i in range(250)]
         for index, trace in enumerate(traces):
             assert queue.offer(trace)
             if index % 10 == 0:  # rated in the same round as it is sent
-                assert queue.offer(FeedbackItem(task_id=unique_task, trace_id=trace.id,
-                                                score=1.0, source="user"))
+                assert queue.offer(
+                    FeedbackItem(task_id=unique_task, trace_id=trace.id, score=1.0, source="user")
+                )
         assert await queue.close(grace_period=30) == 0
     posts = [path for method, path in transport.requests if method == "POST"]
     assert set(posts) == {"/api/v1/traces/batch", "/api/v1/feedback/batch"}
@@ -81,22 +84,27 @@ def test_invalid_items_are_dropped_and_counted_the_rest_delivered(
     ct_server: CTServerProcess, unique_task: str
 ) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize:", schema={"ticket": "string"})
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, flush_interval=0.3,
-                                    prompt_routes={"/summarize*": unique_task})
+    settings = kaizen_test_settings(
+        ct_server.base_url,
+        ct_server.api_key,
+        flush_interval=0.3,
+        prompt_routes={"/summarize*": unique_task},
+    )
     app = build_app(settings)
 
     @app.post("/bad-call")
     async def bad_call(request: Request) -> dict[str, str]:
-        call = await record_llm_call(request, task=unique_task, inputs={"wrong": 1},
-                                     output="x")
+        call = await record_llm_call(request, task=unique_task, inputs={"wrong": 1}, output="x")
         return {"token": call.feedback_token}
 
     with TestClient(app) as http:
         good = [http.post("/summarize", json={"ticket": f"t{i}"}).json() for i in range(2)]
         bad = http.post("/bad-call").json()
         for token in [good[0]["feedback_token"], bad["token"], good[1]["feedback_token"]]:
-            assert http.post("/kaizen/feedback",
-                             json={"token": token, "rating": "up"}).status_code == 202
+            assert (
+                http.post("/kaizen/feedback", json={"token": token, "rating": "up"}).status_code
+                == 202
+            )
         runtime = runtime_of(http.app_state)
         wait_for(lambda: runtime.queue.pending == 0, 15, "the queue to drain")
         snapshot = runtime.metrics_snapshot()

@@ -34,17 +34,21 @@ def test_feedback_arrives_exactly_once_with_the_trace_it_rates(
     ct_server: CTServerProcess, unique_task: str
 ) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize:", schema={"ticket": "string"})
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key,
-                                    prompt_routes={"/summarize*": unique_task})
+    settings = kaizen_test_settings(
+        ct_server.base_url, ct_server.api_key, prompt_routes={"/summarize*": unique_task}
+    )
     with TestClient(build_app(settings)) as http:
         served = _serve(http)
         assert served["ct"] == ct_server.base_url  # the handler got the shared client
-        accepted = http.post("/kaizen/feedback", json={
-            "token": served["feedback_token"], "rating": "up", "comment": "Spot on"})
+        accepted = http.post(
+            "/kaizen/feedback",
+            json={"token": served["feedback_token"], "rating": "up", "comment": "Spot on"},
+        )
         assert accepted.status_code == 202
         assert accepted.json()["status"] == "accepted"
-        replay = http.post("/kaizen/feedback", json={
-            "token": served["feedback_token"], "rating": "down"})
+        replay = http.post(
+            "/kaizen/feedback", json={"token": served["feedback_token"], "rating": "down"}
+        )
         assert replay.status_code == 409
         assert replay.headers["content-type"] == "application/problem+json"
         rows = wait_for(lambda: feedback_rows(ct_server, unique_task), 10, "the feedback row")
@@ -69,12 +73,14 @@ def test_feedback_arrives_exactly_once_with_the_trace_it_rates(
 
 def test_score_endpoint_scores_the_trace(ct_server: CTServerProcess, unique_task: str) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize:")
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key,
-                                    prompt_routes={"/summarize*": unique_task})
+    settings = kaizen_test_settings(
+        ct_server.base_url, ct_server.api_key, prompt_routes={"/summarize*": unique_task}
+    )
     with TestClient(build_app(settings)) as http:
         served = _serve(http)
-        response = http.post("/kaizen/score", json={"token": served["feedback_token"],
-                                                    "score": 0.25})
+        response = http.post(
+            "/kaizen/score", json={"token": served["feedback_token"], "score": 0.25}
+        )
         assert response.status_code == 202
 
         def trace_score() -> Any:
@@ -101,15 +107,19 @@ def test_forged_expired_replayed_tokens_and_bad_bodies_store_nothing(
     ct_server: CTServerProcess, unique_task: str
 ) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize:")
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key,
-                                    prompt_routes={"/summarize*": unique_task},
-                                    rate_limit_burst=1000)
+    settings = kaizen_test_settings(
+        ct_server.base_url,
+        ct_server.api_key,
+        prompt_routes={"/summarize*": unique_task},
+        rate_limit_burst=1000,
+    )
     with TestClient(build_app(settings)) as http:
         token = _serve(http)["feedback_token"]
         payload, _, signature = token.partition(".")
         forged_claims = FeedbackTokenSigner(derive_token_key("guessed-secret"), ttl=60)
-        expired = FeedbackTokenSigner(derive_token_key(ct_server.api_key), ttl=1,
-                                      clock=lambda: time.time() - 60)
+        expired = FeedbackTokenSigner(
+            derive_token_key(ct_server.api_key), ttl=1, clock=lambda: time.time() - 60
+        )
         rejected = {
             "forged": forged_claims.issue(task_id=unique_task, trace_id="any-trace"),
             "tampered": payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + signature,
@@ -128,31 +138,41 @@ def test_forged_expired_replayed_tokens_and_bad_bodies_store_nothing(
             assert response.status_code == status, (body, response.text)
             assert response.headers["content-type"] == "application/problem+json"
             assert mention in response.text, (mention, response.text)
-        oversized = http.post("/kaizen/feedback", json={"token": token, "rating": "up",
-                                                        "comment": "x" * 20_000})
+        oversized = http.post(
+            "/kaizen/feedback", json={"token": token, "rating": "up", "comment": "x" * 20_000}
+        )
         assert oversized.status_code == 413
-        chunked = http.post("/kaizen/feedback", content=iter([b'{"token": "', b"x" * 20_000]),
-                            headers={"content-type": "application/json"})
+        chunked = http.post(
+            "/kaizen/feedback",
+            content=iter([b'{"token": "', b"x" * 20_000]),
+            headers={"content-type": "application/json"},
+        )
         assert chunked.status_code == 413  # no Content-Length: counted while reading
-        not_json = http.post("/kaizen/feedback", content=b"{not json",
-                             headers={"content-type": "application/json"})
+        not_json = http.post(
+            "/kaizen/feedback", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert not_json.status_code == 422
         runtime = runtime_of(http.app_state)
         assert runtime.metrics.feedback_queued == 0
         # the genuine token was never consumed by the rejected attempts
         assert http.post("/kaizen/score", json={"token": token, "score": 0.5}).status_code == 202
         assert http.post("/kaizen/score", json={"token": token, "score": 0.5}).status_code == 409
-        wait_for(lambda: runtime.queue.pending == 0 and runtime.metrics.feedback_sent == 1, 10,
-                 "the one valid feedback to be sent")
+        wait_for(
+            lambda: runtime.queue.pending == 0 and runtime.metrics.feedback_sent == 1,
+            10,
+            "the one valid feedback to be sent",
+        )
     assert len(feedback_rows(ct_server, unique_task)) == 1
 
 
 def test_floods_get_429_with_retry_after(ct_server: CTServerProcess, unique_task: str) -> None:
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key,
-                                    rate_limit_burst=5, rate_limit_per_second=0.5)
+    settings = kaizen_test_settings(
+        ct_server.base_url, ct_server.api_key, rate_limit_burst=5, rate_limit_per_second=0.5
+    )
     with TestClient(build_app(settings)) as http:
-        statuses = [http.post("/kaizen/feedback", json={"token": "x", "rating": "up"})
-                    for _ in range(8)]
+        statuses = [
+            http.post("/kaizen/feedback", json={"token": "x", "rating": "up"}) for _ in range(8)
+        ]
     assert [r.status_code for r in statuses[:5]] == [401] * 5
     assert {r.status_code for r in statuses[5:]} == {429}
     assert int(statuses[-1].headers["Retry-After"]) >= 1

@@ -48,8 +48,11 @@ class CountingFactory:
 
     def __call__(self, settings: KaizenSettings) -> AsyncCTClient:
         assert settings.api_key is not None
-        client = RecordingClient(api_key=settings.api_key.get_secret_value(),
-                                 base_url=settings.base_url, timeout=settings.timeout)
+        client = RecordingClient(
+            api_key=settings.api_key.get_secret_value(),
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+        )
         self.clients.append(client)
         return client
 
@@ -138,9 +141,12 @@ def test_default_router_reads_settings_override_when_the_app_starts(
 def test_app_starts_and_answers_while_the_ct_server_is_down(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    settings = down_settings(warm_tasks=["summarize"], prompt_events=True,
-                             fallback_prompts={"summarize": "Fallback summary prompt"},
-                             prompt_routes={"/summarize": "summarize"})
+    settings = down_settings(
+        warm_tasks=["summarize"],
+        prompt_events=True,
+        fallback_prompts={"summarize": "Fallback summary prompt"},
+        prompt_routes={"/summarize": "summarize"},
+    )
     app = _app_with_middleware(settings)
 
     @app.get("/summarize")

@@ -35,8 +35,12 @@ pytestmark = pytest.mark.anyio
 def test_full_queue_refuses_feedback_with_503_and_the_token_stays_usable(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    settings = down_settings(queue_size=1, batch_size=1, fallback_prompts={"summarize": "S:"},
-                             prompt_routes={"/summarize*": "summarize"})
+    settings = down_settings(
+        queue_size=1,
+        batch_size=1,
+        fallback_prompts={"summarize": "S:"},
+        prompt_routes={"/summarize*": "summarize"},
+    )
     with TestClient(build_app(settings)) as http:
         runtime = runtime_of(http.app_state)
         http.post("/summarize", json={"ticket": "x"})
@@ -68,16 +72,24 @@ def test_transport_client_factory_routes_every_call_through_the_transport() -> N
     def ct_server(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.path)
         if request.url.path == "/api/v1/prompts/greet":
-            return httpx.Response(200, json={"id": "v7", "task_id": "t", "version_number": 7,
-                                             "prompt_text": "Hi:"})
+            return httpx.Response(
+                200, json={"id": "v7", "task_id": "t", "version_number": 7, "prompt_text": "Hi:"}
+            )
         return httpx.Response(404, json={"title": "Not Found", "detail": "nothing"})
 
-    settings = KaizenSettings(api_key="kz-transport", base_url="http://ct.invalid",
-                              prompt_events=False, prometheus=False,
-                              prompt_routes={"/greet": "greet"})
+    settings = KaizenSettings(
+        api_key="kz-transport",
+        base_url="http://ct.invalid",
+        prompt_events=False,
+        prometheus=False,
+        prompt_routes={"/greet": "greet"},
+    )
     app = FastAPI()
-    app.include_router(create_kaizen_router(
-        settings, client_factory=transport_client_factory(httpx.MockTransport(ct_server))))
+    app.include_router(
+        create_kaizen_router(
+            settings, client_factory=transport_client_factory(httpx.MockTransport(ct_server))
+        )
+    )
     app.add_middleware(KaizenPromptMiddleware)
 
     @app.get("/greet")
@@ -95,8 +107,9 @@ def test_local_ct_server_and_settings_override_as_documented() -> None:
     with local_ct_server() as ct:
         with httpx.Client(base_url=ct.base_url, headers={"X-API-Key": ct.api_key}) as api:
             api.post("/api/v1/tasks", json={"name": "greet"}).raise_for_status()
-            api.post("/api/v1/prompts/greet/versions",
-                     json={"prompt_text": "Hello:", "activate": True}).raise_for_status()
+            api.post(
+                "/api/v1/prompts/greet/versions", json={"prompt_text": "Hello:", "activate": True}
+            ).raise_for_status()
         app = FastAPI()
         app.include_router(create_kaizen_router())
         app.add_middleware(KaizenPromptMiddleware)
@@ -115,9 +128,15 @@ def test_stop_process_terminates_then_kills_what_ignores_sigterm() -> None:
     obliging = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     assert stop_process(obliging, grace=10.0) == -signal.SIGTERM
     stubborn = subprocess.Popen(
-        [sys.executable, "-c", "import signal, sys, time\n"
-         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
-         "time.sleep(60)"], stdout=subprocess.PIPE)
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
     assert stubborn.stdout is not None
     assert stubborn.stdout.readline() == b"ready\n"
     assert stop_process(stubborn, grace=0.2) == -signal.SIGKILL

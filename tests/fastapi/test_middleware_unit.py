@@ -24,8 +24,13 @@ class StreamingApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.seen_prompt = current_prompt()
         self.receive = receive
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
         for chunk in (b"a", b"b", b"c"):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -33,9 +38,11 @@ class StreamingApp:
 
 @pytest.fixture
 async def state(down_settings: Callable[..., KaizenSettings]) -> AsyncIterator[dict[str, Any]]:
-    settings = down_settings(fallback_prompts={"summarize": "Summarize:"},
-                             prompt_routes={"/summarize*": "summarize", "/nofallback": "other"},
-                             prompt_routes_exclude=["/summarize/private"])
+    settings = down_settings(
+        fallback_prompts={"summarize": "Summarize:"},
+        prompt_routes={"/summarize*": "summarize", "/nofallback": "other"},
+        prompt_routes_exclude=["/summarize/private"],
+    )
     async with kaizen_lifespan(object(), settings) as lifespan_state:
         yield lifespan_state
 
@@ -81,8 +88,7 @@ async def test_receive_is_passed_through_unwrapped(state: dict[str, Any]) -> Non
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": "/summarize", "headers": [],
-             "state": state}
+    scope = {"type": "http", "method": "GET", "path": "/summarize", "headers": [], "state": state}
     await KaizenPromptMiddleware(inner)(scope, receive, send)
     assert inner.receive is receive
     assert len(sent) == 5
@@ -122,8 +128,9 @@ async def test_no_fallback_and_server_down_still_answers(state: dict[str, Any]) 
 async def test_strict_mode_fails_fast_with_503_problem(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    settings = down_settings(strict=True, fallback_prompts={"summarize": "S"},
-                             prompt_routes={"/summarize": "summarize"})
+    settings = down_settings(
+        strict=True, fallback_prompts={"summarize": "S"}, prompt_routes={"/summarize": "summarize"}
+    )
     inner = StreamingApp()
     async with kaizen_lifespan(object(), settings) as strict_state:
         sent = await _call(KaizenPromptMiddleware(inner), "/summarize", strict_state)

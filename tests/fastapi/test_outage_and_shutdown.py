@@ -28,7 +28,10 @@ def test_app_survives_an_outage_and_delivers_queued_feedback_afterwards(
     ct = isolated_ct_server
     create_task_with_prompt(ct, "summarize", "Summarize:", schema={"ticket": "string"})
     settings = kaizen_test_settings(
-        ct.base_url, ct.api_key, cache_ttl=0.5, timeout=1.0,
+        ct.base_url,
+        ct.api_key,
+        cache_ttl=0.5,
+        timeout=1.0,
         prompt_routes={"/summarize*": "summarize", "/classify*": "classify"},
         fallback_prompts={"classify": "Classify (fallback):"},
     )
@@ -51,8 +54,10 @@ def test_app_survives_an_outage_and_delivers_queued_feedback_afterwards(
         assert {r.json()["version"] for r in during} == {1}  # stale, past its TTL
         assert {r.headers["X-Kaizen-Prompt-Version"] for r in during} == {"1"}
         for served in [before, *during]:
-            accepted = http.post("/kaizen/feedback", json={
-                "token": served.json()["feedback_token"], "rating": "down"})
+            accepted = http.post(
+                "/kaizen/feedback",
+                json={"token": served.json()["feedback_token"], "rating": "down"},
+            )
             assert accepted.status_code == 202
         wait_for(lambda: runtime.metrics.traces_retried > 0, 10, "a failed delivery")
         assert runtime.queue.pending > 0
@@ -68,21 +73,28 @@ def test_app_survives_an_outage_and_delivers_queued_feedback_afterwards(
         assert snapshot["traces_sent"] == 4
     rows = feedback_rows(ct, "summarize")
     assert len(rows) == 4
-    assert {row["trace_id"] for row in rows} == {
-        r.json()["trace_id"] for r in [before, *during]}
+    assert {row["trace_id"] for row in rows} == {r.json()["trace_id"] for r in [before, *during]}
     assert all(row["output"] for row in rows)  # each trace arrived before its feedback
 
 
 def test_shutdown_flushes_the_queue(ct_server: CTServerProcess, unique_task: str) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize:")
     # A batch would otherwise wait 60 s to fill up: only the shutdown flush sends it.
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, flush_interval=60,
-                                    prompt_routes={"/summarize*": unique_task})
+    settings = kaizen_test_settings(
+        ct_server.base_url,
+        ct_server.api_key,
+        flush_interval=60,
+        prompt_routes={"/summarize*": unique_task},
+    )
     with TestClient(build_app(settings)) as http:
         for i in range(3):
             served = http.post("/summarize", json={"ticket": f"t{i}"}).json()
-            assert http.post("/kaizen/feedback", json={
-                "token": served["feedback_token"], "score": 0.5}).status_code == 202
+            assert (
+                http.post(
+                    "/kaizen/feedback", json={"token": served["feedback_token"], "score": 0.5}
+                ).status_code
+                == 202
+            )
         runtime = runtime_of(http.app_state)
         assert runtime.queue.pending > 0
         closing_at = time.monotonic()
@@ -95,12 +107,19 @@ def test_shutdown_flushes_the_queue(ct_server: CTServerProcess, unique_task: str
 def test_shutdown_gives_up_after_its_time_limit_and_counts_the_drops(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    settings = down_settings(shutdown_flush_timeout=0.5, fallback_prompts={"summarize": "S:"},
-                             prompt_routes={"/summarize*": "summarize"})
+    settings = down_settings(
+        shutdown_flush_timeout=0.5,
+        fallback_prompts={"summarize": "S:"},
+        prompt_routes={"/summarize*": "summarize"},
+    )
     with TestClient(build_app(settings)) as http:
         served = http.post("/summarize", json={"ticket": "x"}).json()
-        assert http.post("/kaizen/feedback", json={
-            "token": served["feedback_token"], "rating": "up"}).status_code == 202
+        assert (
+            http.post(
+                "/kaizen/feedback", json={"token": served["feedback_token"], "rating": "up"}
+            ).status_code
+            == 202
+        )
         runtime = runtime_of(http.app_state)
         closing_at = time.monotonic()
     assert 0.4 < time.monotonic() - closing_at < 3.0

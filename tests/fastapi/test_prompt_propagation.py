@@ -19,8 +19,7 @@ from tests.support.ct_server import CTServerProcess
 
 
 def _version(base_url: str) -> int:
-    response = httpx.post(f"{base_url}/summarize", json={"ticket": "printer on fire"},
-                          timeout=10.0)
+    response = httpx.post(f"{base_url}/summarize", json={"ticket": "printer on fire"}, timeout=10.0)
     assert response.status_code == 200, response.text
     assert response.headers["X-Kaizen-Prompt-Version"] == str(response.json()["version"])
     return int(response.json()["version"])
@@ -31,9 +30,13 @@ def test_activation_reaches_two_running_instances_within_a_second_via_the_stream
 ) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
     # A long TTL: only the prompt-change stream can explain a quick update.
-    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, cache_ttl=300.0,
-                                    prompt_routes={"/summarize*": unique_task},
-                                    warm_tasks=[unique_task])
+    settings = kaizen_test_settings(
+        ct_server.base_url,
+        ct_server.api_key,
+        cache_ttl=300.0,
+        prompt_routes={"/summarize*": unique_task},
+        warm_tasks=[unique_task],
+    )
     with serve_app(build_app(settings)) as first, serve_app(build_app(settings)) as second:
         assert _version(first) == 1
         assert _version(second) == 1
@@ -57,8 +60,12 @@ def test_with_the_stream_cut_the_new_prompt_is_served_after_the_ttl(
     create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
     ttl = 1.0
     with FaultyProxy(ct_server.base_url) as proxy:
-        settings = kaizen_test_settings(proxy.base_url, ct_server.api_key, cache_ttl=ttl,
-                                        prompt_routes={"/summarize*": unique_task})
+        settings = kaizen_test_settings(
+            proxy.base_url,
+            ct_server.api_key,
+            cache_ttl=ttl,
+            prompt_routes={"/summarize*": unique_task},
+        )
         with TestClient(build_app(settings)) as http:
             runtime = runtime_of(http.app_state)
             assert runtime.prompt_events is not None
@@ -83,8 +90,12 @@ def test_after_the_stream_returns_missed_changes_arrive_via_last_event_id(
 ) -> None:
     create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
     with FaultyProxy(ct_server.base_url) as proxy:
-        settings = kaizen_test_settings(proxy.base_url, ct_server.api_key, cache_ttl=300.0,
-                                        prompt_routes={"/summarize*": unique_task})
+        settings = kaizen_test_settings(
+            proxy.base_url,
+            ct_server.api_key,
+            cache_ttl=300.0,
+            prompt_routes={"/summarize*": unique_task},
+        )
         with TestClient(build_app(settings)) as http:
             runtime = runtime_of(http.app_state)
             events = runtime.prompt_events

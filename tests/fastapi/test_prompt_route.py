@@ -59,8 +59,12 @@ def served_task(ct_server: CTServerProcess, unique_task: str) -> str:
 
 @pytest.fixture
 def settings(ct_server: CTServerProcess, served_task: str) -> KaizenSettings:
-    return kaizen_test_settings(ct_server.base_url, ct_server.api_key, prompt_events=False,
-                                prompt_routes={"/s/*": served_task})
+    return kaizen_test_settings(
+        ct_server.base_url,
+        ct_server.api_key,
+        prompt_events=False,
+        prompt_routes={"/s/*": served_task},
+    )
 
 
 def test_async_and_sync_endpoints_get_the_served_prompt_and_the_header(
@@ -117,14 +121,16 @@ def test_prompt_parameter_in_the_default_form_is_handled_too(settings: KaizenSet
 
 @pytest.mark.parametrize("override", [lambda: _OVERRIDE, "async"])
 def test_override_of_get_active_prompt_is_honoured(
-    settings: KaizenSettings, override: Callable[[], Prompt] | str,
+    settings: KaizenSettings,
+    override: Callable[[], Prompt] | str,
 ) -> None:
     async def async_override() -> Prompt:
         return _OVERRIDE
 
     app = _echo_app(settings, "/s/over")
     app.dependency_overrides[get_active_prompt] = (
-        async_override if override == "async" else override)
+        async_override if override == "async" else override
+    )
     with TestClient(app) as http:
         assert http.get("/s/over").json() == "Overridden prompt"
 
@@ -156,7 +162,8 @@ def test_unservable_prompt_gets_the_503_problem(
 
 
 def test_uses_prompt_declared_on_a_router_of_kaizen_routes(
-    ct_server: CTServerProcess, served_task: str,
+    ct_server: CTServerProcess,
+    served_task: str,
 ) -> None:
     settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, prompt_events=False)
     router = APIRouter(route_class=KaizenRoute, prefix="/api")

@@ -33,8 +33,12 @@ def _queue(client: AsyncCTClient, metrics: KaizenMetrics, **bounds: Any) -> Deli
 
 
 def _trace(task: str, index: int, prompt_text: str = LONG_PROMPT) -> TraceItem:
-    return TraceItem(task_id=task, inputs={"ticket": f"ticket {index}"}, prompt_text=prompt_text,
-                     response_text=f"answer {index}")
+    return TraceItem(
+        task_id=task,
+        inputs={"ticket": f"ticket {index}"},
+        prompt_text=prompt_text,
+        response_text=f"answer {index}",
+    )
 
 
 def _stored_traces(ct: CTServerProcess, task: str) -> dict[str, dict[str, Any]]:
@@ -52,9 +56,15 @@ async def test_byte_bound_refuses_and_counts_the_accepted_items_are_delivered(
     metrics = KaizenMetrics()
     async with _client(ct_server) as client:
         queue = _queue(client, metrics, max_bytes=64 * 2**10)
-        offered = [TraceItem(task_id=unique_task, response_text=f"r{i}", inputs={"n": i},
-                             prompt_text=f"prompt of call {i} " + "x" * 200)
-                   for i in range(400)]
+        offered = [
+            TraceItem(
+                task_id=unique_task,
+                response_text=f"r{i}",
+                inputs={"n": i},
+                prompt_text=f"prompt of call {i} " + "x" * 200,
+            )
+            for i in range(400)
+        ]
         accepted = [item for item in offered if queue.offer(item)]  # worker not started yet
         refused = len(offered) - len(accepted)
         assert 0 < len(accepted) < len(offered)
@@ -74,16 +84,32 @@ async def test_traces_and_feedback_arrive_intact_traces_before_their_feedback(
     task_id = create_task_with_prompt(ct_server, unique_task, "Summarize:")
     with ct_server.client() as http:
         version_id = http.get(f"/api/v1/prompts/{unique_task}").json()["id"]
-    traces = [TraceItem(task_id=task_id, inputs={"ticket": "Ünïcödé ✓ \"quoted\"\n",
-                                                     "nested": {"none": None, "list": [1, None]}},
-                        prompt_text=LONG_PROMPT + "✓", response_text="réponse", model="m/x",
-                        tokens=0, latency_ms=12.5, prompt_version_id=version_id,
-                        metadata={"k": [True, None, 1.5]}),
-              TraceItem(task_id=task_id, response_text="no prompt, no inputs")]
-    feedback = [FeedbackItem(task_id=task_id, trace_id=trace.id, score=0.25, source="user",
-                             inputs={"shown": "✓"}, output="shown",
-                             metadata={"rating": "down", "none": None})
-                for trace in traces]
+    traces = [
+        TraceItem(
+            task_id=task_id,
+            inputs={"ticket": 'Ünïcödé ✓ "quoted"\n', "nested": {"none": None, "list": [1, None]}},
+            prompt_text=LONG_PROMPT + "✓",
+            response_text="réponse",
+            model="m/x",
+            tokens=0,
+            latency_ms=12.5,
+            prompt_version_id=version_id,
+            metadata={"k": [True, None, 1.5]},
+        ),
+        TraceItem(task_id=task_id, response_text="no prompt, no inputs"),
+    ]
+    feedback = [
+        FeedbackItem(
+            task_id=task_id,
+            trace_id=trace.id,
+            score=0.25,
+            source="user",
+            inputs={"shown": "✓"},
+            output="shown",
+            metadata={"rating": "down", "none": None},
+        )
+        for trace in traces
+    ]
     metrics = KaizenMetrics()
     async with _client(ct_server) as client:
         queue = _queue(client, metrics)
@@ -107,8 +133,9 @@ async def test_traces_and_feedback_arrive_intact_traces_before_their_feedback(
 def test_a_queued_item_decodes_to_the_same_item_with_the_same_wire_form() -> None:
     texts = SharedTexts()
     items: list[TraceItem | FeedbackItem] = [
-        _trace("t", 1), TraceItem(task_id="t"), TraceItem(task_id="t", prompt_text="",
-                                                          inputs={"a": None}),
+        _trace("t", 1),
+        TraceItem(task_id="t"),
+        TraceItem(task_id="t", prompt_text="", inputs={"a": None}),
         FeedbackItem(task_id="t", score=1.0, metadata={"a": None}),
         FeedbackItem(task_id="t", trace_id="tr-1", inputs={"x": "y"}, output="o"),
     ]
@@ -160,8 +187,9 @@ async def test_items_left_at_shutdown_are_counted_and_their_memory_released(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     metrics = KaizenMetrics()
-    async with AsyncCTClient(api_key="kz-unused", base_url=f"http://127.0.0.1:{free_port()}",
-                             timeout=1.0) as client:  # nothing listens: the CT server is down
+    async with AsyncCTClient(
+        api_key="kz-unused", base_url=f"http://127.0.0.1:{free_port()}", timeout=1.0
+    ) as client:  # nothing listens: the CT server is down
         queue = _queue(client, metrics, maxsize=5)
         await queue.start()
         with caplog.at_level(logging.WARNING, logger="kaizen_fastapi"):

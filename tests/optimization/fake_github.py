@@ -95,8 +95,12 @@ class FakeGitHub(JSONFake):
                     return 404, {"message": "Not Found"}
                 content = repo.files[(branch, path)]
                 encoded = base64.b64encode(content.encode()).decode()
-                return 200, {"path": path, "sha": _sha(content), "content": encoded,
-                             "encoding": "base64"}
+                return 200, {
+                    "path": path,
+                    "sha": _sha(content),
+                    "content": encoded,
+                    "encoding": "base64",
+                }
             if method == "PUT":
                 branch = body["branch"]
                 existing = repo.files.get((branch, path))
@@ -111,11 +115,17 @@ class FakeGitHub(JSONFake):
                 self.fail_pulls -= 1
                 return 403, {"message": "Resource not accessible by integration"}
             if any(p["head"] == body["head"] and p["state"] == "open" for p in repo.pulls):
-                return 422, {"message": "Validation Failed",
-                             "errors": [{"message": "A pull request already exists"}]}
+                return 422, {
+                    "message": "Validation Failed",
+                    "errors": [{"message": "A pull request already exists"}],
+                }
             number = len(repo.pulls) + 1
-            pull = {**body, "number": number, "state": "open",
-                    "html_url": f"https://github.test/{slug}/pull/{number}"}
+            pull = {
+                **body,
+                "number": number,
+                "state": "open",
+                "html_url": f"https://github.test/{slug}/pull/{number}",
+            }
             repo.pulls.append(pull)
             return 201, pull
         if rest == "/pulls" and method == "GET":

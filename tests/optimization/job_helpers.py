@@ -30,14 +30,21 @@ def feedback_items(task_id: str, count: int, start: int = 0) -> list[dict[str, A
     items = []
     for index in range(start, start + count):
         ticket = f"ticket {index}: printer {index % 5} on floor {index % 3} is broken"
-        items.append({"task_id": task_id, "inputs": {"ticket": ticket},
-                      "output": good_answer(ticket), "score": 0.9})
+        items.append(
+            {
+                "task_id": task_id,
+                "inputs": {"ticket": ticket},
+                "output": good_answer(ticket),
+                "score": 0.9,
+            }
+        )
     return items
 
 
 def post_feedback(client: httpx.Client, task_id: str, count: int, start: int = 0) -> None:
-    response = client.post("/api/v1/feedback/batch",
-                           json={"items": feedback_items(task_id, count, start)})
+    response = client.post(
+        "/api/v1/feedback/batch", json={"items": feedback_items(task_id, count, start)}
+    )
     assert response.status_code == 201, response.text
 
 

@@ -22,8 +22,10 @@ def test_threshold_job_runs_to_a_draft_that_can_be_activated_and_served(
 ) -> None:
     with ct_server.client() as client:
         task = create_task(client, feedback_threshold=6)
-        client.post(f"/api/v1/prompts/{task['id']}/versions",
-                    json={"prompt_text": "Summarize the ticket.", "activate": True})
+        client.post(
+            f"/api/v1/prompts/{task['id']}/versions",
+            json={"prompt_text": "Summarize the ticket.", "activate": True},
+        )
         post_feedback(client, task["id"], 5)
         assert jobs_of(client, task["id"]) == []
         post_feedback(client, task["id"], 1, start=5)
@@ -49,13 +51,17 @@ def test_threshold_job_runs_to_a_draft_that_can_be_activated_and_served(
         new = versions[0]
         assert new["id"] == final["prompt_version_id"]
         assert (new["status"], new["eval_score"], new["optimizer"]) == (
-            "draft", None, "LabeledFewShot")
+            "draft",
+            None,
+            "LabeledFewShot",
+        )
         assert new["prompt_text"].startswith("Summarize the ticket.\n\n### Examples")
         served = client.get(f"/api/v1/prompts/{task['id']}").json()
         assert served["prompt_text"] == "Summarize the ticket."
 
-        activated = client.post(f"/api/v1/prompts/{task['id']}/activate",
-                                json={"version_id": new["id"]})
+        activated = client.post(
+            f"/api/v1/prompts/{task['id']}/activate", json={"version_id": new["id"]}
+        )
         assert activated.status_code == 200, activated.text
         assert client.get(f"/api/v1/prompts/{task['name']}").json()["id"] == new["id"]
         # The count restarts after a successful optimization: no second job yet.
@@ -85,16 +91,27 @@ def test_fifty_concurrent_posts_crossing_the_threshold_queue_one_job(
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _bare_repo(tmp_path: Path) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     _git(work, "init", "--quiet", "--initial-branch=main")
-    _git(work, "-c", "user.email=d@x", "-c", "user.name=d", "commit", "--quiet",
-         "--allow-empty", "-m", "initial")
+    _git(
+        work,
+        "-c",
+        "user.email=d@x",
+        "-c",
+        "user.name=d",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "initial",
+    )
     bare = tmp_path / "prompts.git"
     _git(tmp_path, "clone", "--quiet", "--bare", str(work), str(bare))
     return bare
@@ -108,8 +125,13 @@ def test_push_refused_is_pr_failed_with_the_version_saved_then_retry_succeeds(
     hook.write_text("#!/bin/sh\necho 'protected: pushes are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
     with ct_server.client() as client:
-        task = create_task(client, feedback_threshold=1000, github_repo=str(bare),
-                           prompt_path="prompts/summary.yaml", prompt_format="yaml")
+        task = create_task(
+            client,
+            feedback_threshold=1000,
+            github_repo=str(bare),
+            prompt_path="prompts/summary.yaml",
+            prompt_format="yaml",
+        )
         post_feedback(client, task["id"], 4)
         started = client.post(f"/api/v1/optimize/{task['name']}")
         assert started.status_code == 200, started.text
@@ -136,11 +158,11 @@ def test_push_refused_is_pr_failed_with_the_version_saved_then_retry_succeeds(
         assert again.headers["content-type"].startswith("application/problem+json")
 
 
-def test_retry_that_fails_again_keeps_pr_failed(ct_server: CTServerProcess,
-                                                tmp_path: Path) -> None:
+def test_retry_that_fails_again_keeps_pr_failed(ct_server: CTServerProcess, tmp_path: Path) -> None:
     with ct_server.client() as client:
-        task = create_task(client, feedback_threshold=1000,
-                           github_repo=str(tmp_path / "missing.git"))
+        task = create_task(
+            client, feedback_threshold=1000, github_repo=str(tmp_path / "missing.git")
+        )
         post_feedback(client, task["id"], 3)
         job_id = client.post(f"/api/v1/optimize/{task['id']}").json()["job"]["id"]
         assert watch_job(client, job_id).job["status"] == "PR_FAILED"
@@ -156,14 +178,17 @@ def test_scored_traces_count_toward_the_threshold(ct_server: CTServerProcess) ->
     with ct_server.client() as client:
         task = create_task(client, feedback_threshold=3)
         for index in range(3):
-            trace = client.post("/api/v1/traces", json={
-                "task_id": task["id"], "inputs": {"ticket": f"t{index}"},
-                "response_text": f"SUMMARY: t{index}",
-            }).json()
+            trace = client.post(
+                "/api/v1/traces",
+                json={
+                    "task_id": task["id"],
+                    "inputs": {"ticket": f"t{index}"},
+                    "response_text": f"SUMMARY: t{index}",
+                },
+            ).json()
             assert jobs_of(client, task["id"]) == []
             scored = client.post(f"/api/v1/traces/{trace['id']}/score", json={"score": 0.9})
             assert scored.status_code == 200, scored.text
         job = only_job(client, task["id"])
         assert job["triggered_by"] == "threshold"
         assert watch_job(client, job["id"]).job["status"] == "SUCCESS"
-

@@ -36,8 +36,10 @@ def lm_server(
 def _task_with_baseline(server: CTServerProcess, **fields: object) -> dict[str, object]:
     with server.client() as client:
         task = create_task(client, teacher_model="fake-teacher", **fields)
-        response = client.post(f"/api/v1/prompts/{task['id']}/versions",
-                               json={"prompt_text": BASELINE, "activate": True})
+        response = client.post(
+            f"/api/v1/prompts/{task['id']}/versions",
+            json={"prompt_text": BASELINE, "activate": True},
+        )
         assert response.status_code == 201, response.text
         return task
 
@@ -45,8 +47,13 @@ def _task_with_baseline(server: CTServerProcess, **fields: object) -> dict[str, 
 def test_evaluated_job_beats_the_active_prompt_and_auto_activates(
     lm_server: CTServerProcess, fake_llm: FakeLLM
 ) -> None:
-    task = _task_with_baseline(lm_server, judge_model="fake-judge", feedback_threshold=12,
-                               auto_activate=True, activation_margin=0.05)
+    task = _task_with_baseline(
+        lm_server,
+        judge_model="fake-judge",
+        feedback_threshold=12,
+        auto_activate=True,
+        activation_margin=0.05,
+    )
     fake_llm.reset()
     with lm_server.client() as client:
         post_feedback(client, str(task["id"]), 12)
@@ -71,8 +78,9 @@ def test_evaluated_job_beats_the_active_prompt_and_auto_activates(
 
 
 def test_not_better_by_the_margin_stays_a_draft(lm_server: CTServerProcess) -> None:
-    task = _task_with_baseline(lm_server, feedback_threshold=1000, auto_activate=True,
-                               activation_margin=0.9)
+    task = _task_with_baseline(
+        lm_server, feedback_threshold=1000, auto_activate=True, activation_margin=0.9
+    )
     with lm_server.client() as client:
         post_feedback(client, str(task["id"]), 12)
         job_id = client.post(f"/api/v1/optimize/{task['id']}").json()["job"]["id"]
@@ -87,8 +95,9 @@ def test_not_better_by_the_margin_stays_a_draft(lm_server: CTServerProcess) -> N
 
 def test_lm_endpoint_down_is_a_failure_with_a_readable_error(lm_server: CTServerProcess) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    task = _task_with_baseline(lm_server, feedback_threshold=1000,
-                               evaluator_config={"api_base": dead})
+    task = _task_with_baseline(
+        lm_server, feedback_threshold=1000, evaluator_config={"api_base": dead}
+    )
     with lm_server.client() as client:
         post_feedback(client, str(task["id"]), 12)
         job_id = client.post(f"/api/v1/optimize/{task['id']}").json()["job"]["id"]
@@ -106,10 +115,14 @@ def slow_stack(tmp_path: Path) -> Iterator[tuple[CTServerProcess, FakeLLM]]:
     """A server whose LM never answers in time, with an 8 s job time limit (room for the job
     process to start on a loaded machine)."""
     with FakeLLM(delay_s=20.0) as fake:
-        env = {"KAIZEN_LLM_API_BASE": fake.api_base, "KAIZEN_LLM_NUM_RETRIES": "0",
-               "KAIZEN_JOB_TIME_LIMIT_S": "8"}
-        with running_ct_server(f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}", tmp_path,
-                               env) as server:
+        env = {
+            "KAIZEN_LLM_API_BASE": fake.api_base,
+            "KAIZEN_LLM_NUM_RETRIES": "0",
+            "KAIZEN_JOB_TIME_LIMIT_S": "8",
+        }
+        with running_ct_server(
+            f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}", tmp_path, env
+        ) as server:
             yield server, fake
 
 
@@ -171,8 +184,7 @@ def test_a_failed_auto_job_waits_for_a_new_threshold_of_feedback(
     lm_server: CTServerProcess,
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    task = _task_with_baseline(lm_server, feedback_threshold=5,
-                               evaluator_config={"api_base": dead})
+    task = _task_with_baseline(lm_server, feedback_threshold=5, evaluator_config={"api_base": dead})
     with lm_server.client() as client:
         post_feedback(client, str(task["id"]), 5)
         first = only_job(client, str(task["id"]))

@@ -30,7 +30,10 @@ def _start_worker(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]
     with (workdir / "worker.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "kaizen_server", "worker", "--concurrency", "2"],
-            env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -52,8 +55,9 @@ def test_jobs_wait_in_the_queue_until_a_worker_runs_them(
 
         worker = _start_worker(env, tmp_path)
         try:
-            finals = [watch_job(client, job_id, deadline_s=60).job
-                      for job_id in [job["id"], *other_jobs]]
+            finals = [
+                watch_job(client, job_id, deadline_s=60).job for job_id in [job["id"], *other_jobs]
+            ]
             assert worker.poll() is None
         finally:
             stop_process(worker, grace_s=15)

@@ -29,7 +29,8 @@ def plugin_settings(base_url: str, api_key: str, **overrides: Any) -> KaizenSett
     """Test settings of the plugin app: bench task routed and warmed, no rate limit."""
     values: dict[str, Any] = {
         "prompt_routes": {"/summarize": BENCH_TASK, "/traced": BENCH_TASK},
-        "warm_tasks": [BENCH_TASK], "rate_limit_burst": 100_000,
+        "warm_tasks": [BENCH_TASK],
+        "rate_limit_burst": 100_000,
         "rate_limit_per_second": 100_000.0,
         "fallback_prompts": {BENCH_TASK: "fallback: summarize"},
     }
@@ -78,8 +79,9 @@ class Hammer:
                     self.statuses[status] += 1
 
     def __enter__(self) -> Hammer:
-        self._workers = [threading.Thread(target=self._run, daemon=True)
-                         for _ in range(self.threads)]
+        self._workers = [
+            threading.Thread(target=self._run, daemon=True) for _ in range(self.threads)
+        ]
         for worker in self._workers:
             worker.start()
         return self
@@ -100,6 +102,7 @@ def post_feedback(base_url: str, tokens: list[str]) -> Counter[int]:
     statuses: Counter[int] = Counter()
     with httpx.Client(base_url=base_url, timeout=10.0) as http:
         for token in tokens:
-            statuses[http.post("/kaizen/feedback",
-                               json={"token": token, "rating": "up"}).status_code] += 1
+            statuses[
+                http.post("/kaizen/feedback", json={"token": token, "rating": "up"}).status_code
+            ] += 1
     return statuses

@@ -14,9 +14,15 @@ ROW_KEYS = ["1a", "1b", "2", "3", "4a", "4b", "5a", "5b", "6a", "6b", "6c", "6d"
 
 
 def test_smoke_run_writes_every_row(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-                          env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )
     assert done.returncode == 0, done.stderr[-5000:]
     table = (tmp_path / "RESULTS.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]

@@ -13,7 +13,8 @@ from tests.support.ct_server import CTServerProcess
 
 
 def test_app_answers_everything_and_delivers_feedback_across_a_crash(
-        seeded_ct: CTServerProcess) -> None:
+    seeded_ct: CTServerProcess,
+) -> None:
     settings = plugin_settings(seeded_ct.base_url, seeded_ct.api_key, cache_ttl=0.2)
     with plugin_app(settings) as app_url, Hammer(f"{app_url}/summarize") as load:
         before = issue_tokens(app_url, 20)
@@ -25,12 +26,14 @@ def test_app_answers_everything_and_delivers_feedback_across_a_crash(
         during = issue_tokens(app_url, 30)  # traces queued while the server is down
         assert post_feedback(app_url, during) == {202: 30}
         outage_ends = time.monotonic() + 1.5  # several cache expiries with the server down
-        wait_until(lambda: time.monotonic() > outage_ends and
-                   load.total > served_before_outage + 50, 30, "load during the outage")
+        wait_until(
+            lambda: time.monotonic() > outage_ends and load.total > served_before_outage + 50,
+            30,
+            "load during the outage",
+        )
         seeded_ct.start()
 
-        wait_until(lambda: feedback_count(seeded_ct) >= 50, 60,
-                   "feedback of the outage delivered")
+        wait_until(lambda: feedback_count(seeded_ct) >= 50, 60, "feedback of the outage delivered")
         served = load.total
         wait_until(lambda: load.total > served + 50, 30, "load after the restart")
 

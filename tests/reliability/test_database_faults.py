@@ -48,12 +48,17 @@ def test_sqlite_file_locked_for_a_while(seeded_ct: CTServerProcess) -> None:
         assert locked.wait(10)
         assert post_feedback(app_url, tokens) == {202: 20}
         with seeded_ct.client() as api:  # a direct write while the file is locked
-            direct = api.post("/api/v1/feedback", timeout=60.0,
-                              json={"task_id": BENCH_TASK, "inputs": {"ticket": "x"},
-                                    "score": 0.5})
+            direct = api.post(
+                "/api/v1/feedback",
+                timeout=60.0,
+                json={"task_id": BENCH_TASK, "inputs": {"ticket": "x"}, "score": 0.5},
+            )
         holder.join()
-        wait_until(lambda: feedback_count(seeded_ct) == 21 - (direct.status_code != 201), 60,
-                   "feedback stored after the lock")
+        wait_until(
+            lambda: feedback_count(seeded_ct) == 21 - (direct.status_code != 201),
+            60,
+            "feedback stored after the lock",
+        )
     assert direct.status_code in (201, 503), direct.text
     assert set(load.statuses) == {200}, load.statuses
 
@@ -63,8 +68,11 @@ async def _terminate_connections(database: str) -> int:
 
     conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
     try:
-        rows = await conn.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = $1 AND pid <> pg_backend_pid()", database)
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
         return len(rows)
     finally:
         await conn.close()
@@ -89,8 +97,7 @@ def test_postgres_connections_terminated(pg_ct: CTServerProcess) -> None:
         wait_until(lambda: feedback_count(pg_ct) == 10, 30, "first feedback stored")
         assert asyncio.run(_terminate_connections(database)) >= 1
         with pg_ct.client() as api:
-            after_kill = [api.get(f"/api/v1/prompts/{BENCH_TASK}").status_code
-                          for _ in range(5)]
+            after_kill = [api.get(f"/api/v1/prompts/{BENCH_TASK}").status_code for _ in range(5)]
         assert post_feedback(app_url, tokens[10:]) == {202: 20}
         wait_until(lambda: feedback_count(pg_ct) == 30, 30, "feedback after the termination")
         with httpx.Client(base_url=app_url) as http:

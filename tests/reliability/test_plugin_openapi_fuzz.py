@@ -14,6 +14,9 @@ MAX_EXAMPLES = 60
 def test_plugin_router_never_answers_5xx(seeded_ct: CTServerProcess) -> None:
     app_settings = plugin_settings(seeded_ct.base_url, seeded_ct.api_key)
     with plugin_app(app_settings) as app_url:
-        tested = fuzz_operations(f"{app_url}/openapi.json", max_examples=MAX_EXAMPLES,
-                                 include=lambda path: path.startswith("/kaizen/"))
+        tested = fuzz_operations(
+            f"{app_url}/openapi.json",
+            max_examples=MAX_EXAMPLES,
+            include=lambda path: path.startswith("/kaizen/"),
+        )
     assert {"POST /kaizen/feedback", "POST /kaizen/score"} <= set(tested), tested

@@ -25,8 +25,9 @@ SLOW_S = 1.0
 
 def test_slow_server_never_makes_a_request_wait(seeded_ct: CTServerProcess) -> None:
     with FaultyProxy(seeded_ct.base_url, delay=SLOW_S) as proxy:
-        settings = plugin_settings(proxy.base_url, seeded_ct.api_key, cache_ttl=0.2,
-                                   warm_timeout=5.0, timeout=5.0)
+        settings = plugin_settings(
+            proxy.base_url, seeded_ct.api_key, cache_ttl=0.2, warm_timeout=5.0, timeout=5.0
+        )
         with plugin_app(settings) as app_url, httpx.Client(base_url=app_url) as http:
             latencies = []
             deadline = time.monotonic() + 3.0  # many expiries, refreshes take 1 s each
@@ -52,15 +53,23 @@ def _always_500(request: Request) -> JSONResponse:
 
 @pytest.fixture
 def erroring_server() -> Iterator[str]:
-    app = Starlette(routes=[Route("/{path:path}", _always_500,
-                                  methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
+    app = Starlette(
+        routes=[
+            Route("/{path:path}", _always_500, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        ]
+    )
     with serve_app(app) as url:
         yield url
 
 
 def test_erroring_server_gets_fallback_prompt_and_no_5xx(erroring_server: str) -> None:
-    settings = plugin_settings(erroring_server, "kz-any-key", warm_timeout=1.0,
-                               prompt_events=False, shutdown_flush_timeout=0.2)
+    settings = plugin_settings(
+        erroring_server,
+        "kz-any-key",
+        warm_timeout=1.0,
+        prompt_events=False,
+        shutdown_flush_timeout=0.2,
+    )
     with plugin_app(settings) as app_url, httpx.Client(base_url=app_url) as http:
         responses = [http.get("/summarize") for _ in range(30)]
         tokens = issue_tokens(app_url, 5)

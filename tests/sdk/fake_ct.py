@@ -31,8 +31,13 @@ class FakePrompt:
     text: str
 
     def body(self) -> dict[str, Any]:
-        return {"id": f"{self.task_uuid}-v{self.version}", "task_id": self.task_uuid,
-                "version_number": self.version, "prompt_text": self.text, "status": "active"}
+        return {
+            "id": f"{self.task_uuid}-v{self.version}",
+            "task_id": self.task_uuid,
+            "version_number": self.version,
+            "prompt_text": self.text,
+            "status": "active",
+        }
 
     @property
     def etag(self) -> str:
@@ -68,8 +73,13 @@ class FakeCT:
         return prompt
 
     def prompt_fetches(self, key: str | None = None) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == "GET" and "/prompts/" in r.url.path
-                and (key is None or r.url.path.endswith("/" + key))]
+        return [
+            r
+            for r in self.requests
+            if r.method == "GET"
+            and "/prompts/" in r.url.path
+            and (key is None or r.url.path.endswith("/" + key))
+        ]
 
     def respond(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)

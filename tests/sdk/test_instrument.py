@@ -17,16 +17,20 @@ from tests.support.ports import free_port
 
 pytestmark = pytest.mark.anyio
 
-MESSAGES = [{"role": "system", "content": "Summarize the ticket."},
-            {"role": "user", "content": "I cannot log in."}]
+MESSAGES = [
+    {"role": "system", "content": "Summarize the ticket."},
+    {"role": "user", "content": "I cannot log in."},
+]
 
 
 def completion(text: str = "A login issue.") -> SimpleNamespace:
     message = SimpleNamespace(role="assistant", content=text)
-    return SimpleNamespace(id="chatcmpl-1", model="gpt-4o-mini-2024",
-                           choices=[SimpleNamespace(index=0, message=message)],
-                           usage=SimpleNamespace(prompt_tokens=20, completion_tokens=5,
-                                                 total_tokens=25))
+    return SimpleNamespace(
+        id="chatcmpl-1",
+        model="gpt-4o-mini-2024",
+        choices=[SimpleNamespace(index=0, message=message)],
+        usage=SimpleNamespace(prompt_tokens=20, completion_tokens=5, total_tokens=25),
+    )
 
 
 class FakeCompletions:
@@ -68,8 +72,9 @@ def test_sync_calls_are_traced_and_scorable(ct_server: CTServerProcess) -> None:
     task = new_task(ct_server)
     completions = FakeCompletions()
     with CTClient(api_key=ct_server.api_key, base_url=ct_server.base_url) as ct:
-        llm = instrument(fake_openai(completions), ct_client=ct, task_id=task,
-                         metadata={"feature": "tickets"})
+        llm = instrument(
+            fake_openai(completions), ct_client=ct, task_id=task, metadata={"feature": "tickets"}
+        )
         result = llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         assert result.choices[0].message.content == "A login issue."
         assert completions.calls == [{"model": "gpt-4o-mini", "messages": MESSAGES}]
@@ -86,8 +91,12 @@ def test_sync_calls_are_traced_and_scorable(ct_server: CTServerProcess) -> None:
 async def test_async_calls_are_traced(ct_server: CTServerProcess) -> None:
     task = new_task(ct_server)
     async with AsyncCTClient(api_key=ct_server.api_key, base_url=ct_server.base_url) as ct:
-        llm = instrument(fake_openai(FakeAsyncCompletions()), ct_client=ct, task_id=task,
-                         inputs=lambda kwargs: {"ticket": kwargs["messages"][-1]["content"]})
+        llm = instrument(
+            fake_openai(FakeAsyncCompletions()),
+            ct_client=ct,
+            task_id=task,
+            inputs=lambda kwargs: {"ticket": kwargs["messages"][-1]["content"]},
+        )
         first = await llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         second = await llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         assert first.ct_trace_id != second.ct_trace_id
@@ -98,8 +107,9 @@ async def test_async_calls_are_traced(ct_server: CTServerProcess) -> None:
 
 def test_kaizen_down_never_fails_the_llm_call(caplog: pytest.LogCaptureFixture) -> None:
     with CTClient(api_key="sk-test", base_url=f"http://127.0.0.1:{free_port()}") as ct:
-        llm = instrument(fake_openai(FakeCompletions()), ct_client=ct, task_id="t",
-                         trace_deadline=1.0)
+        llm = instrument(
+            fake_openai(FakeCompletions()), ct_client=ct, task_id="t", trace_deadline=1.0
+        )
         with caplog.at_level(logging.WARNING, logger="kaizen_sdk.instrument"):
             result = llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert result.choices[0].message.content == "A login issue."
@@ -137,15 +147,29 @@ def test_a_real_openai_client_gets_ct_trace_id(ct_server: CTServerProcess) -> No
 
     def llm_server(request: httpx.Request) -> httpx.Response:
         asked = json.loads(request.content)
-        return httpx.Response(200, json={
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
-            "model": asked["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "Login issue."}}],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}})
+        return httpx.Response(
+            200,
+            json={
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": asked["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "Login issue."},
+                    }
+                ],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+            },
+        )
 
-    llm = openai.OpenAI(api_key="sk-llm", base_url="http://llm.test/v1",
-                        http_client=httpx.Client(transport=httpx.MockTransport(llm_server)))
+    llm = openai.OpenAI(
+        api_key="sk-llm",
+        base_url="http://llm.test/v1",
+        http_client=httpx.Client(transport=httpx.MockTransport(llm_server)),
+    )
     with CTClient(api_key=ct_server.api_key, base_url=ct_server.base_url) as ct:
         instrument(llm, ct_client=ct, task_id=task)
         result = llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)

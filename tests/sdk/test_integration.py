@@ -54,12 +54,18 @@ async def task_with_prompt(client: Client, text: str = "Summarize:", **fields: A
 
 async def test_create_get_and_list_tasks(client: Client) -> None:
     name = unique()
-    task = await call(client, "create_task", name, description="Summarizes tickets",
-                      schema_json={"ticket": "string"}, feedback_threshold=7,
-                      teacher_model="openai/gpt-4o", judge_model="openai/gpt-4o-mini")
+    task = await call(
+        client,
+        "create_task",
+        name,
+        description="Summarizes tickets",
+        schema_json={"ticket": "string"},
+        feedback_threshold=7,
+        teacher_model="openai/gpt-4o",
+        judge_model="openai/gpt-4o-mini",
+    )
     assert isinstance(task, Task)
-    assert (task.name, task.description, task.feedback_threshold) == (name, "Summarizes tickets",
-                                                                      7)
+    assert (task.name, task.description, task.feedback_threshold) == (name, "Summarizes tickets", 7)
     assert (task.teacher_model, task.judge_model) == ("openai/gpt-4o", "openai/gpt-4o-mini")
     assert task.schema_json == {"ticket": "string"}
     by_name = await call(client, "get_task", name)
@@ -154,12 +160,20 @@ async def test_unchanged_prompt_is_revalidated_with_304_by_the_server(
     transport: RecordingTransport | AsyncRecordingTransport
     if client_kind == "sync":
         transport = RecordingTransport()
-        zero_ttl: Client = CTClient(api_key=ct_server.api_key, base_url=ct_server.base_url,
-                                    cache_ttl=0.0, transport=transport)
+        zero_ttl: Client = CTClient(
+            api_key=ct_server.api_key,
+            base_url=ct_server.base_url,
+            cache_ttl=0.0,
+            transport=transport,
+        )
     else:
         transport = AsyncRecordingTransport()
-        zero_ttl = AsyncCTClient(api_key=ct_server.api_key, base_url=ct_server.base_url,
-                                 cache_ttl=0.0, transport=transport)
+        zero_ttl = AsyncCTClient(
+            api_key=ct_server.api_key,
+            base_url=ct_server.base_url,
+            cache_ttl=0.0,
+            transport=transport,
+        )
     task = await task_with_prompt(zero_ttl, "Same")
     prompts = [await call(zero_ttl, "get_prompt", task.name) for _ in range(3)]
     assert {p.id for p in prompts} == {prompts[0].id}
@@ -179,16 +193,36 @@ async def test_get_prompt_of_a_task_without_prompt(client: Client) -> None:
 async def test_log_feedback_is_idempotent_by_client_id(client: Client) -> None:
     task = await task_with_prompt(client)
     feedback_id = str(uuid.uuid4())
-    first = await call(client, "log_feedback", task.name, inputs={"ticket": "t"},
-                       output="o", score=0.9, source="user", metadata={"k": "v"},
-                       feedback_id=feedback_id)
-    again = await call(client, "log_feedback", task.name, inputs={"ticket": "t"},
-                       output="o", score=0.9, source="user", metadata={"k": "v"},
-                       feedback_id=feedback_id)
+    first = await call(
+        client,
+        "log_feedback",
+        task.name,
+        inputs={"ticket": "t"},
+        output="o",
+        score=0.9,
+        source="user",
+        metadata={"k": "v"},
+        feedback_id=feedback_id,
+    )
+    again = await call(
+        client,
+        "log_feedback",
+        task.name,
+        inputs={"ticket": "t"},
+        output="o",
+        score=0.9,
+        source="user",
+        metadata={"k": "v"},
+        feedback_id=feedback_id,
+    )
     assert isinstance(first, FeedbackResult)
     assert first.id == again.id == feedback_id
-    assert (first.task_id, first.score, first.source, first.metadata) == (task.id, 0.9, "user",
-                                                                          {"k": "v"})
+    assert (first.task_id, first.score, first.source, first.metadata) == (
+        task.id,
+        0.9,
+        "user",
+        {"k": "v"},
+    )
     assert (await call(client, "get_task", task.id)).feedback_count == 1
 
 
@@ -218,20 +252,26 @@ async def test_log_feedback_batch(client: Client) -> None:
 
 async def test_log_trace_batch(client: Client, ct_server: CTServerProcess) -> None:
     task = await task_with_prompt(client, schema_json={"ticket": "string"})
-    items = [TraceItem(task_id=task.name, inputs={"ticket": f"t{i}"}, response_text=f"r{i}",
-                       tokens=i) for i in range(5)]
+    items = [
+        TraceItem(task_id=task.name, inputs={"ticket": f"t{i}"}, response_text=f"r{i}", tokens=i)
+        for i in range(5)
+    ]
     results = await call(client, "log_trace_batch", items)
     assert [r.id for r in results] == [i.id for i in items]
     assert [(r.task_id, r.response_text, r.tokens) for r in results] == [
-        (task.id, f"r{i}", i) for i in range(5)]
+        (task.id, f"r{i}", i) for i in range(5)
+    ]
     repeated = await call(client, "log_trace_batch", items)  # a retry stores nothing twice
     assert [r.id for r in repeated] == [i.id for i in items]
     stored = {t.id for t in _task_traces(ct_server, task.id)}
     assert stored == {i.id for i in items}
     assert await call(client, "log_trace_batch", []) == []
     with pytest.raises(CTValidationError, match=r"items\[1\]\.inputs") as caught:
-        await call(client, "log_trace_batch", [{"task_id": task.name},
-                                               {"task_id": task.name, "inputs": {"x": 1}}])
+        await call(
+            client,
+            "log_trace_batch",
+            [{"task_id": task.name}, {"task_id": task.name, "inputs": {"x": 1}}],
+        )
     assert caught.value.status_code == 422
     assert len(_task_traces(ct_server, task.id)) == 5  # all or nothing
 
@@ -246,13 +286,26 @@ def _task_traces(server: CTServerProcess, task_id: str) -> list[TraceResult]:
 async def test_traces_and_scores(client: Client) -> None:
     task = await task_with_prompt(client)
     prompt = await call(client, "get_prompt", task.name)
-    trace = await call(client, "log_trace", task.name, inputs={"ticket": "t"},
-                       prompt_text="Summarize:", response_text="Login issue.",
-                       model="openai/gpt-4o-mini", tokens=42, latency_ms=12.5,
-                       prompt_version_id=prompt.id, metadata={"route": "/x"})
+    trace = await call(
+        client,
+        "log_trace",
+        task.name,
+        inputs={"ticket": "t"},
+        prompt_text="Summarize:",
+        response_text="Login issue.",
+        model="openai/gpt-4o-mini",
+        tokens=42,
+        latency_ms=12.5,
+        prompt_version_id=prompt.id,
+        metadata={"route": "/x"},
+    )
     assert isinstance(trace, TraceResult)
     assert (trace.task_id, trace.tokens, trace.model, trace.score) == (
-        task.id, 42, "openai/gpt-4o-mini", None)
+        task.id,
+        42,
+        "openai/gpt-4o-mini",
+        None,
+    )
     scored = await call(client, "score", trace.id, 0.75, scored_by="human-review")
     assert (scored.id, scored.score, scored.scored_by) == (trace.id, 0.75, "human-review")
     assert (await call(client, "get_task", task.id)).feedback_count == 1
@@ -292,8 +345,9 @@ async def test_optimization_jobs(client: Client) -> None:
     assert job.id in [j.id for j in await call(client, "list_jobs", task.id)]
     seen: list[Job] = []
     try:
-        final = await call(client, "wait_for_job", job.id, poll_interval=0.05, timeout=0.3,
-                           on_progress=seen.append)
+        final = await call(
+            client, "wait_for_job", job.id, poll_interval=0.05, timeout=0.3, on_progress=seen.append
+        )
     except CTTimeoutError:
         assert not seen[-1].is_terminal
     else:
@@ -308,8 +362,10 @@ async def test_invalidate_prompt_picks_up_an_activation_made_elsewhere(
     task = await task_with_prompt(client, "First")
     assert (await call(client, "get_prompt", task.name)).prompt_text == "First"
     with ct_server.client() as other_process:
-        other_process.post(f"/api/v1/prompts/{task.name}/versions",
-                           json={"prompt_text": "Second", "activate": True}).raise_for_status()
+        other_process.post(
+            f"/api/v1/prompts/{task.name}/versions",
+            json={"prompt_text": "Second", "activate": True},
+        ).raise_for_status()
     assert (await call(client, "get_prompt", task.name)).prompt_text == "First"  # cached
     client.invalidate_prompt(task.name)
     assert (await call(client, "get_prompt", task.name)).prompt_text == "Second"
@@ -318,19 +374,33 @@ async def test_invalidate_prompt_picks_up_an_activation_made_elsewhere(
 
 
 @pytest.mark.postgres
-async def test_end_to_end_on_every_database(client_kind: str,
-                                            any_ct_server: CTServerProcess) -> None:
+async def test_end_to_end_on_every_database(
+    client_kind: str, any_ct_server: CTServerProcess
+) -> None:
     cls = CTClient if client_kind == "sync" else AsyncCTClient
     client = cls(api_key=any_ct_server.api_key, base_url=any_ct_server.base_url)
     task = await task_with_prompt(client, "Summarize:", schema_json={"ticket": "string"})
     prompt = await call(client, "get_prompt", task.id)
-    trace = await call(client, "log_trace", task.name, inputs={"ticket": "t"},
-                       prompt_version_id=prompt.id, response_text="r")
+    trace = await call(
+        client,
+        "log_trace",
+        task.name,
+        inputs={"ticket": "t"},
+        prompt_version_id=prompt.id,
+        response_text="r",
+    )
     await call(client, "score", trace.id, 1.0)
     feedback_id = str(uuid.uuid4())
     for _ in range(2):
-        await call(client, "log_feedback", task.name, inputs={"ticket": "t"}, output="o",
-                   score=0.5, feedback_id=feedback_id)
+        await call(
+            client,
+            "log_feedback",
+            task.name,
+            inputs={"ticket": "t"},
+            output="o",
+            score=0.5,
+            feedback_id=feedback_id,
+        )
     assert (await call(client, "get_task", task.name)).feedback_count == 2  # score + feedback
     newer = await call(client, "create_prompt_version", task.id, "Summarize briefly:")
     await call(client, "activate_prompt", task.id, newer.id)

@@ -25,13 +25,20 @@ async def test_prompts_survive_a_server_outage(isolated_ct_server: CTServerProce
     name = f"outage-{uuid.uuid4().hex[:8]}"
     with server.client() as http:
         http.post("/api/v1/tasks", json={"name": name}).raise_for_status()
-        http.post(f"/api/v1/prompts/{name}/versions",
-                  json={"prompt_text": "Live prompt", "activate": True}).raise_for_status()
+        http.post(
+            f"/api/v1/prompts/{name}/versions",
+            json={"prompt_text": "Live prompt", "activate": True},
+        ).raise_for_status()
     clock = FakeClock()
-    options = {"api_key": server.api_key, "base_url": server.base_url, "cache_ttl": TTL,
-               "clock": clock, "timeout": 2.0, "max_retries": 1}
-    clients: list[CTClient | AsyncCTClient] = [
-        CTClient(**options), AsyncCTClient(**options)]  # type: ignore[arg-type]
+    options = {
+        "api_key": server.api_key,
+        "base_url": server.base_url,
+        "cache_ttl": TTL,
+        "clock": clock,
+        "timeout": 2.0,
+        "max_retries": 1,
+    }
+    clients: list[CTClient | AsyncCTClient] = [CTClient(**options), AsyncCTClient(**options)]  # type: ignore[arg-type]
     for client in clients:
         assert (await call(client, "get_prompt", name)).prompt_text == "Live prompt"
 

@@ -34,15 +34,28 @@ async def test_list_tasks_follows_the_next_cursor(client_kind: str) -> None:
 async def test_wait_for_job_reports_progress_and_returns_the_terminal_job(
     client_kind: str,
 ) -> None:
-    states = [("PENDING", None), ("RUNNING", "bootstrapping"), ("RUNNING", "bootstrapping"),
-              ("RUNNING", "evaluating"), ("SUCCESS", "done")]
+    states = [
+        ("PENDING", None),
+        ("RUNNING", "bootstrapping"),
+        ("RUNNING", "bootstrapping"),
+        ("RUNNING", "evaluating"),
+        ("SUCCESS", "done"),
+    ]
     polls: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         polls.append(request)
         status, step = states[min(len(polls), len(states)) - 1]
-        return httpx.Response(200, json={"id": "j1", "task_id": "t1", "status": status,
-                                         "progress_step": step, "pr_url": "https://pr/1"})
+        return httpx.Response(
+            200,
+            json={
+                "id": "j1",
+                "task_id": "t1",
+                "status": status,
+                "progress_step": step,
+                "pr_url": "https://pr/1",
+            },
+        )
 
     client = make_client(client_kind, handler)
     progress: list[Job] = []
@@ -50,14 +63,16 @@ async def test_wait_for_job_reports_progress_and_returns_the_terminal_job(
     assert (job.status, job.pr_url) == ("SUCCESS", "https://pr/1")
     assert len(polls) == 5
     assert [(j.status, j.progress_step) for j in progress] == [
-        ("PENDING", None), ("RUNNING", "bootstrapping"), ("RUNNING", "evaluating"),
-        ("SUCCESS", "done")]
+        ("PENDING", None),
+        ("RUNNING", "bootstrapping"),
+        ("RUNNING", "evaluating"),
+        ("SUCCESS", "done"),
+    ]
     await close(client)
 
 
 @pytest.mark.parametrize("terminal", ["FAILURE", "PR_FAILED"])
-async def test_wait_for_job_stops_on_every_terminal_status(client_kind: str,
-                                                           terminal: str) -> None:
+async def test_wait_for_job_stops_on_every_terminal_status(client_kind: str, terminal: str) -> None:
     body = {"id": "j1", "task_id": "t1", "status": terminal, "error_message": "no luck"}
     client = make_client(client_kind, lambda request: httpx.Response(200, json=body))
     job = await call(client, "wait_for_job", "j1", poll_interval=10.0)
@@ -120,14 +135,31 @@ async def test_log_trace_sends_a_client_id_and_every_field(client_kind: str) -> 
         return httpx.Response(201, json=sent[-1])
 
     client = make_client(client_kind, handler)
-    trace = await call(client, "log_trace", "task-1", inputs={"q": "x"}, prompt_text="p",
-                       response_text="r", model="m", tokens=3, latency_ms=1.5,
-                       prompt_version_id="pv", metadata={"a": 1})
+    trace = await call(
+        client,
+        "log_trace",
+        "task-1",
+        inputs={"q": "x"},
+        prompt_text="p",
+        response_text="r",
+        model="m",
+        tokens=3,
+        latency_ms=1.5,
+        prompt_version_id="pv",
+        metadata={"a": 1},
+    )
     assert trace.id == sent[0]["id"]
     assert {k: v for k, v in sent[0].items() if k != "id"} == {
-        "task_id": "task-1", "inputs": {"q": "x"}, "prompt_text": "p", "response_text": "r",
-        "model": "m", "tokens": 3, "latency_ms": 1.5, "prompt_version_id": "pv",
-        "metadata": {"a": 1}}
+        "task_id": "task-1",
+        "inputs": {"q": "x"},
+        "prompt_text": "p",
+        "response_text": "r",
+        "model": "m",
+        "tokens": 3,
+        "latency_ms": 1.5,
+        "prompt_version_id": "pv",
+        "metadata": {"a": 1},
+    }
     chosen = await call(client, "log_trace", "task-1", trace_id="tr-1")
     assert chosen.id == "tr-1"
     await close(client)

@@ -119,8 +119,10 @@ def test_concurrent_cold_calls_from_threads_make_one_request() -> None:
     client = make_client("sync", ct, cache_ttl=TTL)
     assert isinstance(client, CTClient)
     results: list[Prompt] = []
-    threads = [threading.Thread(target=lambda: results.append(client.get_prompt("summarize")))
-               for _ in range(32)]
+    threads = [
+        threading.Thread(target=lambda: results.append(client.get_prompt("summarize")))
+        for _ in range(32)
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 5
@@ -170,8 +172,11 @@ async def test_fallback_when_unreachable_then_failure_window(client_kind: str) -
     client = make_client(client_kind, ct, cache_ttl=TTL, clock=clock, max_retries=0)
     prompt = await call(client, "get_prompt", "summarize", fallback="Summarize:")
     assert prompt.is_fallback
-    assert (prompt.prompt_text, prompt.id, prompt.task_id) == ("Summarize:", "fallback",
-                                                               "summarize")
+    assert (prompt.prompt_text, prompt.id, prompt.task_id) == (
+        "Summarize:",
+        "fallback",
+        "summarize",
+    )
     assert len(ct.requests) == 1
     # Within the failure window: answered at once, without a request.
     assert (await call(client, "get_prompt", "summarize", fallback="F2")).prompt_text == "F2"
@@ -264,7 +269,11 @@ async def test_a_key_hit_since_it_was_stored_outlives_an_unused_one(client_kind:
         await call(client, "get_prompt", name)
     await call(client, "get_prompt", "b")
     assert {name: len(ct.prompt_fetches(name)) for name in "abcd"} == {
-        "a": 1, "b": 2, "c": 1, "d": 1}
+        "a": 1,
+        "b": 2,
+        "c": 1,
+        "d": 1,
+    }
     await close(client)
 
 
@@ -411,7 +420,8 @@ print("exiting")
 
 
 def test_a_hanging_background_refresh_never_blocks_interpreter_exit() -> None:
-    completed = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], capture_output=True,
-                               text=True, timeout=15)
+    completed = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT], capture_output=True, text=True, timeout=15
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split() == ["v1", "exiting"]

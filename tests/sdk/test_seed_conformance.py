@@ -23,12 +23,22 @@ from kaizen_sdk.models import FeedbackResult, Job, OptimizeResult, Prompt, Task,
 class Seed(Protocol):
     """Stubs with the seed's signatures (``self`` included); only the signatures matter."""
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None,
-                 cache_ttl: float = 300.0, timeout: float = 30.0) -> None: ...
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        cache_ttl: float = 300.0,
+        timeout: float = 30.0,
+    ) -> None: ...
 
     def log_feedback(
-        self, task_id: str, inputs: dict | None = None, output: str | None = None,
-        score: float | None = None, source: str = "sdk", metadata: dict | None = None,
+        self,
+        task_id: str,
+        inputs: dict | None = None,
+        output: str | None = None,
+        score: float | None = None,
+        source: str = "sdk",
+        metadata: dict | None = None,
     ) -> FeedbackResult: ...
 
     def get_prompt(self, task_id: str) -> Prompt: ...
@@ -42,8 +52,12 @@ class Seed(Protocol):
     def list_tasks(self) -> list[Task]: ...
 
     def create_task(  # type: ignore[no-untyped-def]
-        self, name: str, description: str | None = None, schema_json: dict | None = None,
-        feedback_threshold: int = 50, **kwargs,
+        self,
+        name: str,
+        description: str | None = None,
+        schema_json: dict | None = None,
+        feedback_threshold: int = 50,
+        **kwargs,
     ) -> Task: ...
 
     def score(self, trace_id: str, score: float, scored_by: str = "sdk") -> TraceResult: ...
@@ -68,14 +82,18 @@ def check_against_seed(seed: Callable[..., Any], ours: Callable[..., Any]) -> No
     assert len(our_params) >= len(seed_params)
     for expected, actual in zip(seed_params, our_params, strict=False):
         assert (actual.name, actual.kind, actual.default) == (
-            expected.name, expected.kind, expected.default)
+            expected.name,
+            expected.kind,
+            expected.default,
+        )
         if expected.annotation is not inspect.Parameter.empty:
             assert spelled(actual.annotation) == spelled(expected.annotation), actual.name
-    for extra in our_params[len(seed_params):]:
+    for extra in our_params[len(seed_params) :]:
         assert extra.kind is inspect.Parameter.KEYWORD_ONLY, extra.name
         assert extra.default is not inspect.Parameter.empty, extra.name
     assert spelled(our_signature.return_annotation) == spelled(
-        inspect.signature(seed).return_annotation)
+        inspect.signature(seed).return_annotation
+    )
 
 
 @pytest.mark.parametrize("client_class", [CTClient, AsyncCTClient])
@@ -135,10 +153,14 @@ def test_environment_fallbacks(client_class: type, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize(
     "options",
-    [{"timeout": 0}, {"max_retries": -1}, {"cache_maxsize": 0}, {"base_url": "ct.example"},
-     {"deadline": -1.0}],
+    [
+        {"timeout": 0},
+        {"max_retries": -1},
+        {"cache_maxsize": 0},
+        {"base_url": "ct.example"},
+        {"deadline": -1.0},
+    ],
 )
 def test_bad_settings_raise_ct_error(options: dict[str, Any]) -> None:
     with pytest.raises(CTError):
         CTClient(api_key="sk-test", **options)
-

@@ -83,8 +83,9 @@ async def test_transport_faults_raise_the_transport_error_after_allowed_retries(
 
 async def test_real_refused_port_raises_connection_error(client_kind: str) -> None:
     client_class = CTClient if client_kind == "sync" else AsyncCTClient
-    client = client_class(api_key="sk-test", base_url=f"http://127.0.0.1:{free_port()}",
-                          max_retries=1)
+    client = client_class(
+        api_key="sk-test", base_url=f"http://127.0.0.1:{free_port()}", max_retries=1
+    )
     with pytest.raises(CTConnectionError):
         await call(client, "list_tasks")
     await close(client)
@@ -125,8 +126,9 @@ async def test_500_then_success_returns_the_result(client_kind: str) -> None:
 
 
 async def test_503_with_retry_after_seconds_waits_that_long(client_kind: str) -> None:
-    busy = httpx.Response(503, headers={"Retry-After": "0.2"},
-                          json={"title": "Service Unavailable", "detail": "busy"})
+    busy = httpx.Response(
+        503, headers={"Retry-After": "0.2"}, json={"title": "Service Unavailable", "detail": "busy"}
+    )
     script = Script(busy, httpx.Response(200, json=JOB))
     client = make_client(client_kind, script)
     job = await call(client, "get_job", "job-1")
@@ -141,8 +143,11 @@ async def test_429_with_retry_after_http_date_is_retried_even_for_a_post(
 ) -> None:
     # A date already past means "retry now" (a future date is covered by retry.py's doctest).
     past = format_datetime(datetime.now(UTC) - timedelta(seconds=5), usegmt=True)
-    limited = httpx.Response(429, headers={"Retry-After": past},
-                             json={"title": "Too Many Requests", "detail": "slow down"})
+    limited = httpx.Response(
+        429,
+        headers={"Retry-After": past},
+        json={"title": "Too Many Requests", "detail": "slow down"},
+    )
     script = Script(limited, httpx.Response(201, json={"id": "t1", "name": "t"}))
     client = make_client(client_kind, script)
     task = await call(client, "create_task", "t")
@@ -152,8 +157,11 @@ async def test_429_with_retry_after_http_date_is_retried_even_for_a_post(
 
 
 async def test_retry_after_beyond_the_deadline_fails_at_once(client_kind: str) -> None:
-    busy = httpx.Response(503, headers={"Retry-After": "120"},
-                          json={"title": "Service Unavailable", "detail": "maintenance"})
+    busy = httpx.Response(
+        503,
+        headers={"Retry-After": "120"},
+        json={"title": "Service Unavailable", "detail": "maintenance"},
+    )
     script = Script(busy)
     client = make_client(client_kind, script, timeout=2.0)
     started = time.monotonic()
@@ -230,8 +238,12 @@ async def test_overall_deadline_bounds_all_retries(client_kind: str) -> None:
 async def test_a_server_that_never_answers_hits_the_deadline(client_kind: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
         client_class = CTClient if client_kind == "sync" else AsyncCTClient
-        client = client_class(api_key="sk-test", timeout=0.2, deadline=0.5,
-                              base_url=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        client = client_class(
+            api_key="sk-test",
+            timeout=0.2,
+            deadline=0.5,
+            base_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+        )
         started = time.monotonic()
         with pytest.raises(CTTimeoutError):
             await call(client, "get_job", "job-1")
@@ -257,8 +269,9 @@ async def test_retried_feedback_carries_the_same_client_id(client_kind: str) -> 
         body = json.loads(script.requests[-1].content)
         return httpx.Response(201, json=body)
 
-    script = Script(httpx.ReadError("connection reset"),
-                    problem(503, "Service Unavailable", "busy"), stored)
+    script = Script(
+        httpx.ReadError("connection reset"), problem(503, "Service Unavailable", "busy"), stored
+    )
     client = make_client(client_kind, script)
     result = await call(client, "log_feedback", "task-1", output="x", score=1.0)
     ids = {json.loads(request.content)["id"] for request in script.requests}
@@ -270,15 +283,20 @@ async def test_retried_feedback_carries_the_same_client_id(client_kind: str) -> 
 async def test_retried_trace_batch_carries_the_same_client_ids(client_kind: str) -> None:
     def stored() -> httpx.Response:
         items = json.loads(script.requests[-1].content)["items"]
-        return httpx.Response(201, json=[{**item, "created_at": "2026-01-01T00:00:00Z"}
-                                         for item in items])
+        return httpx.Response(
+            201, json=[{**item, "created_at": "2026-01-01T00:00:00Z"} for item in items]
+        )
 
     script = Script(httpx.ReadError("connection reset"), stored)
     client = make_client(client_kind, script)
-    results = await call(client, "log_trace_batch",
-                         [{"task_id": "task-1", "response_text": f"r{i}"} for i in range(3)])
-    sent = [[item["id"] for item in json.loads(request.content)["items"]]
-            for request in script.requests]
+    results = await call(
+        client,
+        "log_trace_batch",
+        [{"task_id": "task-1", "response_text": f"r{i}"} for i in range(3)],
+    )
+    sent = [
+        [item["id"] for item in json.loads(request.content)["items"]] for request in script.requests
+    ]
     assert script.attempts == 2
     assert sent[0] == sent[1] == [result.id for result in results]
     assert len(set(sent[0])) == 3

@@ -51,27 +51,46 @@ def test_mixed_task_batch_checks_each_item_against_its_own_schema(
         ]
         url = f"/api/v1/{kind}/batch"
         too_small = [*good[:3], {"task_id": ranged["name"], "inputs": {"n": 0}}, *good[3:]]
-        assert_problem(client.post(url, json={"items": too_small}), 422,
-                       "body.items[3].inputs.n: 0 is less than the minimum of 1")
+        assert_problem(
+            client.post(url, json={"items": too_small}),
+            422,
+            "body.items[3].inputs.n: 0 is less than the minimum of 1",
+        )
         wrong_type = [*good, {"task_id": simple["id"], "inputs": {"q": 1}}]
-        assert_problem(client.post(url, json={"items": wrong_type}), 422,
-                       "body.items[4].inputs.q: 1 is not of type 'string'")
+        assert_problem(
+            client.post(url, json={"items": wrong_type}),
+            422,
+            "body.items[4].inputs.q: 1 is not of type 'string'",
+        )
         missing = [{"task_id": ranged["id"], "inputs": {}}, *good]
-        assert_problem(client.post(url, json={"items": missing}), 422,
-                       "body.items[0].inputs: 'n' is a required property")
+        assert_problem(
+            client.post(url, json={"items": missing}),
+            422,
+            "body.items[0].inputs: 'n' is a required property",
+        )
         for task in (simple, ranged, free):
             assert _rows(client, kind, task) == []
         stored = client.post(url, json={"items": good})
         assert stored.status_code == 201, stored.text
         assert [row["task_id"] for row in stored.json()] == [
-            simple["id"], ranged["id"], free["id"], simple["id"]
+            simple["id"],
+            ranged["id"],
+            free["id"],
+            simple["id"],
         ]
         assert [len(_rows(client, kind, task)) for task in (simple, ranged, free)] == [2, 1, 1]
 
 
 def test_simple_schema_types_follow_json_schema(ct_server: CTServerProcess) -> None:
-    schema = {"k": "int", "x": "number", "s": "string", "b": "bool", "l": "list", "o": "dict",
-              "a": "any"}
+    schema = {
+        "k": "int",
+        "x": "number",
+        "s": "string",
+        "b": "bool",
+        "l": "list",
+        "o": "dict",
+        "a": "any",
+    }
     valid = {"k": 2, "x": 1.5, "s": "", "b": False, "l": [], "o": {}, "a": None}
     with ct_server.client() as client:
         task = make_task(client, schema_json=schema)
@@ -88,13 +107,17 @@ def test_simple_schema_types_follow_json_schema(ct_server: CTServerProcess) -> N
         ]
         for change, detail in rejected:
             item = {"task_id": task["id"], "inputs": valid | change}
-            assert_problem(client.post("/api/v1/feedback/batch", json={"items": [item]}), 422,
-                           detail)
+            assert_problem(
+                client.post("/api/v1/feedback/batch", json={"items": [item]}), 422, detail
+            )
         partial = {name: value for name, value in valid.items() if name != "o"}
         assert_problem(
-            client.post("/api/v1/feedback/batch",
-                        json={"items": [{"task_id": task["id"], "inputs": partial}]}),
-            422, "body.items[0].inputs: 'o' is a required property",
+            client.post(
+                "/api/v1/feedback/batch",
+                json={"items": [{"task_id": task["id"], "inputs": partial}]},
+            ),
+            422,
+            "body.items[0].inputs: 'o' is a required property",
         )
         items = [{"task_id": task["id"], "inputs": inputs} for inputs in accepted]
         response = client.post("/api/v1/feedback/batch", json={"items": items})
@@ -107,11 +130,15 @@ def test_a_changed_schema_applies_to_the_next_batch(ct_server: CTServerProcess) 
         task = make_task(client, schema_json={"q": "string"})
         items = [{"task_id": task["id"], "inputs": {"q": "a"}, "score": 1.0}]
         assert client.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
-        changed = client.patch(f"/api/v1/tasks/{task['id']}",
-                               json={"schema_json": {"q": "string", "lang": "string"}})
+        changed = client.patch(
+            f"/api/v1/tasks/{task['id']}", json={"schema_json": {"q": "string", "lang": "string"}}
+        )
         assert changed.status_code == 200, changed.text
-        assert_problem(client.post("/api/v1/feedback/batch", json={"items": items}), 422,
-                       "body.items[0].inputs: 'lang' is a required property")
+        assert_problem(
+            client.post("/api/v1/feedback/batch", json={"items": items}),
+            422,
+            "body.items[0].inputs: 'lang' is a required property",
+        )
         items[0]["inputs"] |= {"lang": "en"}
         assert client.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
 
@@ -121,16 +148,25 @@ def test_replayed_trace_batch_returns_the_stored_rows(any_ct_server: CTServerPro
         task = make_task(client, schema_json={"ticket": "string"})
         version = add_version(client, task["id"], "Summarize:", activate=True)
         items = [
-            {"id": str(uuid.uuid4()), "task_id": task["name"], "inputs": {"ticket": f"t{i}"},
-             "prompt_text": "Summarize:", "response_text": f"r{i}", "model": "m",
-             "tokens": 10 + i, "latency_ms": 2.5 * i, "prompt_version_id": version["id"],
-             "metadata": {"route": "/x", "weights": [0.5, 1, None]}}
+            {
+                "id": str(uuid.uuid4()),
+                "task_id": task["name"],
+                "inputs": {"ticket": f"t{i}"},
+                "prompt_text": "Summarize:",
+                "response_text": f"r{i}",
+                "model": "m",
+                "tokens": 10 + i,
+                "latency_ms": 2.5 * i,
+                "prompt_version_id": version["id"],
+                "metadata": {"route": "/x", "weights": [0.5, 1, None]},
+            }
             for i in range(5)
         ]
         first = client.post("/api/v1/traces/batch", json={"items": items})
         assert first.status_code == 201, first.text
-        replay = client.post("/api/v1/traces/batch",
-                             json={"items": [*items, items[1] | {"tokens": 99}]})
+        replay = client.post(
+            "/api/v1/traces/batch", json={"items": [*items, items[1] | {"tokens": 99}]}
+        )
         assert replay.status_code == 201, replay.text
         assert replay.json() == [*first.json(), first.json()[1]]
         assert len(_rows(client, "traces", task)) == 5
@@ -144,8 +180,9 @@ def test_concurrent_copies_of_a_batch_store_it_once(
 ) -> None:
     with any_ct_server.client() as client:
         task = make_task(client)
-    items = [{"id": str(uuid.uuid4()), "task_id": task["id"], "inputs": {"i": i}}
-             for i in range(20)]
+    items = [
+        {"id": str(uuid.uuid4()), "task_id": task["id"], "inputs": {"i": i}} for i in range(20)
+    ]
 
     def send(_: int) -> httpx.Response:
         with any_ct_server.client() as own:
@@ -163,12 +200,19 @@ def test_concurrent_copies_of_a_batch_store_it_once(
 def test_feedback_batch_answer_matches_the_stored_rows(any_ct_server: CTServerProcess) -> None:
     with any_ct_server.client() as client:
         task = make_task(client)
-        trace = client.post("/api/v1/traces", json={"task_id": task["id"], "response_text": "r",
-                                                    "inputs": {"q": "from the trace"}})
+        trace = client.post(
+            "/api/v1/traces",
+            json={"task_id": task["id"], "response_text": "r", "inputs": {"q": "from the trace"}},
+        )
         assert trace.status_code == 201, trace.text
         items = [
-            {"id": str(uuid.uuid4()), "task_id": task["id"], "inputs": {"q": "a"}, "score": 1,
-             "metadata": {"u": "x"}},
+            {
+                "id": str(uuid.uuid4()),
+                "task_id": task["id"],
+                "inputs": {"q": "a"},
+                "score": 1,
+                "metadata": {"u": "x"},
+            },
             {"task_id": task["id"], "trace_id": trace.json()["id"], "score": 0.25},
         ]
         response = client.post("/api/v1/feedback/batch", json={"items": items})
@@ -186,8 +230,9 @@ def test_a_batch_crossing_thresholds_queues_one_job_per_task(
     with queue_only_ct_server.client() as client:
         first = make_task(client, feedback_threshold=5)
         second = make_task(client, feedback_threshold=5)
-        items = [{"task_id": task["id"], "score": 0.5} for _ in range(12)
-                 for task in (first, second)]
+        items = [
+            {"task_id": task["id"], "score": 0.5} for _ in range(12) for task in (first, second)
+        ]
         assert client.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
         for task in (first, second):
             jobs = client.get("/api/v1/jobs", params={"task_id": task["id"]}).json()
@@ -203,7 +248,11 @@ def test_values_nested_to_the_limit_are_stored_one_deeper_is_refused(
         deepest = {"task_id": task["id"], "inputs": {"a": _nested(MAX_JSON_DEPTH - 1)}}
         too_deep = {"task_id": task["id"], "metadata": {"a": _nested(MAX_JSON_DEPTH)}}
         url = f"/api/v1/{kind}/batch"
-        assert_problem(client.post(url, json={"items": [deepest, too_deep]}), 422,
-                       "body.items[1]: metadata.a", f"nested deeper than {MAX_JSON_DEPTH}")
+        assert_problem(
+            client.post(url, json={"items": [deepest, too_deep]}),
+            422,
+            "body.items[1]: metadata.a",
+            f"nested deeper than {MAX_JSON_DEPTH}",
+        )
         assert _rows(client, kind, task) == []
         assert client.post(url, json={"items": [deepest]}).status_code == 201

@@ -22,7 +22,11 @@ def test_create_by_name_and_uuid(any_ct_server: CTServerProcess) -> None:
         task = make_task(client)
         for ref in (task["name"], task["id"]):
             body = feedback_body(
-                ref, inputs={"q": "hi"}, output="hello", score=0.8, source="user",
+                ref,
+                inputs={"q": "hi"},
+                output="hello",
+                score=0.8,
+                source="user",
                 metadata={"k": "v"},
             )
             response = client.post("/api/v1/feedback/", json=body)

@@ -34,9 +34,12 @@ def test_activation_is_served_at_once_by_the_same_replica(any_ct_server: CTServe
         first = add_version(client, task["id"], "first", activate=True)
         assert _warm(client, task["name"], task["id"])["id"] == first["id"]
         etag = client.get(f"/api/v1/prompts/{task['name']}").headers["ETag"]
-        assert client.get(
-            f"/api/v1/prompts/{task['name']}/", headers={"If-None-Match": etag}
-        ).status_code == 304
+        assert (
+            client.get(
+                f"/api/v1/prompts/{task['name']}/", headers={"If-None-Match": etag}
+            ).status_code
+            == 304
+        )
 
         second = add_version(client, task["id"], "second")
         _activate(client, task["name"], second["id"])

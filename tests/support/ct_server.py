@@ -57,8 +57,16 @@ class CTServerProcess:
         self.log_path = self.workdir / f"ct-server-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kaizen_server", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "kaizen_server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             cwd=self.workdir,
             env=self.env(),
             stdout=log,
@@ -76,8 +84,9 @@ class CTServerProcess:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"CT server did not answer within {STARTUP_DEADLINE_S}s:\n"
-                           f"{self.read_log()}")
+        raise RuntimeError(
+            f"CT server did not answer within {STARTUP_DEADLINE_S}s:\n{self.read_log()}"
+        )
 
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL after 10 s)."""
@@ -107,16 +116,18 @@ class CTServerProcess:
 
     def client(self) -> httpx.Client:
         """A plain httpx client authenticated with the bootstrap key."""
-        return httpx.Client(base_url=self.base_url, headers={"X-API-Key": self.api_key},
-                            timeout=10.0)
+        return httpx.Client(
+            base_url=self.base_url, headers={"X-API-Key": self.api_key}, timeout=10.0
+        )
 
 
 @contextmanager
 def running_ct_server(
     database_url: str, workdir: Path, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[CTServerProcess]:
-    server = CTServerProcess(database_url=database_url, workdir=workdir,
-                             extra_env=dict(extra_env or {}))
+    server = CTServerProcess(
+        database_url=database_url, workdir=workdir, extra_env=dict(extra_env or {})
+    )
     server.start()
     try:
         yield server

@@ -141,8 +141,11 @@ class FakeLLM(JSONFake):
             (t for m, t in zip(messages, texts, strict=True) if m.get("role") == "system"), ""
         )
         last_user = next(
-            (t for m, t in zip(reversed(messages), reversed(texts), strict=True)
-             if m.get("role") == "user"),
+            (
+                t
+                for m, t in zip(reversed(messages), reversed(texts), strict=True)
+                if m.get("role") == "user"
+            ),
             "",
         )
         section = _OUTPUT_SECTION.search(system)

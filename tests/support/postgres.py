@@ -29,8 +29,7 @@ def _admin(sql: str) -> None:
     import asyncpg
 
     async def run() -> None:
-        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER,
-                                     database="postgres")
+        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
         try:
             await conn.execute(sql)
         finally:
@@ -43,8 +42,10 @@ def _admin(sql: str) -> None:
 def fresh_postgres_database() -> Iterator[str]:
     """Create an empty database, yield its SQLAlchemy URL, drop it afterwards."""
     if not postgres_running():
-        pytest.skip(f"PostgreSQL is not running on {PG_HOST}:{PG_PORT} "
-                    "(scripts/services.sh starts it where it is installed)")
+        pytest.skip(
+            f"PostgreSQL is not running on {PG_HOST}:{PG_PORT} "
+            "(scripts/services.sh starts it where it is installed)"
+        )
     name = f"kaizen_test_{uuid.uuid4().hex[:12]}"
     _admin(f'CREATE DATABASE "{name}"')
     try:

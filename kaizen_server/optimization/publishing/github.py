@@ -76,14 +76,18 @@ def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
     }
     with httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=30.0) as client:
         github = _GitHub(client, slug)
-        base = spec.base_branch or github.call("GET", "", "reading the repository").json()[
-            "default_branch"
-        ]
+        base = (
+            spec.base_branch
+            or github.call("GET", "", "reading the repository").json()["default_branch"]
+        )
         head = github.call("GET", f"/git/ref/heads/{quote(base)}", f"reading branch {base}")
         base_sha = head.json()["object"]["sha"]
         path = quote(spec.file_path)
         current = github.call(
-            "GET", f"/contents/{path}", "reading the prompt file", ok=(200, 404),
+            "GET",
+            f"/contents/{path}",
+            "reading the prompt file",
+            ok=(200, 404),
             params={"ref": base},
         )
         old_content, old_sha = None, None
@@ -92,13 +96,19 @@ def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
             old_sha = payload.get("sha")
             old_content = base64.b64decode(payload.get("content", "")).decode("utf-8", "replace")
         created = github.call(
-            "POST", "/git/refs", f"creating branch {spec.branch}", ok=(201, 422),
+            "POST",
+            "/git/refs",
+            f"creating branch {spec.branch}",
+            ok=(201, 422),
             json={"ref": f"refs/heads/{spec.branch}", "sha": base_sha},
         )
         if created.status_code == 422:  # a retry: the branch exists; write on top of it
             on_branch = github.call(
-                "GET", f"/contents/{path}", "reading the prompt file on the branch",
-                ok=(200, 404), params={"ref": spec.branch},
+                "GET",
+                f"/contents/{path}",
+                "reading the prompt file on the branch",
+                ok=(200, 404),
+                params={"ref": spec.branch},
             )
             old_sha = on_branch.json().get("sha") if on_branch.status_code == 200 else None
         content = base64.b64encode(spec.file_content().encode()).decode()
@@ -111,15 +121,24 @@ def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
             write["sha"] = old_sha
         github.call("PUT", f"/contents/{path}", "writing the prompt file", json=write)
         pull = github.call(
-            "POST", "/pulls", "opening the pull request", ok=(201, 422),
-            json={"title": spec.title, "head": spec.branch, "base": base,
-                  "body": spec.body(old_content)},
+            "POST",
+            "/pulls",
+            "opening the pull request",
+            ok=(201, 422),
+            json={
+                "title": spec.title,
+                "head": spec.branch,
+                "base": base,
+                "body": spec.body(old_content),
+            },
         )
         if pull.status_code == 201:
             return str(pull.json()["html_url"])
         owner = slug.split("/", 1)[0]
         existing = github.call(
-            "GET", "/pulls", "finding the open pull request",
+            "GET",
+            "/pulls",
+            "finding the open pull request",
             params={"head": f"{owner}:{spec.branch}", "state": "open"},
         ).json()
         if not existing:

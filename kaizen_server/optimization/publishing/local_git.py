@@ -75,8 +75,11 @@ def publish_to_git(spec: PullRequestSpec, base_dir: Path | None = None) -> str:
         base = spec.base_branch or _git(
             ["symbolic-ref", "--short", "HEAD"], clone, "reading the default branch"
         )
-        _git(["checkout", "--quiet", "-B", spec.branch, f"origin/{base}"], clone,
-             f"creating branch {spec.branch} from {base}")
+        _git(
+            ["checkout", "--quiet", "-B", spec.branch, f"origin/{base}"],
+            clone,
+            f"creating branch {spec.branch} from {base}",
+        )
         target = clone / spec.file_path
         old_content = target.read_text(encoding="utf-8") if target.is_file() else None
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +87,10 @@ def publish_to_git(spec: PullRequestSpec, base_dir: Path | None = None) -> str:
         _git(["add", "--", spec.file_path], clone, "git add")
         message = f"{spec.commit_message}\n\n{spec.body(old_content)}"
         _git(["commit", "--quiet", "--allow-empty", "-m", message], clone, "git commit")
-        _git(["push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{spec.branch}"], clone,
-             f"git push of {spec.branch} to {source}")
+        _git(
+            ["push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{spec.branch}"],
+            clone,
+            f"git push of {spec.branch} to {source}",
+        )
     location = source if source.startswith(_URL_SCHEMES) else f"file://{Path(source).resolve()}"
     return f"{location}#{spec.branch}"
