@@ -19,7 +19,7 @@ import httpx
 
 from tests.support.ports import free_port
 
-TEST_API_KEY = "kz-test-key-0123456789"
+TEST_API_KEY = "kz-test-key-0123456789abcdefghijklmnop"
 STARTUP_DEADLINE_S = 60.0
 
 
