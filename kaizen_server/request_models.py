@@ -21,7 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
+)
+
+from kaizen_server.optimization.publishing.targets import (
+    normalize_branch,
+    normalize_prompt_path,
+    normalize_repository,
 )
 
 __all__ = [
@@ -154,6 +161,21 @@ class TaskFields(RequestModel):
     prompt_format: Literal["text", "json", "yaml"] | None = None
     auto_activate: bool = False
     activation_margin: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @field_validator("github_repo")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_repository(value)
+
+    @field_validator("github_base_branch")
+    @classmethod
+    def _branch(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_branch(value)
+
+    @field_validator("prompt_path")
+    @classmethod
+    def _prompt_path(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_prompt_path(value)
 
 
 class TaskCreate(TaskFields):

@@ -12,6 +12,7 @@ from tests.optimization.job_helpers import (
     jobs_of,
     only_job,
     post_feedback,
+    unique,
     watch_job,
 )
 from tests.support.ct_server import CTServerProcess
@@ -96,7 +97,8 @@ def _git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def _bare_repo(tmp_path: Path) -> Path:
+def bare_repo(tmp_path: Path, repo_dir: Path) -> Path:
+    """A bare repository with one empty commit on ``main``, created under ``repo_dir``."""
     work = tmp_path / "work"
     work.mkdir()
     _git(work, "init", "--quiet", "--initial-branch=main")
@@ -112,7 +114,7 @@ def _bare_repo(tmp_path: Path) -> Path:
         "-m",
         "initial",
     )
-    bare = tmp_path / "prompts.git"
+    bare = repo_dir / f"{unique('prompts')}.git"
     _git(tmp_path, "clone", "--quiet", "--bare", str(work), str(bare))
     return bare
 
@@ -120,7 +122,7 @@ def _bare_repo(tmp_path: Path) -> Path:
 def test_push_refused_is_pr_failed_with_the_version_saved_then_retry_succeeds(
     ct_server: CTServerProcess, tmp_path: Path
 ) -> None:
-    bare = _bare_repo(tmp_path)
+    bare = bare_repo(tmp_path, ct_server.repo_dir)
     hook = bare / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'protected: pushes are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
@@ -128,7 +130,7 @@ def test_push_refused_is_pr_failed_with_the_version_saved_then_retry_succeeds(
         task = create_task(
             client,
             feedback_threshold=1000,
-            github_repo=str(bare),
+            github_repo=bare.name,
             prompt_path="prompts/summary.yaml",
             prompt_format="yaml",
         )
@@ -160,18 +162,16 @@ def test_push_refused_is_pr_failed_with_the_version_saved_then_retry_succeeds(
 
 def test_retry_that_fails_again_keeps_pr_failed(ct_server: CTServerProcess, tmp_path: Path) -> None:
     with ct_server.client() as client:
-        task = create_task(
-            client, feedback_threshold=1000, github_repo=str(tmp_path / "missing.git")
-        )
+        task = create_task(client, feedback_threshold=1000, github_repo=f"{unique('missing')}.git")
         post_feedback(client, task["id"], 3)
         job_id = client.post(f"/api/v1/optimize/{task['id']}").json()["job"]["id"]
         assert watch_job(client, job_id).job["status"] == "PR_FAILED"
         retried = client.post(f"/api/v1/jobs/{job_id}/retry-pr")
         assert retried.status_code == 502
-        assert "git clone" in retried.json()["detail"]
+        assert "is not a git repository under" in retried.json()["detail"]
         job = client.get(f"/api/v1/jobs/{job_id}").json()
         assert job["status"] == "PR_FAILED"
-        assert "git clone" in job["error_message"]
+        assert "is not a git repository under" in job["error_message"]
 
 
 def test_scored_traces_count_toward_the_threshold(ct_server: CTServerProcess) -> None:
@@ -192,3 +192,31 @@ def test_scored_traces_count_toward_the_threshold(ct_server: CTServerProcess) ->
         job = only_job(client, task["id"])
         assert job["triggered_by"] == "threshold"
         assert watch_job(client, job["id"]).job["status"] == "SUCCESS"
+
+
+def test_a_prompt_path_through_a_symlink_out_of_the_repository_writes_nothing(
+    ct_server: CTServerProcess, tmp_path: Path
+) -> None:
+    """The path is checked again, resolved in the clone, right before the job and retry-pr write."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    bare = bare_repo(tmp_path, ct_server.repo_dir)
+    work = tmp_path / "linked-work"
+    _git(tmp_path, "clone", "--quiet", str(bare), str(work))
+    (work / "prompts").symlink_to(outside)
+    _git(work, "add", "prompts")
+    _git(work, "-c", "user.email=d@x", "-c", "user.name=d", "commit", "--quiet", "-m", "link")
+    _git(work, "push", "--quiet", "origin", "HEAD:main")
+    with ct_server.client() as client:
+        task = create_task(
+            client, feedback_threshold=1000, github_repo=bare.name, prompt_path="prompts/x.txt"
+        )
+        post_feedback(client, task["id"], 3)
+        job_id = client.post(f"/api/v1/optimize/{task['id']}").json()["job"]["id"]
+        final = watch_job(client, job_id).job
+        assert final["status"] == "PR_FAILED", final
+        assert "resolves outside" in final["error_message"]
+        retried = client.post(f"/api/v1/jobs/{job_id}/retry-pr")
+        assert retried.status_code == 502
+        assert "resolves outside" in retried.json()["detail"]
+    assert list(outside.iterdir()) == []

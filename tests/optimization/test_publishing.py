@@ -63,8 +63,13 @@ def _spec(repo: str, **fields: object) -> PullRequestSpec:
     return PullRequestSpec(**values)  # type: ignore[arg-type]
 
 
+def _local(repo: Path) -> OptimizationSettings:
+    """Settings whose ``KAIZEN_PR_REPO_DIR`` holds ``repo``."""
+    return OptimizationSettings(pr_repo_dir=repo.parent)
+
+
 def test_local_repository_gets_a_branch_with_the_new_prompt(work_repo: Path) -> None:
-    url = open_pull_request(_spec(str(work_repo)), OptimizationSettings())
+    url = open_pull_request(_spec(work_repo.name), _local(work_repo))
     branch = "kaizen/summarize-v2-01234567"
     assert url == f"file://{work_repo.resolve()}#{branch}"
     assert _git(work_repo, "show", f"{branch}:prompts/summarize.txt") == NEW_PROMPT
@@ -80,8 +85,8 @@ def test_local_repository_gets_a_branch_with_the_new_prompt(work_repo: Path) -> 
 
 @pytest.mark.parametrize("prompt_format", ["json", "yaml"])
 def test_structured_prompt_formats(work_repo: Path, prompt_format: str) -> None:
-    spec = _spec(str(work_repo), prompt_path=None, prompt_format=prompt_format, base_branch="main")
-    open_pull_request(spec, OptimizationSettings())
+    spec = _spec(work_repo.name, prompt_path=None, prompt_format=prompt_format, base_branch="main")
+    open_pull_request(spec, _local(work_repo))
     content = _git(work_repo, "show", f"{spec.branch}:prompts/summarize.{prompt_format}")
     document = json.loads(content) if prompt_format == "json" else yaml.safe_load(content)
     assert document["prompt_text"] == NEW_PROMPT
@@ -94,29 +99,75 @@ def test_push_refused_then_retry_succeeds(bare_repo: Path) -> None:
     hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
     with pytest.raises(PullRequestError) as refused:
-        open_pull_request(_spec(str(bare_repo)), OptimizationSettings())
+        open_pull_request(_spec(bare_repo.name), _local(bare_repo))
     assert "git push" in str(refused.value)
     assert "pushes are frozen" in str(refused.value)
     assert "kaizen/" not in _git(bare_repo, "branch", "--list")
     hook.unlink()
-    url = open_pull_request(_spec(str(bare_repo)), OptimizationSettings())
+    url = open_pull_request(_spec(bare_repo.name), _local(bare_repo))
     assert url.endswith("#kaizen/summarize-v2-01234567")
     assert (
         _git(bare_repo, "show", "kaizen/summarize-v2-01234567:prompts/summarize.txt") == NEW_PROMPT
     )
 
 
-def test_relative_repository_resolves_under_the_configured_folder(work_repo: Path) -> None:
-    settings = OptimizationSettings(pr_repo_dir=work_repo.parent)
-    url = open_pull_request(_spec("app"), settings)
-    assert url.startswith(f"file://{work_repo.resolve()}#")
-
-
 def test_missing_repository_is_a_readable_error(tmp_path: Path) -> None:
-    with pytest.raises(PullRequestError, match="git clone"):
-        open_pull_request(_spec(str(tmp_path / "nope")), OptimizationSettings())
+    with pytest.raises(PullRequestError, match="not a git repository under"):
+        open_pull_request(_spec("nope"), OptimizationSettings(pr_repo_dir=tmp_path))
     with pytest.raises(PullRequestError, match="KAIZEN_GITHUB_TOKEN"):
         open_pull_request(_spec("acme/app"), OptimizationSettings())
+
+
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "/abs/path/repo.git",
+        "file:///srv/repo.git",
+        "ssh://host/repo.git",
+        "git@github.com:acme/app.git",
+        "https://evil.example/acme/app.git",
+        "../outside",
+        "app/../../outside",
+        "-uupload-pack=touch",
+    ],
+)
+def test_stored_repository_references_that_are_not_allowed_are_refused(
+    work_repo: Path, repo: str
+) -> None:
+    with pytest.raises(PullRequestError, match="refusing to open the pull request"):
+        open_pull_request(_spec(repo), _local(work_repo))
+
+
+@pytest.mark.parametrize("prompt_path", ["../../x.txt", "/tmp/x.txt", ".git/hooks/post-commit"])
+def test_stored_prompt_paths_outside_the_repository_are_refused(
+    work_repo: Path, prompt_path: str
+) -> None:
+    with pytest.raises(PullRequestError, match="refusing to open the pull request"):
+        open_pull_request(_spec(work_repo.name, prompt_path=prompt_path), _local(work_repo))
+    assert "kaizen/" not in _git(work_repo, "branch", "--list")
+
+
+def test_a_symlink_in_the_repository_cannot_lead_the_write_outside(
+    work_repo: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (work_repo / "linked").symlink_to(outside)
+    _git(work_repo, "add", "linked")
+    _git(work_repo, "commit", "--quiet", "-m", "a symlink out of the repository")
+    with pytest.raises(PullRequestError, match="resolves outside"):
+        open_pull_request(_spec(work_repo.name, prompt_path="linked/x.txt"), _local(work_repo))
+    assert list(outside.iterdir()) == []
+
+
+def test_a_repository_symlinked_from_outside_the_folder_is_refused(
+    work_repo: Path, tmp_path: Path
+) -> None:
+    base = tmp_path / "repos"
+    base.mkdir()
+    (base / "app").symlink_to(work_repo)
+    with pytest.raises(PullRequestError, match="outside KAIZEN_PR_REPO_DIR"):
+        open_pull_request(_spec("app"), OptimizationSettings(pr_repo_dir=base))
 
 
 @pytest.fixture

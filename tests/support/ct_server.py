@@ -39,6 +39,11 @@ class CTServerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def repo_dir(self) -> Path:
+        """``KAIZEN_PR_REPO_DIR`` of the server: tasks name repositories relative to it."""
+        return self.workdir / "repos"
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -47,6 +52,7 @@ class CTServerProcess:
                 "KAIZEN_API_KEY": self.api_key,
                 "KAIZEN_LOG_LEVEL": "warning",
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "KAIZEN_PR_REPO_DIR": str(self.repo_dir),
             }
         )
         env.update(self.extra_env)
@@ -54,6 +60,7 @@ class CTServerProcess:
 
     def start(self) -> None:
         """Start the process and wait (with a deadline) until ``/health`` answers."""
+        self.repo_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / f"ct-server-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

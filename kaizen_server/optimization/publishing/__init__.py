@@ -2,7 +2,7 @@
 
 Example:
     >>> from kaizen_server.optimization.publishing import PullRequestSpec
-    >>> PullRequestSpec(repo="/srv/prompts", task_name="t", version_number=2,
+    >>> PullRequestSpec(repo="acme/prompts", task_name="t", version_number=2,
     ...                 prompt_text="Hi").file_path
     'prompts/t.txt'
 """

@@ -1,13 +1,10 @@
-"""Pull requests into a git repository reachable by path or URL: a branch with one commit.
+"""Pull requests into a local git repository (under ``KAIZEN_PR_REPO_DIR``): a branch, one commit.
 
 The repository is cloned into a temporary folder, the prompt file is written on a new branch
 from the base branch and committed, and the branch is pushed back to the repository. The
-``pr_url`` is ``file:///path/to/repo#branch`` (or ``<git url>#branch``). Nothing touches the
-repository's working tree, so it may be a bare repository or one in use.
-
-Example:
-    >>> repository_location("relative/repo", base_dir=Path("/srv/repos"))
-    '/srv/repos/relative/repo'
+``pr_url`` is ``file:///path/to/repo#branch``. Nothing touches the repository's working
+tree, so it may be a bare repository or one in use. The prompt file is written only where it
+resolves inside the clone (symlinks followed), never elsewhere.
 """
 
 from __future__ import annotations
@@ -19,8 +16,9 @@ from pathlib import Path
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
 from kaizen_server.optimization.publishing.spec import PullRequestSpec
+from kaizen_server.optimization.publishing.targets import resolve_inside
 
-__all__ = ["GIT_TIMEOUT_S", "is_local_repository", "publish_to_git", "repository_location"]
+__all__ = ["GIT_TIMEOUT_S", "publish_to_git"]
 
 GIT_TIMEOUT_S = 60.0
 _GIT_ENV = {
@@ -29,22 +27,9 @@ _GIT_ENV = {
     "GIT_COMMITTER_NAME": "Kaizen",
     "GIT_COMMITTER_EMAIL": "kaizen@localhost",
     "GIT_TERMINAL_PROMPT": "0",
+    # Only local repositories: git must not reach out through any transport.
+    "GIT_ALLOW_PROTOCOL": "file",
 }
-_URL_SCHEMES = ("file://", "http://", "https://", "ssh://", "git://", "git@")
-
-
-def is_local_repository(repo: str, base_dir: Path | None = None) -> bool:
-    """True when ``repo`` names a git repository by path or git URL (not GitHub ``owner/name``)."""
-    if repo.startswith(_URL_SCHEMES) or os.path.isabs(repo):
-        return True
-    return base_dir is not None and (base_dir / repo).exists()
-
-
-def repository_location(repo: str, base_dir: Path | None = None) -> str:
-    """The clone source: URLs and absolute paths as given, relative names under ``base_dir``."""
-    if repo.startswith(_URL_SCHEMES) or os.path.isabs(repo):
-        return repo
-    return str((base_dir or Path.cwd()) / repo)
 
 
 def _git(args: list[str], cwd: Path | None, what: str) -> str:
@@ -66,12 +51,16 @@ def _git(args: list[str], cwd: Path | None, what: str) -> str:
     return completed.stdout.strip()
 
 
-def publish_to_git(spec: PullRequestSpec, base_dir: Path | None = None) -> str:
-    """Push a branch with the new prompt to the repository; returns the ``pr_url``."""
-    source = repository_location(spec.repo, base_dir)
+def publish_to_git(spec: PullRequestSpec, repository: Path) -> str:
+    """Push a branch with the new prompt to the local ``repository``; returns the ``pr_url``."""
+    source = str(repository)
     with tempfile.TemporaryDirectory(prefix="kaizen-pr-") as tmp:
         clone = Path(tmp) / "repo"
-        _git(["clone", "--quiet", "--no-tags", source, str(clone)], None, f"git clone of {source}")
+        _git(
+            ["clone", "--quiet", "--no-tags", "--no-local", "--", source, str(clone)],
+            None,
+            f"git clone of {source}",
+        )
         base = spec.base_branch or _git(
             ["symbolic-ref", "--short", "HEAD"], clone, "reading the default branch"
         )
@@ -80,11 +69,14 @@ def publish_to_git(spec: PullRequestSpec, base_dir: Path | None = None) -> str:
             clone,
             f"creating branch {spec.branch} from {base}",
         )
-        target = clone / spec.file_path
+        try:
+            target = resolve_inside(clone, spec.file_path)
+        except ValueError as exc:
+            raise PullRequestError(f"refusing to write the prompt file: {exc}") from exc
         old_content = target.read_text(encoding="utf-8") if target.is_file() else None
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(spec.file_content(), encoding="utf-8")
-        _git(["add", "--", spec.file_path], clone, "git add")
+        _git(["add", "--", str(target.relative_to(clone.resolve()))], clone, "git add")
         message = f"{spec.commit_message}\n\n{spec.body(old_content)}"
         _git(["commit", "--quiet", "--allow-empty", "-m", message], clone, "git commit")
         _git(
@@ -92,5 +84,4 @@ def publish_to_git(spec: PullRequestSpec, base_dir: Path | None = None) -> str:
             clone,
             f"git push of {spec.branch} to {source}",
         )
-    location = source if source.startswith(_URL_SCHEMES) else f"file://{Path(source).resolve()}"
-    return f"{location}#{spec.branch}"
+    return f"file://{repository}#{spec.branch}"

@@ -1,50 +1,78 @@
-"""Pick where a pull request goes: GitHub when a token is configured, else a git repository.
+"""Pick where a pull request goes and check what it will write, then open it.
+
+A repository found under ``KAIZEN_PR_REPO_DIR`` gets a branch pushed by git; otherwise an
+``owner/name`` goes to GitHub when a token is configured. Nothing else is contacted: the
+references were checked when the task was stored and are checked again here (see
+:mod:`kaizen_server.optimization.publishing.targets`).
 
 Example:
     >>> from kaizen_server.optimization.settings import OptimizationSettings
-    >>> destination("/srv/prompts.git", OptimizationSettings(github_token="t"))
-    'git'
     >>> destination("acme/app", OptimizationSettings(github_token="t"))
     'github'
     >>> destination("acme/app", OptimizationSettings())
-    'git'
+    'none'
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
 from kaizen_server.optimization.publishing.github import publish_to_github
-from kaizen_server.optimization.publishing.local_git import is_local_repository, publish_to_git
+from kaizen_server.optimization.publishing.local_git import publish_to_git
 from kaizen_server.optimization.publishing.spec import PullRequestSpec
+from kaizen_server.optimization.publishing.targets import (
+    normalize_branch,
+    normalize_prompt_path,
+    normalize_repository,
+    resolve_local_repository,
+)
 from kaizen_server.optimization.settings import OptimizationSettings, get_optimization_settings
 
-__all__ = ["GITHUB_WEB_URLS", "destination", "open_pull_request"]
-
-GITHUB_WEB_URLS = ("https://github.com/", "http://github.com/", "https://www.github.com/")
-"""Repository URLs that mean GitHub (not a plain git remote) when a token is configured."""
+__all__ = ["destination", "open_pull_request"]
 
 
-def destination(repo: str, settings: OptimizationSettings) -> Literal["git", "github"]:
-    """``github`` for ``owner/name`` or ``https://github.com/...`` repositories when a token is
-    configured, else ``git``."""
-    if not settings.github_token:
+def destination(repo: str, settings: OptimizationSettings) -> Literal["git", "github", "none"]:
+    """``git`` for a repository under ``KAIZEN_PR_REPO_DIR``, ``github`` for ``owner/name``
+    with a token configured, ``none`` when neither applies (raises ``ValueError`` for a
+    reference that is not allowed at all)."""
+    if resolve_local_repository(repo, settings.pr_repo_dir) is not None:
         return "git"
-    if repo.startswith(GITHUB_WEB_URLS) or not is_local_repository(repo, settings.pr_repo_dir):
+    if settings.github_token and normalize_repository(repo).count("/") == 1:
         return "github"
-    return "git"
+    return "none"
+
+
+def _checked(spec: PullRequestSpec) -> PullRequestSpec:
+    """``spec`` with its references normalized; refused when they break the rules (e.g. a
+    row stored before them)."""
+    path, branch = spec.prompt_path, spec.base_branch
+    try:
+        return replace(
+            spec,
+            repo=normalize_repository(spec.repo),
+            prompt_path=None if path is None else normalize_prompt_path(path),
+            base_branch=None if branch is None else normalize_branch(branch),
+        )
+    except ValueError as exc:
+        raise PullRequestError(f"refusing to open the pull request: {exc}") from exc
 
 
 def open_pull_request(spec: PullRequestSpec, settings: OptimizationSettings | None = None) -> str:
     """Open the pull request of ``spec``; returns its URL or raises :class:`PullRequestError`."""
     settings = settings or get_optimization_settings()
-    token = settings.github_token
-    if token and destination(spec.repo, settings) == "github":
-        return publish_to_github(spec, token, settings.github_api_url)
-    if not is_local_repository(spec.repo, settings.pr_repo_dir) and settings.pr_repo_dir is None:
-        raise PullRequestError(
-            f"Repository '{spec.repo}' is neither a local path nor a git URL, and no GitHub token "
-            "is configured (KAIZEN_GITHUB_TOKEN)."
-        )
-    return publish_to_git(spec, settings.pr_repo_dir)
+    spec = _checked(spec)
+    try:
+        local = resolve_local_repository(spec.repo, settings.pr_repo_dir)
+    except ValueError as exc:
+        raise PullRequestError(f"refusing to open the pull request: {exc}") from exc
+    if local is not None:
+        return publish_to_git(spec, local)
+    if settings.github_token and spec.repo.count("/") == 1:
+        return publish_to_github(spec, settings.github_token, settings.github_api_url)
+    where = str(settings.pr_repo_dir) if settings.pr_repo_dir else "KAIZEN_PR_REPO_DIR (not set)"
+    raise PullRequestError(
+        f"Repository '{spec.repo}' is not a git repository under {where}, and no GitHub token "
+        "is configured (KAIZEN_GITHUB_TOKEN)."
+    )

@@ -54,7 +54,7 @@ class PullRequestSpec:
     """A new prompt version to propose in the task's repository."""
 
     repo: str
-    """Local path / git URL of the repository, or ``owner/name`` on GitHub."""
+    """A repository name under ``KAIZEN_PR_REPO_DIR``, or ``owner/name`` on GitHub."""
     task_name: str
     version_number: int
     prompt_text: str
@@ -76,7 +76,7 @@ class PullRequestSpec:
     def file_path(self) -> str:
         """Where the prompt goes in the repository."""
         if self.prompt_path:
-            return self.prompt_path.lstrip("/")
+            return self.prompt_path
         return f"prompts/{_slug(self.task_name)}.{PROMPT_FORMATS[self.format]}"
 
     @property
