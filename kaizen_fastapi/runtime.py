@@ -44,6 +44,10 @@ class KaizenConfigurationError(RuntimeError):
     """The plugin cannot start with these settings (the message names the fix)."""
 
 
+MIN_TOKEN_SECRET_LENGTH = 32
+"""Shortest secret feedback tokens are signed with (KAIZEN_TOKEN_SECRET or the API key)."""
+
+
 def _api_key_of(settings: KaizenSettings) -> str | None:
     return settings.api_key.get_secret_value() if settings.api_key else None
 
@@ -79,6 +83,17 @@ class KaizenRuntime:
             api_key = resolve_config(_api_key_of(settings), settings.base_url).api_key
         except CTError as exc:
             raise _configuration_error(exc) from exc
+        token_secret = (
+            settings.token_secret.get_secret_value() if settings.token_secret else api_key
+        )
+        if len(token_secret) < MIN_TOKEN_SECRET_LENGTH:
+            source = "KAIZEN_TOKEN_SECRET" if settings.token_secret else "the API key"
+            raise KaizenConfigurationError(
+                f"Kaizen cannot start: feedback tokens would be signed with a key derived from "
+                f"{source}, only {len(token_secret)} characters long, which can be guessed "
+                "offline from one token; set KAIZEN_TOKEN_SECRET to 32 or more random "
+                "characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         self.client = client_factory(settings)
         self.base_url = self.client.base_url.rstrip("/")
         self.metrics = KaizenMetrics()
@@ -96,8 +111,7 @@ class KaizenRuntime:
                 backoff_base=settings.retry_backoff_initial, backoff_max=settings.retry_backoff_max
             ),
         )
-        secret = settings.token_secret.get_secret_value() if settings.token_secret else api_key
-        self.tokens = FeedbackTokenSigner(derive_token_key(secret), ttl=settings.token_ttl)
+        self.tokens = FeedbackTokenSigner(derive_token_key(token_secret), ttl=settings.token_ttl)
         self.used_tokens = ReplayGuard(maxsize=settings.max_used_tokens)
         self.rate_limiter = TokenBucketLimiter(
             rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst

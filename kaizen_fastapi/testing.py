@@ -58,7 +58,7 @@ __all__ = [
     "use_kaizen_settings",
 ]
 
-TEST_API_KEY = "kz-local-test-key"
+TEST_API_KEY = "kz-local-test-key-0123456789abcdefghij"
 
 
 def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> int:

@@ -43,6 +43,7 @@ __all__ = [
     "ReplayGuard",
     "TokenClaims",
     "derive_token_key",
+    "hkdf_sha256",
 ]
 
 _FEEDBACK_ID_NAMESPACE = uuid.UUID("8f4c1c9e-6a0b-4f55-9d7e-2b1c0a6e5d31")
@@ -79,9 +80,37 @@ class TokenClaims:
         return str(uuid.uuid5(_FEEDBACK_ID_NAMESPACE, self.nonce))
 
 
+_HKDF_SALT = b"kaizen_fastapi feedback-token key"
+
+
+def hkdf_sha256(secret: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF with SHA-256 (RFC 5869): extract, then expand to ``length`` bytes.
+
+    The standard library has HMAC but no HKDF; this is the RFC's two steps verbatim (its
+    test vectors are in the tests).
+    """
+    pseudo_random_key = hmac.new(salt, secret, hashlib.sha256).digest()
+    output, block = b"", b""
+    for counter in range(1, -(-length // 32) + 1):
+        block = hmac.new(
+            pseudo_random_key, block + info + bytes([counter]), hashlib.sha256
+        ).digest()
+        output += block
+    return output[:length]
+
+
 def derive_token_key(secret: str, purpose: str = "kaizen-feedback-token-v1") -> bytes:
-    """Derive the HMAC key from a secret (one-way: the token never reveals the secret)."""
-    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+    """The HMAC key of feedback tokens, derived from ``secret`` with HKDF-SHA256.
+
+    ``purpose`` separates domains: the same secret gives unrelated keys for other uses, and a
+    token (or its key) reveals nothing about the secret.
+
+    Example:
+        >>> key = derive_token_key("s" * 32)
+        >>> len(key), key == derive_token_key("s" * 32, purpose="another-use")
+        (32, False)
+    """
+    return hkdf_sha256(secret.encode(), salt=_HKDF_SALT, info=purpose.encode())
 
 
 def _b64encode(data: bytes) -> str:

@@ -16,6 +16,9 @@ __all__ = ["DEFAULT_DATABASE_URL", "ServerSettings", "SettingsError", "load_sett
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
 
+MIN_API_KEY_LENGTH = 32
+"""Shortest bootstrap key accepted: a shorter one could be guessed offline."""
+
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
 
@@ -65,6 +68,17 @@ class ServerSettings(BaseSettings):
             raise ValueError(
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 f"(got {value.split('://', 1)[0]!r})"
+            )
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _strong_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_API_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_API_KEY_LENGTH} characters (got "
+                f"{len(value.get_secret_value())}); make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         return value
 

@@ -28,6 +28,7 @@ __all__ = [
     "BOOTSTRAP_KEY_NAME",
     "CreatedKey",
     "create_key",
+    "display_prefix",
     "ensure_bootstrap_key",
     "generate_key",
     "has_active_keys",
@@ -51,8 +52,21 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _display_prefix(key: str) -> str:
-    return key[:10]
+DISPLAY_CHARACTERS = 4
+"""Characters of a key kept in clear to tell keys apart (after the ``kz-`` marker)."""
+
+
+def display_prefix(key: str) -> str:
+    """What is stored in clear of ``key``: ``kz-`` plus 4 characters, or 4 characters of a
+    key of another shape; never enough to guess the rest.
+
+    Example:
+        >>> display_prefix("kz-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"), display_prefix("devkey12")
+        ('kz-AbCd', 'devk')
+    """
+    if key.startswith(KEY_PREFIX):
+        return key[: len(KEY_PREFIX) + DISPLAY_CHARACTERS]
+    return key[:DISPLAY_CHARACTERS]
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,7 @@ class CreatedKey:
 async def create_key(session: AsyncSession, name: str) -> CreatedKey:
     """Create and store a new key called ``name``; returns the secret once."""
     secret = generate_key()
-    record = ApiKey(name=name, key_hash=hash_key(secret), key_prefix=_display_prefix(secret))
+    record = ApiKey(name=name, key_hash=hash_key(secret), key_prefix=display_prefix(secret))
     session.add(record)
     await session.commit()
     return CreatedKey(record, secret)
@@ -101,7 +115,7 @@ async def ensure_bootstrap_key(session: AsyncSession, secret: str) -> None:
             ApiKey(
                 name=BOOTSTRAP_KEY_NAME,
                 key_hash=key_hash,
-                key_prefix=_display_prefix(secret),
+                key_prefix=display_prefix(secret),
                 is_bootstrap=True,
             )
         )

@@ -36,6 +36,6 @@ def down_settings() -> Callable[..., KaizenSettings]:
             "timeout": 1.0,
         }
         values.update(overrides)
-        return kaizen_test_settings(url, "kz-unit-test-key", **values)
+        return kaizen_test_settings(url, "kz-unit-test-key-0123456789abcdefghij", **values)
 
     return make

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from kaizen_fastapi import (
     FEEDBACK_ROUTE_NAME,
@@ -30,6 +31,7 @@ from kaizen_fastapi import (
 )
 from kaizen_fastapi.runtime import default_client
 from kaizen_sdk import AsyncCTClient, Prompt
+from tests.fastapi.demo_app import build_app, runtime_of
 
 GreetingPrompt = Annotated[Prompt, Depends(uses_prompt("greet"))]
 
@@ -221,6 +223,31 @@ def test_endpoint_urls_are_found_by_route_name_wherever_mounted() -> None:
     app.include_router(kaizen_router, prefix="/api")
     assert app.url_path_for(FEEDBACK_ROUTE_NAME) == "/api/kaizen/feedback"
     assert app.url_path_for(SCORE_ROUTE_NAME) == "/api/kaizen/score"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        KaizenSettings(api_key="devkey12", prometheus=False),
+        KaizenSettings(api_key="k" * 40, token_secret="short-secret", prometheus=False),
+    ],
+    ids=["short api key, no token secret", "short token secret"],
+)
+def test_a_guessable_token_secret_fails_start_up_naming_the_fix(settings: KaizenSettings) -> None:
+    app = FastAPI()
+    app.include_router(create_kaizen_router(settings))
+    with pytest.raises(KaizenConfigurationError, match="set KAIZEN_TOKEN_SECRET"), TestClient(app):
+        pass
+
+
+def test_a_short_api_key_starts_with_a_strong_token_secret(
+    down_settings: Callable[..., KaizenSettings],
+) -> None:
+    settings = down_settings(token_secret="t" * 32).model_copy(
+        update={"api_key": SecretStr("devkey12")}
+    )
+    with TestClient(build_app(settings)) as http:
+        assert runtime_of(http.app_state).tokens.issue(task_id="t", trace_id="r")
 
 
 def test_missing_api_key_fails_start_up_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,7 +78,7 @@ def test_transport_client_factory_routes_every_call_through_the_transport() -> N
         return httpx.Response(404, json={"title": "Not Found", "detail": "nothing"})
 
     settings = KaizenSettings(
-        api_key="kz-transport",
+        api_key="kz-transport-0123456789abcdefghijklmn",
         base_url="http://ct.invalid",
         prompt_events=False,
         prometheus=False,

@@ -10,6 +10,7 @@ from kaizen_fastapi.tokens import (
     InvalidTokenError,
     ReplayGuard,
     derive_token_key,
+    hkdf_sha256,
 )
 
 
@@ -79,6 +80,33 @@ def test_feedback_id_is_derived_from_the_nonce() -> None:
 def test_derived_key_does_not_contain_the_secret() -> None:
     assert b"super-secret" not in derive_token_key("super-secret")
     assert derive_token_key("a") != derive_token_key("b")
+
+
+@pytest.mark.parametrize(
+    ("salt", "info", "expected"),
+    [  # RFC 5869, test cases 1 and 3
+        (
+            bytes(range(13)),
+            bytes(range(0xF0, 0xFA)),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+        ),
+        (
+            b"",
+            b"",
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+        ),
+    ],
+)
+def test_token_key_derivation_is_rfc_5869_hkdf(salt: bytes, info: bytes, expected: str) -> None:
+    assert hkdf_sha256(b"\x0b" * 22, salt=salt, info=info, length=42).hex() == expected
+
+
+def test_token_keys_are_separated_by_purpose() -> None:
+    secret = "s" * 40
+    assert derive_token_key(secret) != derive_token_key(secret, purpose="other")
+    assert derive_token_key(secret) == hkdf_sha256(
+        secret.encode(), salt=b"kaizen_fastapi feedback-token key", info=b"kaizen-feedback-token-v1"
+    )
 
 
 def test_replay_guard_forgets_a_token_when_it_expires_not_later() -> None:

@@ -65,7 +65,7 @@ def erroring_server() -> Iterator[str]:
 def test_erroring_server_gets_fallback_prompt_and_no_5xx(erroring_server: str) -> None:
     settings = plugin_settings(
         erroring_server,
-        "kz-any-key",
+        "kz-any-key-0123456789abcdefghijklmnop",
         warm_timeout=1.0,
         prompt_events=False,
         shutdown_flush_timeout=0.2,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+from alembic import command
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from kaizen_server.cli import cli
+from kaizen_server.db.engine import Database
+from kaizen_server.db.migrate import alembic_config
 from tests.support.ct_server import CTServerProcess
 from tests.support.ports import free_port
 
@@ -60,8 +66,8 @@ def test_revoke_unknown_key_fails(ct_server: CTServerProcess) -> None:
 
 def test_migrate_fresh_database(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    assert "revision 0001" in _run(url, "migrate")
-    assert "revision 0001" in _run(url, "migrate")  # idempotent
+    assert "revision 0002" in _run(url, "migrate")
+    assert "revision 0002" in _run(url, "migrate")  # idempotent
 
 
 def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
@@ -110,3 +116,75 @@ def test_serve_without_any_key_prints_how_to_create_one(tmp_path: Path) -> None:
         process.terminate()
         output = process.communicate(timeout=15)[0].decode()
     assert "kaizen-server keys create" in output
+
+
+def test_serve_refuses_a_short_bootstrap_key_naming_the_fix(tmp_path: Path) -> None:
+    env = {
+        "KAIZEN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
+        "KAIZEN_API_KEY": "devkey12",
+        "PATH": "/usr/bin:/bin",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "kaizen_server", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    output = " ".join((completed.stdout + completed.stderr).split())
+    assert "KAIZEN_API_KEY" in output
+    assert "at least 32 characters (got 8)" in output
+    assert "devkey12" not in output
+    assert not (tmp_path / "k.db").exists()
+
+
+def _stored_key_prefixes(database_url: str) -> list[str]:
+    async def read() -> list[str]:
+        database = Database.connect(database_url)
+        try:
+            async with database.write_engine.connect() as connection:
+                rows = await connection.execute(text("SELECT key_prefix FROM api_keys"))
+                return sorted(row[0] for row in rows)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+def test_stored_key_prefixes_reveal_at_most_four_characters(any_ct_server: CTServerProcess) -> None:
+    secret = _run(any_ct_server.database_url, "keys", "create", "--name", "prefix-check")
+    secret = secret.strip().splitlines()[-1]
+    prefixes = _stored_key_prefixes(any_ct_server.database_url)
+    assert secret[:7] in prefixes
+    assert all(len(prefix.removeprefix("kz-")) <= 4 for prefix in prefixes), prefixes
+
+
+def test_migration_cuts_prefixes_stored_by_earlier_versions(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+
+    async def at_0001_with_old_rows() -> None:
+        database = Database.connect(url)
+        try:
+            async with database.write_engine.connect() as connection:
+                await connection.run_sync(
+                    lambda sync: command.upgrade(alembic_config(sync), "0001")
+                )
+                for name, prefix in (("weak", "devkey12"), ("made", "kz-AbCdEfGh")):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO api_keys (id, name, key_hash, key_prefix, is_bootstrap,"
+                            " created_at) VALUES (:id, :name, :hash, :prefix, 0, '2026-01-01')"
+                        ),
+                        {"id": uuid.uuid4().hex, "name": name, "hash": name, "prefix": prefix},
+                    )
+                await connection.commit()
+        finally:
+            await database.dispose()
+
+    asyncio.run(at_0001_with_old_rows())
+    assert "revision 0002" in _run(url, "migrate")
+    assert _stored_key_prefixes(url) == ["devk", "kz-AbCd"]
