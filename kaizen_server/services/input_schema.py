@@ -7,17 +7,23 @@ object with ``properties``.
 A schema is compiled once (:func:`compile_input_schema`, cached by its canonical text) into
 an :class:`InputSchema`. Schemas that only name required inputs and their types (every simple
 form, and JSON Schemas of that shape) are checked with plain ``isinstance`` tests; any other
-JSON Schema, and the message of every failure, come from ``jsonschema`` itself, so both paths
-accept and reject the same inputs with the same messages.
+JSON Schema, and the message of every failure, come from ``jsonschema_rs`` itself, so both
+paths accept and reject the same inputs with the same messages.
+
+A schema comes from a client, so validating with it must never stall the server:
+``pattern``/``patternProperties`` run on a linear-time regex engine (Rust's ``regex``; a
+pattern it cannot compile, such as one with lookaround or backreferences, is refused when the
+task is stored), ``$ref`` never fetches anything, and a schema is at most
+:data:`MAX_SCHEMA_BYTES`.
 
 Example:
     >>> check_inputs({"ticket": "string"}, {"ticket": "Late delivery"}, "inputs")
     >>> check_inputs({"ticket": "string"}, {"ticket": 3}, "inputs")
     Traceback (most recent call last):
     ...
-    kaizen_server.services.errors.InputValidationError: inputs.ticket: 3 is not of type 'string'
+    kaizen_server.services.errors.InputValidationError: inputs.ticket: 3 is not of type "string"
     >>> compile_input_schema({"ticket": "string"}).first_error({}, "body.items[2].inputs")
-    "body.items[2].inputs: 'ticket' is a required property"
+    'body.items[2].inputs: "ticket" is a required property'
 """
 
 from __future__ import annotations
@@ -27,13 +33,12 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from jsonschema.exceptions import best_match as best_schema_error
+import jsonschema_rs
 
 from kaizen_server.services.errors import InputValidationError
 
 __all__ = [
+    "MAX_SCHEMA_BYTES",
     "SIMPLE_TYPES",
     "InputSchema",
     "check_inputs",
@@ -59,6 +64,11 @@ SIMPLE_TYPES: dict[str, str | None] = {
     "any": None,
 }
 """Type names of the simple form and the JSON Schema type each stands for (None: any)."""
+
+MAX_SCHEMA_BYTES = 64 * 1024
+"""Largest ``schema_json`` (as compact JSON): validation work grows with the schema's size."""
+
+_LINEAR_TIME_REGEX = jsonschema_rs.RegexOptions(size_limit=1 << 20, dfa_size_limit=1 << 20)
 
 TypeTest = Callable[[Any], bool]
 _ABSENT = object()
@@ -137,12 +147,20 @@ def _type_tests(
     return frozenset(required), tuple(tests)
 
 
+def _validator(json_schema: dict[str, Any]) -> jsonschema_rs.Validator:
+    """A draft 2020-12 validator on the linear-time regex engine that never fetches a ``$ref``
+    (raises ``jsonschema_rs.ValidationError`` when the schema is not valid)."""
+    return jsonschema_rs.Draft202012Validator(
+        json_schema, pattern_options=_LINEAR_TIME_REGEX, offline=True
+    )
+
+
 class InputSchema:
     """A task's compiled input schema (build it with :func:`compile_input_schema`)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         json_schema = to_json_schema(schema)
-        self._validator = Draft202012Validator(json_schema)
+        self._validator = _validator(json_schema)
         self._fast = _type_tests(json_schema)
 
     def is_valid(self, inputs: dict[str, Any]) -> bool:
@@ -162,13 +180,10 @@ class InputSchema:
         """The message of what is wrong with ``inputs`` (prefixed with ``where``), or None."""
         if self.is_valid(inputs):
             return None
-        error = best_schema_error(self._validator.iter_errors(inputs))
-        if error is None:  # unreachable while the fast tests match jsonschema's
+        error = next(self._validator.iter_errors(inputs), None)
+        if error is None:  # unreachable while the fast tests match jsonschema_rs's
             return None
-        path = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path
-        )
-        return f"{where}{path}: {error.message}"
+        return f"{where}{_json_path(error.instance_path)}: {error.message}"
 
     def check(self, inputs: dict[str, Any] | None, where: str) -> None:
         """Raise :class:`InputValidationError` when ``inputs`` do not match (None: not checked)."""
@@ -195,17 +210,39 @@ def compile_input_schema(schema: dict[str, Any] | None) -> InputSchema | None:
     return _compiled(json.dumps(schema, sort_keys=True))
 
 
+def _json_path(parts: list[str | int]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
+
+
 def check_schema_definition(schema: dict[str, Any] | None) -> None:
-    """Raise :class:`InputValidationError` naming ``schema_json`` when it is not usable."""
+    """Raise :class:`InputValidationError` naming ``schema_json`` when it is not usable.
+
+    Example:
+        >>> try:
+        ...     check_schema_definition({"properties": {"code": {"pattern": "^(?!x)"}}})
+        ... except InputValidationError as exc:
+        ...     print(str(exc).replace(": ", ":\\n"))
+        body.schema_json.properties.code.pattern:
+        not a valid JSON Schema:
+        "^(?!x)" is not a "regex" (patterns run on a linear-time engine:
+        no lookaround, no backreferences)
+    """
     if schema is None:
         return
-    try:
-        Draft202012Validator.check_schema(to_json_schema(schema))
-    except SchemaError as exc:
-        where = ".".join(str(part) for part in exc.absolute_path)
+    size = len(json.dumps(schema, separators=(",", ":")))
+    if size > MAX_SCHEMA_BYTES:
         raise InputValidationError(
-            f"body.schema_json{'.' + where if where else ''}: not a valid JSON Schema: "
-            f"{exc.message}"
+            f"body.schema_json: {size} bytes as JSON; at most {MAX_SCHEMA_BYTES} are allowed"
+        )
+    try:
+        _validator(to_json_schema(schema))
+    except jsonschema_rs.ValidationError as exc:
+        hint = ""
+        if exc.instance_path and exc.instance_path[-1] in ("pattern", "patternProperties"):
+            hint = " (patterns run on a linear-time engine: no lookaround, no backreferences)"
+        raise InputValidationError(
+            f"body.schema_json{_json_path(exc.instance_path)}: not a valid JSON Schema: "
+            f"{exc.message}{hint}"
         ) from exc
 
 

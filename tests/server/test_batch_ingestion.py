@@ -60,13 +60,13 @@ def test_mixed_task_batch_checks_each_item_against_its_own_schema(
         assert_problem(
             client.post(url, json={"items": wrong_type}),
             422,
-            "body.items[4].inputs.q: 1 is not of type 'string'",
+            'body.items[4].inputs.q: 1 is not of type "string"',
         )
         missing = [{"task_id": ranged["id"], "inputs": {}}, *good]
         assert_problem(
             client.post(url, json={"items": missing}),
             422,
-            "body.items[0].inputs: 'n' is a required property",
+            'body.items[0].inputs: "n" is a required property',
         )
         for task in (simple, ranged, free):
             assert _rows(client, kind, task) == []
@@ -96,14 +96,14 @@ def test_simple_schema_types_follow_json_schema(ct_server: CTServerProcess) -> N
         task = make_task(client, schema_json=schema)
         accepted = [valid, valid | {"k": 2.0, "x": 1}, valid | {"a": [1, {"z": True}]}]
         rejected = [
-            ({"k": True}, "body.items[0].inputs.k: True is not of type 'integer'"),
-            ({"k": 1.5}, "body.items[0].inputs.k: 1.5 is not of type 'integer'"),
-            ({"x": False}, "body.items[0].inputs.x: False is not of type 'number'"),
-            ({"x": "1"}, "body.items[0].inputs.x: '1' is not of type 'number'"),
-            ({"s": 1}, "body.items[0].inputs.s: 1 is not of type 'string'"),
-            ({"b": 0}, "body.items[0].inputs.b: 0 is not of type 'boolean'"),
-            ({"l": {}}, "body.items[0].inputs.l: {} is not of type 'array'"),
-            ({"o": []}, "body.items[0].inputs.o: [] is not of type 'object'"),
+            ({"k": True}, 'body.items[0].inputs.k: true is not of type "integer"'),
+            ({"k": 1.5}, 'body.items[0].inputs.k: 1.5 is not of type "integer"'),
+            ({"x": False}, 'body.items[0].inputs.x: false is not of type "number"'),
+            ({"x": "1"}, 'body.items[0].inputs.x: "1" is not of type "number"'),
+            ({"s": 1}, 'body.items[0].inputs.s: 1 is not of type "string"'),
+            ({"b": 0}, 'body.items[0].inputs.b: 0 is not of type "boolean"'),
+            ({"l": {}}, 'body.items[0].inputs.l: {} is not of type "array"'),
+            ({"o": []}, 'body.items[0].inputs.o: [] is not of type "object"'),
         ]
         for change, detail in rejected:
             item = {"task_id": task["id"], "inputs": valid | change}
@@ -117,7 +117,7 @@ def test_simple_schema_types_follow_json_schema(ct_server: CTServerProcess) -> N
                 json={"items": [{"task_id": task["id"], "inputs": partial}]},
             ),
             422,
-            "body.items[0].inputs: 'o' is a required property",
+            'body.items[0].inputs: "o" is a required property',
         )
         items = [{"task_id": task["id"], "inputs": inputs} for inputs in accepted]
         response = client.post("/api/v1/feedback/batch", json={"items": items})
@@ -137,7 +137,7 @@ def test_a_changed_schema_applies_to_the_next_batch(ct_server: CTServerProcess) 
         assert_problem(
             client.post("/api/v1/feedback/batch", json={"items": items}),
             422,
-            "body.items[0].inputs: 'lang' is a required property",
+            'body.items[0].inputs: "lang" is a required property',
         )
         items[0]["inputs"] |= {"lang": "en"}
         assert client.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
