@@ -30,6 +30,7 @@ from kaizen_fastapi import (
     record_llm_call,
 )
 from kaizen_sdk import Job, OptimizeResult, Prompt, Task
+from kaizen_sdk.wire_values import StorableText
 
 __all__ = [
     "AdminActionsDisabledError",
@@ -88,7 +89,7 @@ class SummarizeRequest(BaseModel):
     """A support ticket to summarize."""
 
     model_config = ConfigDict(extra="forbid")
-    ticket: str = Field(
+    ticket: StorableText = Field(
         min_length=1,
         max_length=MAX_TICKET_CHARS,
         description="The ticket text, as the customer wrote it.",

@@ -25,13 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from example_app.api import AdminActionsDisabledError
 from example_app.api import router as api_router
 from example_app.llm import LLMError, build_llm
-from example_app.problems import admin_disabled_handler, ct_error_handler, llm_error_handler
+from example_app.problems import (
+    admin_disabled_handler,
+    ct_error_handler,
+    llm_error_handler,
+    validation_error_handler,
+)
 from example_app.seed_demo import FIRST_PROMPT
 from example_app.settings import ExampleSettings, get_settings
 from kaizen_fastapi import (
@@ -81,6 +87,7 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
     app.add_exception_handler(CTError, ct_error_handler)
     app.add_exception_handler(LLMError, llm_error_handler)
     app.add_exception_handler(AdminActionsDisabledError, admin_disabled_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

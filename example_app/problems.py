@@ -8,11 +8,18 @@ Example:
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from kaizen_sdk import CTConnectionError, CTError, CTNotFoundError
 
-__all__ = ["admin_disabled_handler", "ct_error_handler", "llm_error_handler", "problem"]
+__all__ = [
+    "admin_disabled_handler",
+    "ct_error_handler",
+    "llm_error_handler",
+    "problem",
+    "validation_error_handler",
+]
 
 
 def problem(status: int, title: str, detail: str, instance: str | None = None) -> JSONResponse:
@@ -48,3 +55,14 @@ async def llm_error_handler(request: Request, exc: Exception) -> JSONResponse:
 async def admin_disabled_handler(request: Request, exc: Exception) -> JSONResponse:
     """An admin action while they are switched off: 403."""
     return problem(403, "Admin actions disabled", str(exc), request.url.path)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A bad request: 422 naming each field and what is wrong, never echoing the value sent
+    (which may be anything, a lone surrogate included, and is the client's own anyway)."""
+    assert isinstance(exc, RequestValidationError)
+    detail = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in exc.errors()
+    )
+    return problem(422, "Invalid request", detail or "The request is invalid.", request.url.path)

@@ -46,6 +46,7 @@ from kaizen_fastapi.runtime import ClientFactory, KaizenRuntime, default_client
 from kaizen_fastapi.settings import KaizenSettings
 from kaizen_fastapi.tokens import ExpiredTokenError, FeedbackTokenError, TokenClaims
 from kaizen_sdk import FeedbackItem
+from kaizen_sdk.wire_values import StorableText
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -95,12 +96,13 @@ class FeedbackRequest(BaseModel):
     )
     score: float | None = Field(
         default=None,
+        strict=True,
         ge=0.0,
         le=1.0,
         allow_inf_nan=False,
-        description="Quality in [0, 1]; or give `rating`.",
+        description="Quality in [0, 1] (a JSON number); or give `rating`.",
     )
-    comment: str | None = Field(
+    comment: StorableText | None = Field(
         default=None, max_length=MAX_COMMENT_CHARS, description="Optional free text."
     )
 
@@ -129,7 +131,9 @@ class ScoreRequest(BaseModel):
     )
 
     token: str = Field(min_length=1, max_length=MAX_TOKEN_CHARS)
-    score: float = Field(ge=0.0, le=1.0, allow_inf_nan=False, description="Quality in [0, 1].")
+    score: float = Field(
+        strict=True, ge=0.0, le=1.0, allow_inf_nan=False, description="Quality in [0, 1]."
+    )
 
 
 class FeedbackAccepted(BaseModel):

@@ -62,8 +62,11 @@ async def record_llm_call(
         model, tokens, latency_ms, metadata: Optional details of the call.
 
     Raises:
-        ValueError: no task given and the request has none, or a detail is invalid (e.g.
-            negative ``tokens``: a ``pydantic.ValidationError``).
+        ValueError: no task given and the request has none, or a detail the CT server would
+            refuse (a ``pydantic.ValidationError`` naming the field: negative ``tokens``, a
+            NUL character or lone surrogate anywhere in ``inputs``, ``output`` or
+            ``metadata``...). Nothing is queued and no token is issued, so a token always
+            rates a trace the server will store.
     """
     runtime = get_kaizen_runtime(request)
     slot = current_request_prompt()

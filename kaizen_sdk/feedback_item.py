@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from kaizen_sdk.wire_item import WireItem
+from kaizen_sdk.wire_values import MAX_LONG_TEXT, MAX_SHORT_TEXT, Score
 
 __all__ = ["FeedbackItem"]
 
@@ -33,9 +34,9 @@ class FeedbackItem(WireItem):
     """
 
     inputs: dict[str, Any] | None = None
-    output: str | None = None
-    score: float | None = Field(default=None, ge=0.0, le=1.0)
-    source: str = "sdk"
+    output: str | None = Field(default=None, max_length=MAX_LONG_TEXT)
+    score: Score | None = None
+    source: str = Field(default="sdk", max_length=MAX_SHORT_TEXT)
     metadata: dict[str, Any] | None = None
     trace_id: str | None = None
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from kaizen_sdk.wire_item import WireItem
+from kaizen_sdk.wire_values import MAX_LATENCY_MS, MAX_LONG_TEXT, MAX_SHORT_TEXT, MAX_TOKENS
 
 __all__ = ["TraceItem"]
 
@@ -36,10 +37,10 @@ class TraceItem(WireItem):
     """
 
     inputs: dict[str, Any] | None = None
-    prompt_text: str | None = None
-    response_text: str | None = None
-    model: str | None = None
-    tokens: int | None = Field(default=None, ge=0)
-    latency_ms: float | None = Field(default=None, ge=0.0)
+    prompt_text: str | None = Field(default=None, max_length=MAX_LONG_TEXT)
+    response_text: str | None = Field(default=None, max_length=MAX_LONG_TEXT)
+    model: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
+    tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    latency_ms: float | None = Field(default=None, ge=0.0, le=MAX_LATENCY_MS)
     prompt_version_id: str | None = None
     metadata: dict[str, Any] | None = None

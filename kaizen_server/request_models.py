@@ -10,9 +10,7 @@ Example:
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +23,17 @@ from pydantic import (
     model_validator,
 )
 
+from kaizen_sdk.wire_values import (
+    MAX_JSON_DEPTH,
+    MAX_LATENCY_MS,
+    MAX_LONG_TEXT,
+    MAX_NAME,
+    MAX_SHORT_TEXT,
+    MAX_TOKENS,
+    Score,
+    all_storable,
+    first_unstorable,
+)
 from kaizen_server.optimization.publishing.targets import (
     normalize_branch,
     normalize_prompt_path,
@@ -47,71 +56,15 @@ __all__ = [
 ]
 
 MAX_BATCH_ITEMS = 1000
-MAX_JSON_DEPTH = 32
 _MAX_INT = 2**31 - 1
 
 TaskName = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")
+    str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=r"^[^/\x00-\x1f]+$")
 ]
-TaskRef = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(max_length=500)]
-LongText = Annotated[str, StringConstraints(max_length=1_000_000)]
-Score = Annotated[float, Field(ge=0.0, le=1.0)]
+TaskRef = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT)]
+LongText = Annotated[str, StringConstraints(max_length=MAX_LONG_TEXT)]
 JsonObject = dict[str, Any]
-
-
-def _all_storable(values: Iterable[Any], depth: int) -> bool:
-    """True when the database can store every one of ``values`` (found at ``depth``).
-
-    The quick check of every request: the same verdict as ``_first_unstorable`` finding
-    nothing, without building paths, and with one call per container, not per value.
-    """
-    for value in values:
-        if depth > MAX_JSON_DEPTH:
-            return False
-        kind = type(value)
-        if kind is str:
-            if "\x00" in value:
-                return False
-        elif kind is float:
-            if not math.isfinite(value):
-                return False
-        elif kind is dict:
-            if not (
-                _all_storable(value.keys(), depth + 1) and _all_storable(value.values(), depth + 1)
-            ):
-                return False
-        elif kind is list:
-            if not _all_storable(value, depth + 1):
-                return False
-        elif not (value is None or kind is int or kind is bool) and (  # e.g. a str subclass
-            _first_unstorable(value, "", depth) is not None
-        ):
-            return False
-    return True
-
-
-def _first_unstorable(value: Any, path: str, depth: int = 0) -> str | None:
-    """Describe the first value a database cannot store, or ``None`` when all is fine."""
-    if depth > MAX_JSON_DEPTH:
-        return f"{path}: nested deeper than {MAX_JSON_DEPTH} levels"
-    if isinstance(value, str):
-        return f"{path}: NUL characters are not allowed" if "\x00" in value else None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{path}: NaN and Infinity are not allowed"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = _first_unstorable(key, f"{path} key", depth + 1) or _first_unstorable(
-                item, f"{path}.{key}", depth + 1
-            )
-            if problem:
-                return problem
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            problem = _first_unstorable(item, f"{path}[{index}]", depth + 1)
-            if problem:
-                return problem
-    return None
 
 
 class RequestModel(BaseModel):
@@ -122,9 +75,9 @@ class RequestModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _only_storable_values(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not _all_storable(data.values(), 0):
+        if isinstance(data, dict) and not all_storable(data.values(), 0):
             for key, value in data.items():
-                problem = _first_unstorable(value, str(key))
+                problem = first_unstorable(value, str(key))
                 if problem:
                     raise ValueError(problem)
         return data
@@ -160,7 +113,7 @@ class TaskFields(RequestModel):
     prompt_path: ShortText | None = None
     prompt_format: Literal["text", "json", "yaml"] | None = None
     auto_activate: bool = False
-    activation_margin: float = Field(default=0.0, ge=0.0, le=1.0)
+    activation_margin: Score = 0.0
 
     @field_validator("github_repo")
     @classmethod
@@ -269,8 +222,8 @@ class TraceCreate(RequestModel):
     prompt_text: LongText | None = None
     response_text: LongText | None = None
     model: ShortText | None = None
-    tokens: int | None = Field(default=None, ge=0, le=2**53)
-    latency_ms: float | None = Field(default=None, ge=0.0, le=1e12)
+    tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    latency_ms: float | None = Field(default=None, ge=0.0, le=MAX_LATENCY_MS)
     inputs: JsonObject | None = None
     prompt_version_id: uuid.UUID | None = None
     metadata: JsonObject | None = Field(
@@ -307,7 +260,7 @@ class PromptVersionCreate(RequestModel):
 
     prompt_text: Annotated[str, StringConstraints(min_length=1, max_length=1_000_000)]
     activate: bool = False
-    eval_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    eval_score: Score | None = None
 
 
 class ActivateRequest(RequestModel):

@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -59,8 +59,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created_at), uuid.UUID(hex=row_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has a UTC offset")
+        # In UTC, as stored: an offset that moves the time out of datetime's range is refused.
+        return moment.astimezone(UTC), uuid.UUID(hex=row_id)
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError) as exc:
         raise InputValidationError("query.cursor: not a cursor returned by this server") from exc
 
 

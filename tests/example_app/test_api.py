@@ -91,12 +91,26 @@ def test_rating_through_the_mounted_endpoint_reaches_the_ct_server(
         {"text": TICKET},
         {"ticket": TICKET, "extra": 1},
         {"ticket": 42},
+        {"ticket": "My order \x00 never came"},
     ],
 )
 def test_bad_tickets_get_a_clear_422(example_app: RunningApp, body: dict[str, Any]) -> None:
     response = httpx.post(f"{example_app.url}/api/summarize", json=body)
     assert response.status_code == 422
     assert "ticket" in response.text or "extra" in response.text
+    assert "feedback_token" not in response.text
+
+
+def test_a_ticket_with_a_lone_surrogate_is_422_without_a_token(example_app: RunningApp) -> None:
+    response = httpx.post(
+        f"{example_app.url}/api/summarize",
+        content=b'{"ticket": "broken \\ud800 text"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "body.ticket" in response.json()["detail"]
+    assert "feedback_token" not in response.text
 
 
 def test_activating_an_unknown_version_is_a_4xx_problem(example_app: RunningApp) -> None:

@@ -4,6 +4,7 @@ the rest of their batch is delivered; counters and Prometheus export."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -126,9 +127,25 @@ def test_a_trace_with_invalid_details_is_refused_before_it_is_queued(
     async def bad_tokens(request: Request) -> None:
         await record_llm_call(request, task="summarize", output="x", tokens=-1)
 
+    @app.get("/bad-text/{where}")
+    async def bad_text(request: Request, where: str) -> None:
+        details: dict[str, Any] = {
+            "inputs": {"inputs": {"ticket": "a\x00b"}},
+            "output": {"output": "a\ud800b"},
+            "metadata": {"metadata": {"deep": [{"x": "\x00"}]}},
+        }[where]
+        await record_llm_call(request, task="summarize", **details)
+
     with TestClient(app) as http:
         with pytest.raises(ValueError, match="tokens"):
             http.get("/bad-tokens")
+        for where, problem in [
+            ("inputs", "inputs.ticket: NUL"),
+            ("output", "response_text"),
+            ("metadata", r"metadata.deep\[0\].x: NUL"),
+        ]:
+            with pytest.raises(ValueError, match=problem):
+                http.get(f"/bad-text/{where}")
         runtime = runtime_of(http.app_state)
         assert runtime.queue.pending == 0
         assert runtime.metrics_snapshot()["traces_queued"] == 0

@@ -95,6 +95,9 @@ BAD_BODIES: list[tuple[dict[str, Any], int, str]] = [
     ({"rating": "up"}, 422, "token"),
     ({"token": "{token}", "score": 1.5}, 422, "less than or equal to 1"),
     ({"token": "{token}", "score": -0.1}, 422, "greater than or equal to 0"),
+    ({"token": "{token}", "score": "0.5"}, 422, "valid number"),
+    ({"token": "{token}", "score": True}, 422, "valid number"),
+    ({"token": "{token}", "rating": "up", "comment": "a\x00b"}, 422, "NUL characters"),
     ({"token": "{token}", "rating": "meh"}, 422, "rating"),
     ({"token": "{token}", "rating": "up", "score": 1.0}, 422, "exactly one"),
     ({"token": "{token}"}, 422, "exactly one"),
@@ -138,6 +141,13 @@ def test_forged_expired_replayed_tokens_and_bad_bodies_store_nothing(
             assert response.status_code == status, (body, response.text)
             assert response.headers["content-type"] == "application/problem+json"
             assert mention in response.text, (mention, response.text)
+        surrogate = http.post(
+            "/kaizen/feedback",
+            content=f'{{"token": "{token}", "rating": "up", "comment": "a\\ud800b"}}',
+            headers={"content-type": "application/json"},
+        )
+        assert surrogate.status_code == 422, surrogate.text
+        assert "lone surrogate" in surrogate.text
         oversized = http.post(
             "/kaizen/feedback", json={"token": token, "rating": "up", "comment": "x" * 20_000}
         )
