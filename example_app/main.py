@@ -46,6 +46,7 @@ from kaizen_fastapi import (
     get_kaizen_settings,
     kaizen_router,
 )
+from kaizen_fastapi.security_headers import SecurityHeadersMiddleware
 from kaizen_sdk import CTError
 
 __all__ = ["app", "create_app", "kaizen_settings"]
@@ -89,6 +90,8 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
     app.add_exception_handler(AdminActionsDisabledError, admin_disabled_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Same-origin scripts and styles only, no framing, nosniff; oversized headers get 431.
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -42,6 +42,13 @@ class ExampleSettings(BaseSettings):
         description="Show and allow the 'activate this version' button (an admin action).",
     )
 
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/networks of reverse proxies whose "
+        "X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); empty: none, the peer "
+        "address is the client, so rotating the header cannot dodge the rate limit.",
+    )
+
     @field_validator("llm_base_url", "llm_api_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
+from kaizen_fastapi.security_headers import SecurityHeadersMiddleware
 from kaizen_server.api import build_api_router, health
 from kaizen_server.context import ServerContext
 from kaizen_server.db.engine import Database
@@ -60,6 +61,10 @@ async def _prepare_api_keys(context: ServerContext) -> None:
             log.warning(NO_KEY_HINT)
 
 
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+"""JSON answers load nothing and are never framed."""
+
+
 def create_app(
     settings: ServerSettings | None = None, *, dispatcher: JobDispatcher | None = None
 ) -> FastAPI:
@@ -98,11 +103,18 @@ def create_app(
     )
     app.state.context = context
     install_problem_handlers(app)
-    # Added first = innermost: request log -> trailing slash -> body limit -> cached prompt.
+    # Added first = innermost: security headers -> request log -> trailing slash -> body
+    # limit -> cached prompt.
     app.add_middleware(CachedPromptMiddleware, context=context)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        content_security_policy=API_CONTENT_SECURITY_POLICY,
+        # FastAPI's interactive docs load Swagger UI / ReDoc with inline scripts.
+        policy_exempt_paths=("/docs", "/redoc"),
+    )
     app.include_router(health.router)
     app.include_router(build_api_router())
     return app

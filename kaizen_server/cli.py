@@ -118,6 +118,10 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        # uvicorn alone believes X-Forwarded-For from any local process; only configured
+        # proxies may say who the client is.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
     )
     _StreamClosingServer(config, app.state.context.broker.close_streams).run()
 

@@ -60,6 +60,11 @@ class ServerSettings(BaseSettings):
         "activations on any replica invalidate it at once, this bounds anything else.",
     )
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/networks of reverse proxies whose "
+        "X-Forwarded-For/-Proto are believed; empty: none (the peer address is the client).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -90,7 +90,7 @@ echo "==> demo task and its first prompt version"
 "$PY" -m example_app.seed_demo --threshold "$THRESHOLD"
 
 echo "==> example app on http://$HOST:$APP_PORT (log $STATE/example-app.log)"
-"$PY" -m uvicorn example_app.main:app --host "$HOST" --port "$APP_PORT" \
+"$PY" -m example_app --host "$HOST" --port "$APP_PORT" \
     > "$STATE/example-app.log" 2>&1 &
 pids+=($!)
 wait_for "example app" "http://127.0.0.1:$APP_PORT/health" "$STATE/example-app.log" "${pids[1]}"

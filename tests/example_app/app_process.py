@@ -50,7 +50,7 @@ def running_example_app(
     workdir: Path,
     extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
-    """Run ``uvicorn example_app.main:app`` on a free port; yields its base URL."""
+    """Run ``python -m example_app`` (uvicorn) on a free port; yields its base URL."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -69,8 +69,7 @@ def running_example_app(
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "example_app.main:app",
+                "example_app",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -68,6 +68,8 @@ def summarize(page: Page, ticket: str, version: int) -> str:
 def test_rating_to_threshold_optimizes_and_serves_the_new_version(
     example_app: RunningApp, page: Page
 ) -> None:
+    refused: list[str] = []  # what the page's Content-Security-Policy blocked, if anything
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     page.goto(example_app.url)
     task_name = example_app.seeded.task.name
     expect(page.locator("#task-name")).to_have_text(task_name)
@@ -106,5 +108,6 @@ def test_rating_to_threshold_optimizes_and_serves_the_new_version(
     assert after != before, "the new prompt version did not change the output"
     assert after.startswith("- Since this morning I cannot log in"), after  # the liked style
     assert after.endswith("(following 2 rated examples)"), after
+    assert refused == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "example_app_loop.png"), full_page=True)
