@@ -20,7 +20,7 @@ from kaizen_fastapi.connectivity import ConnectivityMonitor
 from kaizen_fastapi.metrics import KaizenMetrics
 from kaizen_fastapi.settings import KaizenSettings
 from kaizen_sdk import AsyncCTClient, Prompt
-from kaizen_sdk.errors import CTConnectionError, CTError, CTNotFoundError
+from kaizen_sdk.errors import CTAuthError, CTConnectionError, CTError, CTNotFoundError
 
 __all__ = ["PromptResolver", "PromptUnavailableError"]
 
@@ -28,12 +28,17 @@ logger = logging.getLogger("kaizen_fastapi")
 
 
 class PromptUnavailableError(Exception):
-    """No prompt can be served for the task (or strict mode refuses the fallback)."""
+    """No prompt can be served for the task (or strict mode refuses the fallback).
 
-    def __init__(self, task: str, reason: str) -> None:
+    ``reason`` is for the app's log, never for its callers; ``retryable`` is False when a
+    retry cannot help (the API key was rejected, the task or its active prompt is missing).
+    """
+
+    def __init__(self, task: str, reason: str, *, retryable: bool = True) -> None:
         super().__init__(f"no prompt for task {task!r}: {reason}")
         self.task = task
         self.reason = reason
+        self.retryable = retryable
 
 
 class PromptResolver:
@@ -67,8 +72,9 @@ class PromptResolver:
         fallback = self._settings.fallback_prompts.get(task)
         try:
             prompt = await self._client.get_prompt(task, fallback=fallback)
-        except CTNotFoundError as exc:
-            prompt = self._configured_fallback(task, fallback, exc)
+        except (CTAuthError, CTNotFoundError) as exc:
+            self._monitor.report_rejection("prompt fetch", exc, task=task)
+            prompt = self._configured_fallback(task, fallback, exc, retryable=False)
         except CTError as exc:
             if isinstance(exc, CTConnectionError):
                 self._monitor.report_failure("prompt fetch", exc)
@@ -90,10 +96,12 @@ class PromptResolver:
             self._metrics.prompts_served += 1
         return prompt
 
-    def _configured_fallback(self, task: str, fallback: str | None, error: CTError) -> Prompt:
+    def _configured_fallback(
+        self, task: str, fallback: str | None, error: CTError, *, retryable: bool = True
+    ) -> Prompt:
         if fallback is None:
             self._metrics.inc("prompt_unavailable")
-            raise PromptUnavailableError(task, error.message) from error
+            raise PromptUnavailableError(task, error.message, retryable=retryable) from error
         return Prompt(id="fallback", task_id=task, prompt_text=fallback, is_fallback=True)
 
     async def warm(self, tasks: Iterable[str], time_limit: float) -> None:

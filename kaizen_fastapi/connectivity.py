@@ -1,7 +1,9 @@
 """Tracks whether the CT server is reachable and logs each transition once.
 
 Every part of the plugin that talks to the CT server reports what happened; only changes of
-state produce a log line (no secrets, no per-request noise).
+state produce a log line (no secrets, no per-request noise). An answer that a retry cannot
+change (the API key rejected, a task missing) is not "unreachable": it is logged once per
+cause, by what it means, with the server's own words.
 
 Example:
     >>> monitor = ConnectivityMonitor()
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import logging
 
+from kaizen_sdk.errors import CTAuthError, CTError
+
 __all__ = ["ConnectivityMonitor"]
 
 logger = logging.getLogger("kaizen_fastapi")
@@ -28,6 +32,25 @@ class ConnectivityMonitor:
     def __init__(self, base_url: str = "") -> None:
         self._base_url = base_url
         self.reachable = True
+        self._explained: set[tuple[str, str]] = set()
+
+    def report_rejection(self, operation: str, error: CTError, *, task: str = "") -> None:
+        """The CT server answered, refusing for a reason a retry will not fix."""
+        self.report_success(operation)
+        if isinstance(error, CTAuthError):
+            cause = ("api key", "")
+            text = (
+                "Kaizen: the CT server %s rejected the API key (HTTP %s: %s) during %s; "
+                "set KAIZEN_API_KEY to a valid key"
+            )
+            args: tuple[object, ...] = (self._base_url, error.status_code, error.message, operation)
+        else:
+            cause = ("not found", task)
+            text = "Kaizen: task %r not found on the CT server %s, or it has no active prompt (%s)"
+            args = (task, self._base_url, error.message)
+        if cause not in self._explained:
+            self._explained.add(cause)
+            logger.error(text, *args)
 
     def report_failure(self, operation: str, error: BaseException) -> None:
         """An operation could not reach the CT server."""

@@ -86,7 +86,8 @@ def read_active_prompt() -> Prompt:
     """The prompt the middleware (or ``uses_prompt``) resolved for the request being handled.
 
     Raises:
-        PromptUnavailableError: no prompt can be served (answered 503 by the middleware).
+        PromptUnavailableError: no prompt can be served (answered 503, or 502 when a retry
+            cannot help, by the middleware).
         KaizenPromptNotDeclaredError: the request is mapped to no task.
     """
     slot = current_request_prompt()
@@ -97,7 +98,7 @@ def read_active_prompt() -> Prompt:
             "Depends(uses_prompt('task_name'))."
         )
     if slot.prompt is None:
-        raise PromptUnavailableError(slot.task, slot.error or "no prompt resolved")
+        raise slot.error or PromptUnavailableError(slot.task, "no prompt resolved")
     return slot.prompt
 
 

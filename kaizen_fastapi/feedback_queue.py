@@ -36,7 +36,13 @@ from kaizen_fastapi.connectivity import ConnectivityMonitor
 from kaizen_fastapi.metrics import KaizenMetrics
 from kaizen_fastapi.queued_items import QueuedItem, SharedTexts
 from kaizen_sdk import AsyncCTClient, FeedbackItem, TraceItem
-from kaizen_sdk.errors import CTConnectionError, CTError, CTRateLimitError, CTServerError
+from kaizen_sdk.errors import (
+    CTAuthError,
+    CTConnectionError,
+    CTError,
+    CTRateLimitError,
+    CTServerError,
+)
 from kaizen_sdk.retry import RetryPolicy
 
 __all__ = ["DEFAULT_MAX_BYTES", "FULL_WARNING_INTERVAL", "Delivery", "DeliveryQueue"]
@@ -269,8 +275,12 @@ class DeliveryQueue:
         while True:
             try:
                 await send()
-            except _TRANSIENT_ERRORS as exc:
-                self._monitor.report_failure(f"{kind} delivery", exc)
+            except (*_TRANSIENT_ERRORS, CTAuthError) as exc:
+                # A rejected key may be restored on the server: keep the items, say why once.
+                if isinstance(exc, CTAuthError):
+                    self._monitor.report_rejection(f"{kind} delivery", exc)
+                else:
+                    self._monitor.report_failure(f"{kind} delivery", exc)
                 attempt = min(attempt + 1, 30)  # the back-off is capped long before
                 self._metrics.inc(f"{kind}_retried", count)
                 await asyncio.sleep(self._retry.backoff(attempt, random.uniform))

@@ -92,7 +92,7 @@ class KaizenPromptMiddleware:
                     if runtime.settings.strict:
                         await _unavailable(exc, scope, receive, send)
                         return
-                    slot.error = exc.reason
+                    slot.error = exc
         started = False
 
         def send_with_version(message: Message) -> Awaitable[None]:
@@ -154,11 +154,21 @@ class _Wiring:
 async def _unavailable(
     exc: PromptUnavailableError, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    response = problem_response(
-        503,
-        "Prompt unavailable",
-        f"No prompt can be served for task {exc.task!r}: {exc.reason}.",
-        instance=scope.get("path"),
-        headers={"Retry-After": "5"},
-    )
+    # The cause is in the app's log (ConnectivityMonitor); callers learn only whether to retry.
+    if exc.retryable:
+        response = problem_response(
+            503,
+            "Prompt unavailable",
+            "The service that provides this feature's prompt is unavailable; retry shortly.",
+            instance=scope.get("path"),
+            headers={"Retry-After": "5"},
+        )
+    else:
+        response = problem_response(
+            502,
+            "Prompt not configured",
+            "This feature has no prompt it can serve; retrying will not help until the "
+            "app's operator fixes its configuration.",
+            instance=scope.get("path"),
+        )
     await response(scope, receive, send)

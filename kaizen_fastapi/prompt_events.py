@@ -30,7 +30,9 @@ from httpx_sse import aconnect_sse
 
 from kaizen_fastapi.connectivity import ConnectivityMonitor
 from kaizen_fastapi.metrics import KaizenMetrics
+from kaizen_sdk.errors import CTAuthError, CTError, CTNotFoundError
 from kaizen_sdk.retry import RetryPolicy
+from kaizen_sdk.transport import error_from_response
 
 __all__ = ["EVENTS_PATH", "PromptChange", "PromptEventSubscriber"]
 
@@ -109,13 +111,17 @@ class PromptEventSubscriber:
             try:
                 await self._listen()
                 error: BaseException = ConnectionError("stream closed by the server")
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, CTError, ValueError) as exc:
                 error = exc
             self.first_attempt_done.set()
             if self.connected.is_set():  # it was up: start the back-off afresh
                 attempt = 0
                 self.connected.clear()
-            self._monitor.report_failure("prompt stream", error)
+            if isinstance(error, CTAuthError | CTNotFoundError):
+                # It answered: say what it said (API key rejected...), not "unreachable".
+                self._monitor.report_rejection("prompt stream", error)
+            else:
+                self._monitor.report_failure("prompt stream", error)
             self._metrics.inc("prompt_stream_reconnects")
             attempt += 1
             delay = self._retry.backoff(min(attempt, 30), random.uniform)
@@ -127,7 +133,9 @@ class PromptEventSubscriber:
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = self.last_event_id
         async with aconnect_sse(self._http, "GET", self._url, headers=headers) as source:
-            source.response.raise_for_status()
+            if source.response.is_error:
+                await source.response.aread()
+                raise error_from_response(source.response)
             self.connected.set()
             self.first_attempt_done.set()
             self._monitor.report_success("prompt stream")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
+from kaizen_fastapi.active_prompts import PromptUnavailableError
 from kaizen_sdk import Prompt
 
 __all__ = [
@@ -33,7 +34,8 @@ class RequestPrompt:
 
     task: str | None = None
     prompt: Prompt | None = None
-    error: str | None = None
+    error: PromptUnavailableError | None = None
+    """Why no prompt could be resolved, raised again where the prompt is asked for."""
 
 
 def prompt_header_value(prompt: Prompt) -> str:

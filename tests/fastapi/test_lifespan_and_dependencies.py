@@ -214,8 +214,10 @@ def test_declared_prompt_unavailable_gets_503_problem(
     with TestClient(app) as http:
         response = http.get("/needs-prompt")
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
     assert response.headers["content-type"] == "application/problem+json"
-    assert "no-fallback-task" in response.json()["detail"]
+    assert "retry shortly" in response.json()["detail"]
+    assert "no-fallback-task" not in response.text  # internals stay in the app's log
 
 
 def test_endpoint_urls_are_found_by_route_name_wherever_mounted() -> None:
