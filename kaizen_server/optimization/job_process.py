@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from kaizen_sdk.models import JobStatus
 from kaizen_server.db.engine import Database
@@ -42,6 +43,7 @@ from kaizen_server.optimization.result_handling import (
     pull_request_spec,
     store_version,
 )
+from kaizen_server.optimization.runner import CLAIMED_LINE
 from kaizen_server.optimization.settings import OptimizationSettings
 from kaizen_server.settings import ServerSettings, load_settings
 
@@ -75,14 +77,21 @@ async def _pipeline(
 
 
 async def run_job(
-    job_id: str, settings: ServerSettings, optimization: OptimizationSettings
+    job_id: str,
+    settings: ServerSettings,
+    optimization: OptimizationSettings,
+    on_claimed: Callable[[], None] = lambda: None,
 ) -> JobStatus | None:
-    """Run the job to a verdict; None when it was not PENDING (another runner has it)."""
+    """Run the job to a verdict; None when it was not PENDING (another runner has it).
+
+    ``on_claimed`` is called once the job is RUNNING (the runner's time limit starts then).
+    """
     started = time.monotonic()
     database = Database.connect(settings.database_url)
     try:
         if not await claim_job(database, job_id):
             return None
+        on_claimed()
         try:
             loaded = await load_job_inputs(database, job_id)
             inputs = OptimizationInputs(
@@ -158,7 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("dspy", "LiteLLM", "litellm", "optuna", "httpx"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     settings = load_settings()
-    status = asyncio.run(run_job(args[0], settings, OptimizationSettings()))
+    status = asyncio.run(
+        run_job(
+            args[0],
+            settings,
+            OptimizationSettings(),
+            on_claimed=lambda: print(CLAIMED_LINE, flush=True),
+        )
+    )
     if status is not None:
         print(f"job {args[0]}: {status.value}", file=sys.stderr)
     return 0

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 RESTARTED_MESSAGE = "The server restarted while the job was running; trigger it again."
 STOPPED_MESSAGE = "The server shut down while the job was running; trigger it again."
 STDERR_TAIL_CHARS = 2000
+JOB_START_LIMIT_S = 120.0
+"""Longest a job process may take to start and claim its job (imports included)."""
+CLAIMED_LINE = "kaizen-job-claimed"
+"""What the job process prints on stdout once the job is RUNNING: the time limit starts."""
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
@@ -43,6 +47,14 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
 def _last_line(stderr: bytes) -> str:
     lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     return lines[-1][-STDERR_TAIL_CHARS:] if lines else "no output"
+
+
+async def _until_claimed(stdout: asyncio.StreamReader) -> None:
+    """Wait until the job process says it claimed the job, or ends (it found nothing to do)."""
+    while True:
+        line = await stdout.readline()
+        if not line or line.strip() == CLAIMED_LINE.encode():
+            return
 
 
 class SubprocessJobRunner:
@@ -102,8 +114,26 @@ class SubprocessJobRunner:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
+    async def _kill_and_fail(
+        self,
+        process: asyncio.subprocess.Process,
+        job_id: str,
+        message: str,
+        metadata: dict[str, float],
+    ) -> None:
+        _kill_group(process)
+        await process.wait()
+        await finish_job(
+            self.database, job_id, JobStatus.FAILURE, error_message=message, metadata=metadata
+        )
+
     async def run(self, job_id: str) -> None:
-        """Run one job in a child process under the time limit, recording crashes and kills."""
+        """Run one job in a child process under the time limit, recording crashes and kills.
+
+        The time limit counts from the moment the child has claimed the job (RUNNING), so a
+        slow start (importing DSPy on a loaded machine) never kills a job still PENDING; the
+        start itself has its own bound, :data:`JOB_START_LIMIT_S`.
+        """
         limit = self.optimization.job_time_limit_s
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -112,24 +142,37 @@ class SubprocessJobRunner:
             job_id,
             env=self._child_env(),
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        stderr_reader = asyncio.create_task(process.stderr.read())
         try:
-            _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=limit)
-        except TimeoutError:
-            _kill_group(process)
-            await process.wait()
-            await finish_job(
-                self.database,
-                job_id,
-                JobStatus.FAILURE,
-                error_message=f"Time limit exceeded: the job ran longer than {limit:g} s "
-                "and was killed (KAIZEN_JOB_TIME_LIMIT_S).",
-                metadata={"time_limit_s": limit},
-            )
-            return
+            try:
+                await asyncio.wait_for(_until_claimed(process.stdout), timeout=JOB_START_LIMIT_S)
+            except TimeoutError:
+                await self._kill_and_fail(
+                    process,
+                    job_id,
+                    f"The job process did not start within {JOB_START_LIMIT_S:g} s and was killed.",
+                    {"start_limit_s": JOB_START_LIMIT_S},
+                )
+                return
+            stdout_drain = asyncio.create_task(process.stdout.read())  # a full pipe would block
+            try:
+                await asyncio.wait_for(process.wait(), timeout=limit)
+            except TimeoutError:
+                await self._kill_and_fail(
+                    process,
+                    job_id,
+                    f"Time limit exceeded: the job ran longer than {limit:g} s "
+                    "and was killed (KAIZEN_JOB_TIME_LIMIT_S).",
+                    {"time_limit_s": limit},
+                )
+                return
+            await stdout_drain
         except asyncio.CancelledError:
             _kill_group(process)
             with contextlib.suppress(Exception):
@@ -140,6 +183,10 @@ class SubprocessJobRunner:
                     )
                 )
             raise
+        finally:
+            if process.returncode is None:
+                _kill_group(process)
+            stderr = await asyncio.shield(stderr_reader)
         if process.returncode != 0:
             await finish_job(
                 self.database,

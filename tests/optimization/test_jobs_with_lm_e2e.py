@@ -112,13 +112,13 @@ def test_lm_endpoint_down_is_a_failure_with_a_readable_error(lm_server: CTServer
 
 @pytest.fixture
 def slow_stack(tmp_path: Path) -> Iterator[tuple[CTServerProcess, FakeLLM]]:
-    """A server whose LM never answers in time, with an 8 s job time limit (room for the job
-    process to start on a loaded machine)."""
+    """A server whose LM never answers in time, with a 4 s job time limit (counted from the
+    moment the job is RUNNING, however long its process took to start)."""
     with FakeLLM(delay_s=20.0) as fake:
         env = {
             "KAIZEN_LLM_API_BASE": fake.api_base,
             "KAIZEN_LLM_NUM_RETRIES": "0",
-            "KAIZEN_JOB_TIME_LIMIT_S": "8",
+            "KAIZEN_JOB_TIME_LIMIT_S": "4",
         }
         with running_ct_server(
             f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}", tmp_path, env
