@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from example_app.llm import LLM
+from example_app.problems import PROBLEM_RESPONSES
 from example_app.samples import SAMPLE_TICKETS, SampleTicket
 from example_app.settings import ExampleSettings
 from kaizen_fastapi import (
@@ -72,7 +73,9 @@ def require_admin_actions(settings: Settings) -> None:
         raise AdminActionsDisabledError("EXAMPLE_ALLOW_ACTIVATION is false on this app.")
 
 
-router = APIRouter(prefix="/api", tags=["example"], route_class=KaizenRoute)  # ActivePrompt: ~free
+router = APIRouter(
+    prefix="/api", tags=["example"], route_class=KaizenRoute, responses=PROBLEM_RESPONSES
+)  # ActivePrompt: ~free
 
 
 class AppConfig(BaseModel):

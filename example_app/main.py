@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from example_app.api import AdminActionsDisabledError
 from example_app.api import router as api_router
@@ -35,6 +36,7 @@ from example_app.llm import LLMError, build_llm
 from example_app.problems import (
     admin_disabled_handler,
     ct_error_handler,
+    http_error_handler,
     llm_error_handler,
     validation_error_handler,
 )
@@ -89,6 +91,7 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
     app.add_exception_handler(LLMError, llm_error_handler)
     app.add_exception_handler(AdminActionsDisabledError, admin_disabled_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Same-origin scripts and styles only, no framing, nosniff; oversized headers get 431.
     app.add_middleware(SecurityHeadersMiddleware)

@@ -7,22 +7,51 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kaizen_fastapi.problems import Problem, allowed_methods
 from kaizen_sdk import CTConnectionError, CTError, CTNotFoundError
 
 __all__ = [
+    "PROBLEM_RESPONSES",
     "admin_disabled_handler",
     "ct_error_handler",
+    "http_error_handler",
     "llm_error_handler",
     "problem",
     "validation_error_handler",
 ]
 
 
-def problem(status: int, title: str, detail: str, instance: str | None = None) -> JSONResponse:
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {PROBLEM_TYPE: {}}}
+
+
+PROBLEM_TYPE = "application/problem+json"
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not JSON"),
+    403: _documented("Admin actions are switched off (EXAMPLE_ALLOW_ACTIVATION=false)"),
+    404: _documented("Not found on the CT server"),
+    422: _documented("Invalid request (the detail names the field)"),
+    431: _documented("Request headers over the size limit"),
+    502: _documented("The LLM or the CT server failed"),
+    503: _documented("The CT server is unreachable; retry shortly"),
+}
+"""Error responses of the app's own endpoints, for the OpenAPI schema."""
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """An ``application/problem+json`` response."""
     body = {
         "type": "about:blank",
@@ -31,7 +60,7 @@ def problem(status: int, title: str, detail: str, instance: str | None = None) -
         "detail": detail,
         "instance": instance,
     }
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_TYPE)
 
 
 async def ct_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -66,3 +95,12 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         for error in exc.errors()
     )
     return problem(422, "Invalid request", detail or "The request is invalid.", request.url.path)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's HTTP errors (404, 405...) as problems; a 405 lists every allowed method."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(exc.status_code, str(exc.detail), str(exc.detail), request.url.path, headers)

@@ -12,12 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ConfigDict
+from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from kaizen_sdk.models import Problem as WireProblem
 from kaizen_sdk.models import ProblemFieldError
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "FieldError", "Problem", "problem_response"]
+__all__ = ["PROBLEM_MEDIA_TYPE", "FieldError", "Problem", "allowed_methods", "problem_response"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -65,3 +67,22 @@ def problem_response(
     return JSONResponse(
         content, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
     )
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path (for ``Allow``).
+
+    FastAPI has one route per method, and Starlette's 405 names only the first one's; each
+    method is asked of the app's routes (included routers too) through ``matches``.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]

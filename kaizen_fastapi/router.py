@@ -29,12 +29,14 @@ import math
 import os
 from collections.abc import Callable, Coroutine
 from functools import partial
+from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
@@ -168,6 +170,7 @@ def _problem_doc(description: str) -> dict[str, Any]:
 
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc("The body is not JSON, or the client disconnected before sending it."),
     401: _problem_doc("Missing, forged or expired feedback token."),
     409: _problem_doc("The feedback token was already used."),
     413: _problem_doc("Request body too large."),
@@ -209,6 +212,14 @@ class _PublicEndpointRoute(APIRoute):
                 )
             except RequestValidationError as exc:
                 return _validation_problem(exc, request.url.path)
+            except HTTPException as exc:  # FastAPI's own, e.g. 400 for a body that is not JSON
+                return problem_response(
+                    exc.status_code,
+                    HTTPStatus(exc.status_code).phrase,
+                    str(exc.detail),
+                    instance=request.url.path,
+                    headers=exc.headers,
+                )
 
         return guarded
 

@@ -1,7 +1,9 @@
 """Request bodies of the CT server API (the response models live in ``kaizen_sdk.models``).
 
 Every body rejects what a database could not store: NUL characters, NaN/Infinity, numbers
-beyond the column range, absurdly deep JSON. So bad input is a 422, never a 500.
+beyond the column range, absurdly deep JSON. So bad input is a 422, never a 500. Numbers and
+booleans are strict: ``"5"``, ``true`` for a number or ``1`` for a boolean are refused, not
+converted, as the OpenAPI schema says.
 
 Example:
     >>> FeedbackCreate(task_id="summarize_ticket", score=0.9, metadata_={"user": "u1"}).metadata
@@ -18,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -65,6 +68,11 @@ TaskRef = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT)]
 LongText = Annotated[str, StringConstraints(max_length=MAX_LONG_TEXT)]
 JsonObject = dict[str, Any]
+RepositoryReference = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+BranchName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$"),
+]
 
 
 class RequestModel(BaseModel):
@@ -101,18 +109,23 @@ class TaskFields(RequestModel):
         alias="schema_json",
         description="Inputs of the task: {name: type} or a JSON Schema with `properties`.",
     )
-    feedback_threshold: int = Field(default=50, ge=1, le=_MAX_INT)
-    feedback_retention_limit: int | None = Field(default=None, ge=1, le=_MAX_INT)
+    feedback_threshold: int = Field(default=50, strict=True, ge=1, le=_MAX_INT)
+    feedback_retention_limit: int | None = Field(default=None, strict=True, ge=1, le=_MAX_INT)
     evaluator_config: JsonObject | None = None
     teacher_model: ShortText | None = None
     judge_model: ShortText | None = None
     module_type: ShortText | None = None
-    cost_budget: float | None = Field(default=None, ge=0.0, le=1e9)
-    github_repo: ShortText | None = None
-    github_base_branch: ShortText | None = None
-    prompt_path: ShortText | None = None
+    cost_budget: float | None = Field(default=None, strict=True, ge=0.0, le=1e9)
+    github_repo: RepositoryReference | None = Field(
+        default=None,
+        description="`owner/name` on GitHub, or a repository name under KAIZEN_PR_REPO_DIR.",
+    )
+    github_base_branch: BranchName | None = None
+    prompt_path: RepositoryReference | None = Field(
+        default=None, description="Relative path of the prompt file inside the repository."
+    )
     prompt_format: Literal["text", "json", "yaml"] | None = None
-    auto_activate: bool = False
+    auto_activate: StrictBool = False
     activation_margin: Score = 0.0
 
     @field_validator("github_repo")
@@ -160,7 +173,7 @@ class TaskUpdate(TaskFields):
     )
 
     name: TaskName | None = None
-    feedback_threshold: int = Field(default=50, ge=1, le=_MAX_INT)
+    feedback_threshold: int = Field(default=50, strict=True, ge=1, le=_MAX_INT)
 
 
 class FeedbackCreate(RequestModel):
@@ -222,8 +235,8 @@ class TraceCreate(RequestModel):
     prompt_text: LongText | None = None
     response_text: LongText | None = None
     model: ShortText | None = None
-    tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-    latency_ms: float | None = Field(default=None, ge=0.0, le=MAX_LATENCY_MS)
+    tokens: int | None = Field(default=None, strict=True, ge=0, le=MAX_TOKENS)
+    latency_ms: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_LATENCY_MS)
     inputs: JsonObject | None = None
     prompt_version_id: uuid.UUID | None = None
     metadata: JsonObject | None = Field(
@@ -259,7 +272,7 @@ class PromptVersionCreate(RequestModel):
     )
 
     prompt_text: Annotated[str, StringConstraints(min_length=1, max_length=1_000_000)]
-    activate: bool = False
+    activate: StrictBool = False
     eval_score: Score | None = None
 
 

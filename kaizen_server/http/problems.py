@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kaizen_fastapi.problems import allowed_methods
 from kaizen_sdk.models import Problem
 from kaizen_server.services.errors import ServiceError
 
@@ -65,9 +66,12 @@ def _documented(description: str) -> dict[str, Any]:
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not JSON"),
     401: _documented("Missing, unknown or revoked X-API-Key"),
     404: _documented("Task, prompt, version, job or trace not found"),
+    409: _documented("Conflicts with stored data (a duplicate name, a job not in that state)"),
     413: _documented("Request body over the size limit"),
+    431: _documented("Request headers over the size limit"),
     422: _documented("Invalid request (the detail names the field)"),
 }
 """Error responses shared by every authenticated route, for the OpenAPI schema."""
@@ -137,11 +141,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
-            exc.status_code,
-            str(exc.detail),
-            instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            exc.status_code, str(exc.detail), instance=request.url.path, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)

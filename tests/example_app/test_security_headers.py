@@ -64,3 +64,12 @@ def test_ct_server_answers_carry_security_headers_and_bound_headers(
         big = client.get("/api/v1/tasks", headers=BIG_HEADERS)
         assert big.status_code == 431
         assert big.headers["content-type"] == "application/problem+json"
+
+
+def test_a_405_of_the_example_app_is_a_problem_naming_the_allowed_methods(
+    example_app: RunningApp,
+) -> None:
+    response = httpx.put(f"{example_app.url}/api/summarize", json={})
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "POST" in response.headers["allow"]

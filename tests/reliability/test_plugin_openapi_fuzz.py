@@ -19,4 +19,8 @@ def test_plugin_router_never_answers_5xx(seeded_ct: CTServerProcess) -> None:
             max_examples=MAX_EXAMPLES,
             include=lambda path: path.startswith("/kaizen/"),
         )
-    assert {"POST /kaizen/feedback", "POST /kaizen/score"} <= set(tested), tested
+    assert {
+        f"POST /kaizen/{name} ({mode})"
+        for name in ("feedback", "score")
+        for mode in ("positive", "negative")
+    } <= set(tested), tested

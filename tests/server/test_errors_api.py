@@ -114,3 +114,19 @@ def test_bad_query_and_header_values(any_ct_server: CTServerProcess) -> None:
             422,
             "Last-Event-ID",
         )
+
+
+def test_405_lists_every_method_of_the_path(any_ct_server: CTServerProcess) -> None:
+    with any_ct_server.client() as client:
+        for path, expected in [
+            ("/api/v1/tasks", {"GET", "POST"}),
+            ("/api/v1/feedback", {"GET", "POST"}),
+        ]:
+            response = client.put(path, json={})
+            assert response.status_code == 405, path
+            assert response.headers["content-type"] == "application/problem+json"
+            assert expected <= {m.strip() for m in response.headers["allow"].split(",")}, path
+        task = make_task(client)
+        response = client.put(f"/api/v1/tasks/{task['id']}", json={})
+        allowed = {m.strip() for m in response.headers["allow"].split(",")}
+        assert {"GET", "PATCH", "DELETE"} <= allowed

@@ -1,5 +1,9 @@
-"""schemathesis over a live server's OpenAPI schema: no generated request gets a 5xx, and
-every 4xx is an RFC 7807 problem. Shared by the CT server's and the plugin router's fuzz tests.
+"""schemathesis over a live server's OpenAPI schema: no generated request gets a 5xx, every
+4xx is an RFC 7807 problem, and the answers conform to the schema (:data:`CONFORMANCE_CHECKS`:
+documented status codes and content types, schema-violating requests refused, ``Allow`` on
+405, unsupported methods refused). Requests are generated from the schema (positive) and
+against it (negative). Shared by the CT server's, the plugin router's and the example app's
+fuzz tests.
 
 schemathesis' hypothesis strategies are run directly (its pytest plugin's ``from_fixture``
 does not support this pytest version).
@@ -15,9 +19,76 @@ from collections.abc import Callable, Mapping
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import load_all_checks
+from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
+from schemathesis.schemas import APIOperation
+from schemathesis.specs.openapi import checks
 
-__all__ = ["fuzz_operations"]
+__all__ = ["CONFORMANCE_CHECKS", "fuzz_operations"]
+
+SIZE_REJECTIONS = frozenset({413, 431})
+"""Refusals of a request too large to read (schemathesis counts them as acceptance)."""
+
+load_all_checks()
+CONFORMANCE_CHECKS = [
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.negative_data_rejection,
+    checks.allow_header_conformance,
+    checks.unsupported_method,
+]
+"""What ``schemathesis --checks all`` reports on our apps, but ``positive_data_acceptance``
+(values the schema cannot express are refused by design: NUL characters, cursors not issued
+by the server, names of missing things) and the stateful ``use_after_free`` family."""
+
+
+def _check_case(case: Case, headers: Mapping[str, str], mode: GenerationMode) -> None:
+    """Send ``case``; its answer: no 5xx, a problem for every 4xx, conformance checks."""
+    # Real credentials where the case sends the header; a negative case that left a
+    # required header out keeps it out (and must be refused).
+    sent = {
+        name: value
+        for name, value in headers.items()
+        if mode is GenerationMode.POSITIVE or name in (case.headers or {})
+    }
+    response = case.call(headers=sent, timeout=10)
+    label = f"{case.method} {case.formatted_path}"
+    assert response.status_code < 500, (label, case.body, response.text)
+    if response.status_code >= 400:
+        content_type = (response.headers.get("content-type") or [""])[0]
+        assert content_type.startswith("application/problem+json"), (
+            label,
+            response.status_code,
+            response.text[:300],
+        )
+    if response.status_code not in SIZE_REJECTIONS:  # refused, before any schema
+        case.validate_response(response, checks=CONFORMANCE_CHECKS, headers=sent)
+
+
+def _fuzz(
+    operation: APIOperation, mode: GenerationMode, headers: Mapping[str, str], max_examples: int
+) -> bool:
+    """Run ``max_examples`` cases of ``operation``; False when ``mode`` has none to make."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def conforms(case: Case) -> None:
+        _check_case(case, headers, mode)
+
+    try:
+        conforms()
+    except Unsatisfiable:  # no parameter or body to violate: nothing negative to send
+        assert mode is GenerationMode.NEGATIVE, operation.path
+        return False
+    return True
 
 
 def fuzz_operations(
@@ -27,29 +98,15 @@ def fuzz_operations(
     include: Callable[[str], bool] = lambda _path: True,
     headers: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Fuzz every operation whose path ``include`` accepts; the ``"METHOD /path"`` fuzzed."""
+    """Fuzz every operation whose path ``include`` accepts, with cases that follow the schema
+    and cases that violate it; returns the ``"METHOD /path (mode)"`` fuzzed."""
     schema = schemathesis.openapi.from_url(schema_url)
     tested = []
-    for operation in [result.ok() for result in schema.get_all_operations()]:
+    for result in schema.get_all_operations():
+        operation = result.ok()  # type: ignore[union-attr]
         if not include(operation.path):
             continue
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=max_examples,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
-        def no_server_error(case: Case) -> None:
-            response = case.call(headers=dict(headers or {}), timeout=10)
-            label = f"{case.method} {case.formatted_path}"
-            assert response.status_code < 500, (label, case.body, response.text)
-            if response.status_code >= 400:
-                content_type = (response.headers.get("content-type") or [""])[0]
-                assert content_type.startswith("application/problem+json"), label
-
-        no_server_error()
-        tested.append(f"{operation.method.upper()} {operation.path}")
+        for mode in GenerationMode:
+            if _fuzz(operation, mode, dict(headers or {}), max_examples):
+                tested.append(f"{operation.method.upper()} {operation.path} ({mode.value})")
     return tested
