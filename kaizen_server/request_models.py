@@ -37,6 +37,7 @@ from kaizen_sdk.wire_values import (
     all_storable,
     first_unstorable,
 )
+from kaizen_server.optimization.plan import check_evaluator_config
 from kaizen_server.optimization.publishing.targets import (
     normalize_branch,
     normalize_prompt_path,
@@ -132,6 +133,13 @@ class TaskFields(RequestModel):
     @classmethod
     def _repository(cls, value: str | None) -> str | None:
         return None if value is None else normalize_repository(value)
+
+    @field_validator("evaluator_config")
+    @classmethod
+    def _evaluator_config(cls, value: JsonObject | None) -> JsonObject | None:
+        if value is not None:
+            check_evaluator_config(value)
+        return value
 
     @field_validator("github_base_branch")
     @classmethod

@@ -30,14 +30,18 @@ import dspy
 from kaizen_sdk.models import Task
 from kaizen_server.optimization.cost import CallEstimate, estimate_calls, estimate_cost
 from kaizen_server.optimization.dataset import FeedbackRow, gold_examples, split_examples
-from kaizen_server.optimization.errors import NotEnoughFeedbackError
+from kaizen_server.optimization.errors import NotEnoughFeedbackError, OptimizationError
 from kaizen_server.optimization.lm import build_lm, check_lm, use_job_cache
 from kaizen_server.optimization.metric import JudgeMetric, Metric, SimilarityMetric
 from kaizen_server.optimization.optimizers import OPTIMIZER_LABELS, compile_program
 from kaizen_server.optimization.plan import RunPlan, evaluator_config_of, plan_run
 from kaizen_server.optimization.program import build_program, evaluate_program, only_predictor
 from kaizen_server.optimization.render import instructions_of, program_state, render_program
-from kaizen_server.optimization.settings import OptimizationSettings, get_optimization_settings
+from kaizen_server.optimization.settings import (
+    OptimizationSettings,
+    api_base_allowed,
+    get_optimization_settings,
+)
 from kaizen_server.optimization.signature import SignatureSpec
 from kaizen_server.optimization.usage import UsageSummary, UsageTracker
 
@@ -165,6 +169,11 @@ def run_optimization(
         work_dir = inputs.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         use_job_cache(work_dir / "dspy-cache")
         teacher = judge = None
+        if config.api_base is not None and not api_base_allowed(config.api_base, settings):
+            raise OptimizationError(  # a row stored before the rule, or settings changed since
+                f"evaluator_config.api_base {config.api_base!r} is not an endpoint this server "
+                "allows (KAIZEN_LLM_API_BASE or KAIZEN_LLM_ALLOWED_API_BASES)"
+            )
         if plan.teacher_model is not None:
             teacher = build_lm(plan.teacher_model, settings, config.api_base)
             if plan.judge_model is not None:

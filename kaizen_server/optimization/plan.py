@@ -20,7 +20,11 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kaizen_sdk.models import Task
-from kaizen_server.optimization.settings import OptimizationSettings, get_optimization_settings
+from kaizen_server.optimization.settings import (
+    OptimizationSettings,
+    api_base_allowed,
+    get_optimization_settings,
+)
 
 __all__ = [
     "MIN_EXAMPLES_FOR_VALIDATION",
@@ -78,6 +82,26 @@ class EvaluatorConfig(BaseModel):
     seed: int = 0
     api_base: str | None = None
     """OpenAI-compatible endpoint of this task's models (overrides ``KAIZEN_LLM_API_BASE``)."""
+
+
+def check_evaluator_config(
+    value: dict[str, object], settings: OptimizationSettings | None = None
+) -> EvaluatorConfig:
+    """``value`` as an :class:`EvaluatorConfig`; raises ``ValueError`` naming the problem,
+    including an ``api_base`` the server does not allow (see ``api_base_allowed``)."""
+    try:
+        config = EvaluatorConfig.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"{where}: {first['msg']}") from None
+    settings = settings or get_optimization_settings()
+    if config.api_base is not None and not api_base_allowed(config.api_base, settings):
+        raise ValueError(
+            "api_base: not an endpoint this server allows (KAIZEN_LLM_API_BASE or "
+            "KAIZEN_LLM_ALLOWED_API_BASES)"
+        )
+    return config
 
 
 def evaluator_config_of(task: Task) -> EvaluatorConfig:

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kaizen_server.optimization.pricing import ModelPrice
 
-__all__ = ["OptimizationSettings", "get_optimization_settings"]
+__all__ = ["OptimizationSettings", "api_base_allowed", "get_optimization_settings"]
 
 
 class OptimizationSettings(BaseSettings):
@@ -36,6 +36,9 @@ class OptimizationSettings(BaseSettings):
     """OpenAI-compatible endpoint (``http://host:port/v1``) for every model; None -> provider."""
     llm_api_key: str | None = None
     """API key sent to ``llm_api_base`` (or the provider)."""
+    llm_allowed_api_bases: list[str] = Field(default_factory=list)
+    """Further endpoints a task's ``evaluator_config.api_base`` may name (JSON list); a task
+    can name no other host, since its jobs would send ``llm_api_key`` there."""
     llm_timeout_s: float = 60.0
     llm_num_retries: int = 1
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
@@ -57,6 +60,22 @@ class OptimizationSettings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     pr_repo_dir: Path | None = None
     """Base folder for local-git pull requests when a task's ``github_repo`` is a bare name."""
+
+
+def api_base_allowed(api_base: str, settings: OptimizationSettings) -> bool:
+    """True when a task may send its LM calls to ``api_base``: ``KAIZEN_LLM_API_BASE`` or one
+    of ``KAIZEN_LLM_ALLOWED_API_BASES`` (compared without a trailing slash).
+
+    Example:
+        >>> api_base_allowed("http://169.254.169.254/v1", OptimizationSettings())
+        False
+        >>> api_base_allowed("http://llm:8080/v1/", OptimizationSettings(llm_api_base="http://llm:8080/v1"))
+        True
+    """
+    allowed = {
+        base.rstrip("/") for base in [*settings.llm_allowed_api_bases, settings.llm_api_base or ""]
+    }
+    return bool(api_base) and api_base.rstrip("/") in allowed
 
 
 @lru_cache(maxsize=1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,6 @@ import pytest
 from tests.optimization.job_helpers import create_task, only_job, post_feedback, watch_job
 from tests.support.ct_server import CTServerProcess, running_ct_server
 from tests.support.fake_llm import DEFAULT_MARKER, FakeLLM
-from tests.support.ports import free_port
 
 BASELINE = "Summarize the ticket."
 
@@ -23,12 +24,38 @@ def fake_llm() -> Iterator[FakeLLM]:
         yield fake
 
 
+DEAD_LM = "http://127.0.0.1:9/v1"
+"""An endpoint nothing listens on (the discard port), allowed for tasks of ``lm_server``."""
+
+
+def test_a_task_cannot_send_its_lm_calls_to_a_host_the_server_does_not_allow(
+    lm_server: CTServerProcess,
+) -> None:
+    with lm_server.client() as client:
+        for config, fragment in [
+            ({"api_base": "http://169.254.169.254/latest/v1"}, "evaluator_config"),
+            ({"api_base": "https://attacker.example/v1"}, "not an endpoint this server allows"),
+            ({"max_trials": "many"}, "max_trials"),
+        ]:
+            name = f"lm-target-{uuid.uuid4().hex[:8]}"
+            created = client.post("/api/v1/tasks", json={"name": name, "evaluator_config": config})
+            assert created.status_code == 422, created.text
+            assert fragment in created.json()["detail"]
+            assert client.get(f"/api/v1/tasks/{name}").status_code == 404
+        allowed = create_task(client, evaluator_config={"api_base": DEAD_LM + "/"})
+        assert allowed["evaluator_config"] == {"api_base": DEAD_LM + "/"}
+
+
 @pytest.fixture(scope="module")
 def lm_server(
     fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CTServerProcess]:
     workdir = tmp_path_factory.mktemp("ct-lm")
-    env = {"KAIZEN_LLM_API_BASE": fake_llm.api_base, "KAIZEN_LLM_NUM_RETRIES": "0"}
+    env = {
+        "KAIZEN_LLM_API_BASE": fake_llm.api_base,
+        "KAIZEN_LLM_NUM_RETRIES": "0",
+        "KAIZEN_LLM_ALLOWED_API_BASES": json.dumps([DEAD_LM]),
+    }
     with running_ct_server(f"sqlite+aiosqlite:///{workdir / 'kaizen.db'}", workdir, env) as server:
         yield server
 
@@ -94,9 +121,8 @@ def test_not_better_by_the_margin_stays_a_draft(lm_server: CTServerProcess) -> N
 
 
 def test_lm_endpoint_down_is_a_failure_with_a_readable_error(lm_server: CTServerProcess) -> None:
-    dead = f"http://127.0.0.1:{free_port()}/v1"
     task = _task_with_baseline(
-        lm_server, feedback_threshold=1000, evaluator_config={"api_base": dead}
+        lm_server, feedback_threshold=1000, evaluator_config={"api_base": DEAD_LM}
     )
     with lm_server.client() as client:
         post_feedback(client, str(task["id"]), 12)
@@ -104,7 +130,7 @@ def test_lm_endpoint_down_is_a_failure_with_a_readable_error(lm_server: CTServer
         final = watch_job(client, job_id).job
         assert final["status"] == "FAILURE"
         assert final["error_message"].startswith(
-            f"The teacher model 'openai/fake-teacher' at {dead} could not be reached"
+            f"The teacher model 'openai/fake-teacher' at {DEAD_LM} could not be reached"
         )
         assert final["prompt_version_id"] is None
         assert len(client.get(f"/api/v1/prompts/{task['id']}/versions").json()) == 1
@@ -183,8 +209,9 @@ def test_time_limit_kills_the_job_and_a_restart_fails_a_running_job(
 def test_a_failed_auto_job_waits_for_a_new_threshold_of_feedback(
     lm_server: CTServerProcess,
 ) -> None:
-    dead = f"http://127.0.0.1:{free_port()}/v1"
-    task = _task_with_baseline(lm_server, feedback_threshold=5, evaluator_config={"api_base": dead})
+    task = _task_with_baseline(
+        lm_server, feedback_threshold=5, evaluator_config={"api_base": DEAD_LM}
+    )
     with lm_server.client() as client:
         post_feedback(client, str(task["id"]), 5)
         first = only_job(client, str(task["id"]))
