@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kaizen_fastapi.problems import Problem, allowed_methods
+from kaizen_fastapi.problems import allowed_methods, problem_doc
 from kaizen_sdk import CTConnectionError, CTError, CTNotFoundError
 
 __all__ = [
@@ -28,19 +28,15 @@ __all__ = [
 ]
 
 
-def _documented(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {PROBLEM_TYPE: {}}}
-
-
 PROBLEM_TYPE = "application/problem+json"
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _documented("The body is not JSON"),
-    403: _documented("Admin actions are switched off (EXAMPLE_ALLOW_ACTIVATION=false)"),
-    404: _documented("Not found on the CT server"),
-    422: _documented("Invalid request (the detail names the field)"),
-    431: _documented("Request headers over the size limit"),
-    502: _documented("The LLM or the CT server failed"),
-    503: _documented("The CT server is unreachable; retry shortly"),
+    400: problem_doc("The body is not JSON"),
+    403: problem_doc("Admin actions are switched off (EXAMPLE_ALLOW_ACTIVATION=false)"),
+    404: problem_doc("Not found on the CT server"),
+    422: problem_doc("Invalid request (the detail names the field)"),
+    431: problem_doc("Request headers over the size limit"),
+    502: problem_doc("The LLM or the CT server failed"),
+    503: problem_doc("The CT server is unreachable; retry shortly"),
 }
 """Error responses of the app's own endpoints, for the OpenAPI schema."""
 

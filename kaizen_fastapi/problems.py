@@ -19,7 +19,14 @@ from starlette.routing import Match
 from kaizen_sdk.models import Problem as WireProblem
 from kaizen_sdk.models import ProblemFieldError
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "FieldError", "Problem", "allowed_methods", "problem_response"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "FieldError",
+    "Problem",
+    "allowed_methods",
+    "problem_doc",
+    "problem_response",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -44,6 +51,16 @@ class Problem(WireProblem):
             ]
         }
     )
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry: a problem+json body described by ``description``.
+
+    Example:
+        >>> problem_doc("Too many requests.")["content"]
+        {'application/problem+json': {}}
+    """
+    return {"model": Problem, "description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
 
 def problem_response(

@@ -43,7 +43,7 @@ from starlette.types import Message
 from kaizen_fastapi.dependencies import KaizenNotRunningError, get_kaizen_runtime
 from kaizen_fastapi.fixed_path_router import FixedPathRouter
 from kaizen_fastapi.lifespan import kaizen_lifespan, runtime_from_state
-from kaizen_fastapi.problems import FieldError, Problem, problem_response
+from kaizen_fastapi.problems import FieldError, problem_doc, problem_response
 from kaizen_fastapi.runtime import ClientFactory, KaizenRuntime, default_client
 from kaizen_fastapi.settings import KaizenSettings
 from kaizen_fastapi.tokens import ExpiredTokenError, FeedbackTokenError, TokenClaims
@@ -161,22 +161,14 @@ class _ProblemError(Exception):
         self.status, self.title, self.detail, self.headers = status, title, detail, headers
 
 
-def _problem_doc(description: str) -> dict[str, Any]:
-    return {
-        "model": Problem,
-        "description": description,
-        "content": {"application/problem+json": {}},
-    }
-
-
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_doc("The body is not JSON, or the client disconnected before sending it."),
-    401: _problem_doc("Missing, forged or expired feedback token."),
-    409: _problem_doc("The feedback token was already used."),
-    413: _problem_doc("Request body too large."),
-    422: _problem_doc("Invalid body: unknown field, score outside [0, 1], comment too long."),
-    429: _problem_doc("Too many requests from this client; see Retry-After."),
-    503: _problem_doc("Feedback queue full; retry after Retry-After seconds."),
+    400: problem_doc("The body is not JSON, or the client disconnected before sending it."),
+    401: problem_doc("Missing, forged or expired feedback token."),
+    409: problem_doc("The feedback token was already used."),
+    413: problem_doc("Request body too large."),
+    422: problem_doc("Invalid body: unknown field, score outside [0, 1], comment too long."),
+    429: problem_doc("Too many requests from this client; see Retry-After."),
+    503: problem_doc("Feedback queue full; retry after Retry-After seconds."),
 }
 
 

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -74,6 +76,14 @@ BranchName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$"),
 ]
+
+
+_PUBLISHING_TARGETS: dict[str, Callable[[str], str]] = {
+    "github_repo": normalize_repository,
+    "github_base_branch": normalize_branch,
+    "prompt_path": normalize_prompt_path,
+}
+"""Task fields naming where a pull request goes, and the check that normalizes each."""
 
 
 class RequestModel(BaseModel):
@@ -129,10 +139,10 @@ class TaskFields(RequestModel):
     auto_activate: StrictBool = False
     activation_margin: Score = 0.0
 
-    @field_validator("github_repo")
+    @field_validator(*_PUBLISHING_TARGETS)
     @classmethod
-    def _repository(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_repository(value)
+    def _publishing_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _PUBLISHING_TARGETS[info.field_name or ""](value)
 
     @field_validator("evaluator_config")
     @classmethod
@@ -140,16 +150,6 @@ class TaskFields(RequestModel):
         if value is not None:
             check_evaluator_config(value)
         return value
-
-    @field_validator("github_base_branch")
-    @classmethod
-    def _branch(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_branch(value)
-
-    @field_validator("prompt_path")
-    @classmethod
-    def _prompt_path(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_prompt_path(value)
 
 
 class TaskCreate(TaskFields):

@@ -147,12 +147,18 @@ def test_stored_prompt_paths_outside_the_repository_are_refused(
     assert "kaizen/" not in _git(work_repo, "branch", "--list")
 
 
+def _symlink(link: Path, target: Path) -> None:
+    """``link`` -> ``target``, creating the folders of both as needed."""
+    target.mkdir(parents=True, exist_ok=True)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
 def test_a_symlink_in_the_repository_cannot_lead_the_write_outside(
     work_repo: Path, tmp_path: Path
 ) -> None:
     outside = tmp_path / "outside"
-    outside.mkdir()
-    (work_repo / "linked").symlink_to(outside)
+    _symlink(work_repo / "linked", outside)
     _git(work_repo, "add", "linked")
     _git(work_repo, "commit", "--quiet", "-m", "a symlink out of the repository")
     with pytest.raises(PullRequestError, match="resolves outside"):
@@ -164,8 +170,7 @@ def test_a_repository_symlinked_from_outside_the_folder_is_refused(
     work_repo: Path, tmp_path: Path
 ) -> None:
     base = tmp_path / "repos"
-    base.mkdir()
-    (base / "app").symlink_to(work_repo)
+    _symlink(base / "app", work_repo)
     with pytest.raises(PullRequestError, match="outside KAIZEN_PR_REPO_DIR"):
         open_pull_request(_spec("app"), OptimizationSettings(pr_repo_dir=base))
 
