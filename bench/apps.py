@@ -2,7 +2,7 @@
 
 * ``plain``: ``GET /summarize`` answering constant JSON, no Kaizen (the baseline).
 * ``plugin``: the same endpoint with the full plugin (``kaizen_router``, the prompt
-  middleware, ``ActivePrompt`` on routes declared with ``KaizenRoute``), plus
+  middleware, ``ActivePrompt`` as a plain dependency), plus
   ``POST /issue-tokens?count=N`` (records N LLM calls,
   returns their feedback tokens), ``GET /traced`` (prompt + recorded call, for the memory
   soak) and ``GET /kaizen-stats`` (prompt-cache counters, pending deliveries).
@@ -23,7 +23,6 @@ from kaizen_fastapi import (
     ActivePrompt,
     KaizenClient,
     KaizenPromptMiddleware,
-    KaizenRoute,
     get_kaizen_runtime,
     kaizen_router,
     record_llm_call,
@@ -57,7 +56,6 @@ def plugin_base(*, middleware: bool = True) -> FastAPI:
 
 def _plugin() -> FastAPI:
     app = plugin_base()
-    app.router.route_class = KaizenRoute  # ActivePrompt without FastAPI's dependency solver
 
     @app.get("/summarize")
     async def summarize(prompt: ActivePrompt) -> dict[str, Any]:

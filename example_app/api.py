@@ -27,7 +27,6 @@ from kaizen_fastapi import (
     FEEDBACK_ROUTE_NAME,
     ActivePrompt,
     KaizenClient,
-    KaizenRoute,
     record_llm_call,
 )
 from kaizen_sdk import Job, OptimizeResult, Prompt, Task
@@ -73,9 +72,7 @@ def require_admin_actions(settings: Settings) -> None:
         raise AdminActionsDisabledError("EXAMPLE_ALLOW_ACTIVATION is false on this app.")
 
 
-router = APIRouter(
-    prefix="/api", tags=["example"], route_class=KaizenRoute, responses=PROBLEM_RESPONSES
-)  # ActivePrompt: ~free
+router = APIRouter(prefix="/api", tags=["example"], responses=PROBLEM_RESPONSES)
 
 
 class AppConfig(BaseModel):

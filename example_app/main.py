@@ -5,7 +5,10 @@ The Kaizen wiring is these lines of :func:`create_app`::
     app.include_router(kaizen_router)                     # shared client + /kaizen/feedback
     app.add_middleware(KaizenPromptMiddleware, routes={"/api/summarize": task})  # prompt
     ...                                                   # handlers: ActivePrompt, KaizenClient
-    APIRouter(route_class=KaizenRoute)                    # (api.py) ActivePrompt at no cost
+
+The task name is a setting here, so the middleware maps the path to it; with a fixed task
+name, ``dependencies=[Depends(uses_prompt("summarize_ticket"))]`` on the endpoint does the
+same next to it.
 
 Run: ``uvicorn example_app.main:app --port 8001`` with ``KAIZEN_BASE_URL`` and
 ``KAIZEN_API_KEY`` pointing at a CT server (``scripts/demo.sh`` does all of it).

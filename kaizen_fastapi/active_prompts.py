@@ -1,9 +1,15 @@
-"""Resolve the active prompt of a task for a request, from the SDK's TTL cache.
+"""The active prompt of a request: resolved from the SDK's TTL cache, held per request.
 
-The SDK cache does the heavy lifting (stale-while-revalidate, one fetch per key, negative
-caching, fallback when the server is down); this adds the plugin's policy: configured
-fallback prompts, strict mode, counters, and remembering which cache keys are in use so the
-prompt-change stream can refresh exactly those.
+:class:`PromptResolver` resolves a task's prompt. The SDK cache does the heavy lifting
+(stale-while-revalidate, one fetch per key, negative caching, fallback when the server is
+down); the resolver adds the plugin's policy: configured fallback prompts, strict mode,
+counters, and remembering which cache keys are in use so the prompt-change stream can
+refresh exactly those.
+
+The prompt of the request being handled is held in a ContextVar (never a shared dict): the
+middleware (or a ``uses_prompt`` dependency) fills the request's :class:`RequestPrompt`; the
+handler reads it through the ``ActivePrompt`` dependency or :func:`current_prompt`, and the
+middleware names the version in the response header.
 
 Example:
     >>> resolver = PromptResolver(client, settings, metrics, monitor)  # doctest: +SKIP
@@ -14,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
 
 from kaizen_fastapi.connectivity import ConnectivityMonitor
 from kaizen_fastapi.metrics import KaizenMetrics
@@ -22,7 +30,16 @@ from kaizen_fastapi.settings import KaizenSettings
 from kaizen_sdk import AsyncCTClient, Prompt
 from kaizen_sdk.errors import CTAuthError, CTConnectionError, CTError, CTNotFoundError
 
-__all__ = ["PromptResolver", "PromptUnavailableError"]
+__all__ = [
+    "PromptResolver",
+    "PromptUnavailableError",
+    "RequestPrompt",
+    "current_prompt",
+    "current_request_prompt",
+    "enter_request",
+    "leave_request",
+    "prompt_header_value",
+]
 
 logger = logging.getLogger("kaizen_fastapi")
 
@@ -134,3 +151,43 @@ class PromptResolver:
                     exc.message,
                 )
                 self._client.invalidate_prompt(key)
+
+
+@dataclass(slots=True)
+class RequestPrompt:
+    """Per-request slot: the task the request belongs to and the prompt served for it."""
+
+    task: str | None = None
+    prompt: Prompt | None = None
+    error: PromptUnavailableError | None = None
+    """Why no prompt could be resolved, raised again where the prompt is asked for."""
+
+
+def prompt_header_value(prompt: Prompt) -> str:
+    """What the response header says about ``prompt``: its version number or ``fallback``."""
+    return "fallback" if prompt.is_fallback else str(prompt.version_number)
+
+
+_current: ContextVar[RequestPrompt | None] = ContextVar("kaizen_request_prompt", default=None)
+
+
+current_request_prompt: Callable[[], RequestPrompt | None] = _current.get
+"""The slot of the request being handled, if the prompt middleware runs."""
+
+
+def current_prompt() -> Prompt | None:
+    """The prompt served for the request being handled, if any.
+
+    Example:
+        >>> from kaizen_fastapi import current_prompt
+        >>> prompt = current_prompt()  # inside a handler  # doctest: +SKIP
+    """
+    slot = _current.get()
+    return slot.prompt if slot is not None else None
+
+
+enter_request: Callable[[RequestPrompt | None], Token[RequestPrompt | None]] = _current.set
+"""Make a slot the current request's (used by the middleware); returns the token to leave."""
+
+leave_request: Callable[[Token[RequestPrompt | None]], None] = _current.reset
+"""Undo :func:`enter_request` with its token."""

@@ -17,10 +17,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from kaizen_fastapi.active_prompts import PromptUnavailableError
-from kaizen_fastapi.lifespan import runtime_from_state
-from kaizen_fastapi.request_prompt import current_request_prompt, prompt_header_value
-from kaizen_fastapi.runtime import KaizenRuntime
+from kaizen_fastapi.active_prompts import (
+    PromptUnavailableError,
+    RequestPrompt,
+    current_request_prompt,
+    enter_request,
+    prompt_header_value,
+)
+from kaizen_fastapi.runtime import KaizenRuntime, runtime_from_state
 from kaizen_sdk import AsyncCTClient, Prompt
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "KaizenClient",
     "KaizenNotRunningError",
     "KaizenPromptNotDeclaredError",
+    "declared_task",
     "get_active_prompt",
     "get_kaizen",
     "get_kaizen_runtime",
@@ -109,8 +114,10 @@ ActivePrompt = Annotated[Prompt, Depends(get_active_prompt)]
 def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
     """Declare on an endpoint which task's prompt it uses; returns that prompt.
 
-    Works with or without the middleware; with it, ``ActivePrompt`` and ``current_prompt()``
-    see the prompt too, and the version header is set even on streaming responses.
+    The first way to give a route its prompt: the task is named next to the endpoint, on any
+    ``APIRoute``, with or without the middleware. ``ActivePrompt`` and ``current_prompt()``
+    see the prompt too, and the version header is set (with the middleware, even on
+    streaming responses).
 
     Example:
         >>> @app.post("/classify", dependencies=[Depends(uses_prompt("classify"))])
@@ -126,7 +133,20 @@ def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
         if slot is not None:
             slot.task, slot.prompt, slot.error = task, prompt, None
         else:
+            # No middleware: this request gets a slot of its own. Every request runs in a
+            # task of its own (and so a context of its own), so nothing needs resetting.
+            enter_request(RequestPrompt(task=task, prompt=prompt))
             response.headers[runtime.settings.prompt_header] = prompt_header_value(prompt)
         return prompt
 
+    setattr(resolve_declared_prompt, _DECLARED_TASK, task)
     return resolve_declared_prompt
+
+
+_DECLARED_TASK = "__kaizen_task__"
+
+
+def declared_task(dependency: Callable[..., object]) -> str | None:
+    """The task ``dependency`` declares, if it was made by :func:`uses_prompt`."""
+    task = getattr(dependency, _DECLARED_TASK, None)
+    return task if isinstance(task, str) else None

@@ -15,6 +15,10 @@ Two ways to run it:
 Both at once (or the router included twice) still create one runtime: a nested start for an
 app that already runs Kaizen reuses the running one.
 
+Starting fails with :class:`~kaizen_fastapi.runtime.KaizenConfigurationError` when a route asks
+for ``ActivePrompt`` but nothing maps it to a task (see
+:mod:`kaizen_fastapi.prompt_declarations`).
+
 Settings come, in this order, from the ``settings`` argument, from an override of
 :func:`~kaizen_fastapi.settings.get_kaizen_settings` in ``app.dependency_overrides``, or from
 the ``KAIZEN_*`` environment, read when the app starts.
@@ -28,25 +32,22 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from kaizen_fastapi.runtime import ClientFactory, KaizenRuntime, default_client
+from kaizen_fastapi.middleware import installed_prompt_middleware
+from kaizen_fastapi.prompt_declarations import check_prompt_routes
+from kaizen_fastapi.runtime import (
+    STATE_KEY,
+    ClientFactory,
+    KaizenRuntime,
+    default_client,
+    runtime_from_state,
+)
 from kaizen_fastapi.settings import KaizenSettings, get_kaizen_settings
 
 __all__ = ["STATE_KEY", "kaizen_lifespan", "runtime_from_state"]
 
-STATE_KEY = "kaizen_fastapi.runtime"
-"""The one key of the lifespan state (and so of ``request.state``) the plugin uses."""
-
 _running: ContextVar[tuple[tuple[object, KaizenRuntime], ...]] = ContextVar(
     "kaizen_running_apps", default=()
 )
-
-
-def runtime_from_state(state: Mapping[str, Any] | None) -> KaizenRuntime | None:
-    """The runtime in a lifespan/request state mapping (``scope["state"]``), if any."""
-    if state is None:
-        return None
-    runtime = state.get(STATE_KEY)
-    return runtime if isinstance(runtime, KaizenRuntime) else None
 
 
 def _settings_for(app: object, settings: KaizenSettings | None) -> KaizenSettings:
@@ -76,7 +77,9 @@ async def kaizen_lifespan(
         if running_app is app:  # nested start (router included twice, or combined)
             yield {STATE_KEY: runtime}
             return
-    runtime = KaizenRuntime(_settings_for(app, settings), client_factory)
+    settings = _settings_for(app, settings)
+    check_prompt_routes(app, [m.path_tasks(settings) for m in installed_prompt_middleware()])
+    runtime = KaizenRuntime(settings, client_factory)
     try:
         await runtime.start()
     except BaseException:

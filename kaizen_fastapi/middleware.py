@@ -12,7 +12,9 @@ server-sent events and disconnect detection behave exactly as without it. Per HT
    version served in the ``X-Kaizen-Prompt-Version`` response header.
 
 In strict mode, a request whose prompt is unavailable gets a 503 problem at once. Installing
-the middleware twice is harmless (the inner one steps aside).
+the middleware twice is harmless (the inner one steps aside). At start-up it tells the
+plugin's lifespan which paths it maps, so a handler that asks for ``ActivePrompt`` on a path
+nothing maps fails the start, not each request.
 
 Example:
     >>> app = FastAPI()  # doctest: +SKIP
@@ -24,25 +26,33 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
+from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kaizen_fastapi.active_prompts import PromptUnavailableError
-from kaizen_fastapi.lifespan import STATE_KEY, runtime_from_state
-from kaizen_fastapi.path_tasks import PathTasks
-from kaizen_fastapi.problems import problem_response
-from kaizen_fastapi.request_prompt import (
+from kaizen_fastapi.active_prompts import (
+    PromptUnavailableError,
     RequestPrompt,
     enter_request,
     leave_request,
     prompt_header_value,
 )
-from kaizen_fastapi.runtime import KaizenRuntime
-from kaizen_sdk import Prompt
+from kaizen_fastapi.problems import problem_response
+from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime, runtime_from_state
+from kaizen_fastapi.settings import KaizenSettings, task_for_path
 
-__all__ = ["KaizenPromptMiddleware"]
+__all__ = ["KaizenPromptMiddleware", "PathTasks", "installed_prompt_middleware"]
 
 _APPLIED = "kaizen_fastapi.prompt_middleware"
+_installed: ContextVar[tuple[KaizenPromptMiddleware, ...]] = ContextVar(
+    "kaizen_prompt_middleware", default=()
+)
+
+
+def installed_prompt_middleware() -> tuple[KaizenPromptMiddleware, ...]:
+    """The prompt middlewares around the app whose lifespan is starting (read in the lifespan:
+    each middleware announces itself while the lifespan events pass through it)."""
+    return _installed.get()
 
 
 class KaizenPromptMiddleware:
@@ -64,27 +74,32 @@ class KaizenPromptMiddleware:
         self.app = app
         self._routes = dict(routes) if routes is not None else None
         self._exclude = list(exclude) if exclude is not None else None
-        self._wiring: _Wiring | None = None
+        self._mapping: _RuntimeMapping | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            announced = _installed.set((*_installed.get(), self))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _installed.reset(announced)
+            return
         if scope["type"] != "http" or _APPLIED in scope:
             await self.app(scope, receive, send)
             return
         scope[_APPLIED] = True
-        wiring = self._wiring
+        mapping = self._mapping
         state = scope.get("state")
-        if wiring is not None and state is not None and state.get(STATE_KEY) is wiring.runtime:
-            runtime = wiring.runtime  # the hot path: same app run as the previous request
-        else:
-            found = runtime_from_state(state)
-            if found is None:  # lifespan not running: dependencies will say so clearly
+        if mapping is None or state is None or state.get(STATE_KEY) is not mapping.runtime:
+            runtime = runtime_from_state(state)
+            if runtime is None:  # lifespan not running: dependencies will say so clearly
                 await self.app(scope, receive, send)
                 return
-            runtime = found
-            wiring = self._wiring = self._wire(runtime)
-        slot = RequestPrompt(task=wiring.tasks[scope["path"]])
+            mapping = self._mapping = _RuntimeMapping(runtime, self.path_tasks(runtime.settings))
+        runtime = mapping.runtime
+        slot = RequestPrompt(task=mapping.tasks[scope["path"]])
         if slot.task is not None:
-            slot.prompt = wiring.cached(slot.task)
+            slot.prompt = runtime.prompts.cached(slot.task)
             if slot.prompt is None:
                 try:
                     slot.prompt = await runtime.prompts.resolve(slot.task)
@@ -102,11 +117,7 @@ class KaizenPromptMiddleware:
                 started = True
                 prompt = slot.prompt
                 if prompt is not None:
-                    header = (
-                        wiring.last_header
-                        if prompt is wiring.last_prompt
-                        else wiring.header_for(prompt)
-                    )
+                    header = (mapping.header_name, prompt_header_value(prompt).encode())
                     message = {**message, "headers": [*message.get("headers", ()), header]}
             return send(message)
 
@@ -120,35 +131,22 @@ class KaizenPromptMiddleware:
         finally:
             leave_request(token)
 
-    def _wire(self, runtime: KaizenRuntime) -> _Wiring:
-        """What every request of this app run needs, worked out once per runtime."""
-        settings = runtime.settings
+    def path_tasks(self, settings: KaizenSettings) -> PathTasks:
+        """Path -> task as this middleware maps it (its arguments, else the settings)."""
         routes = self._routes if self._routes is not None else settings.prompt_routes
         exclude = self._exclude if self._exclude is not None else settings.prompt_routes_exclude
-        return _Wiring(
-            runtime, PathTasks(routes, exclude), settings.prompt_header.lower().encode("latin-1")
-        )
+        return PathTasks(routes, exclude)
 
 
-class _Wiring:
-    """Per app run: the runtime, path -> task, the prompt lookup, the version header."""
+class _RuntimeMapping:
+    """What every request of one app run needs: the runtime, path -> task, the header name."""
 
-    __slots__ = ("_header_name", "cached", "last_header", "last_prompt", "runtime", "tasks")
+    __slots__ = ("header_name", "runtime", "tasks")
 
-    def __init__(self, runtime: KaizenRuntime, tasks: PathTasks, header_name: bytes) -> None:
+    def __init__(self, runtime: KaizenRuntime, tasks: PathTasks) -> None:
         self.runtime = runtime
         self.tasks = tasks
-        self.cached = runtime.prompts.cached
-        self._header_name = header_name
-        self.last_prompt: Prompt | None = None  # the prompt of the last version header made
-        self.last_header = (header_name, b"")
-
-    def header_for(self, prompt: Prompt) -> tuple[bytes, bytes]:
-        """The version header naming ``prompt`` (callers reuse ``last_header`` when it is
-        ``last_prompt``'s: nearly every request serves the same prompt object)."""
-        self.last_header = (self._header_name, prompt_header_value(prompt).encode())
-        self.last_prompt = prompt
-        return self.last_header
+        self.header_name = runtime.settings.prompt_header.lower().encode("latin-1")
 
 
 async def _unavailable(
@@ -172,3 +170,38 @@ async def _unavailable(
             instance=scope.get("path"),
         )
     await response(scope, receive, send)
+
+
+class PathTasks(dict[str, str | None]):
+    """Path -> task (or ``None``), worked out with :func:`~kaizen_fastapi.settings.task_for_path`
+    the first time a path is looked up.
+
+    Matching a path against every route glob costs a microsecond or more; the same few paths
+    come back again and again, so each answer is kept: a path seen before costs one dict
+    lookup. When full it is emptied, so paths carrying ids cannot make it grow without end.
+
+    Args:
+        routes: Path glob -> task name, first match wins.
+        exclude: Path globs never mapped to a task (checked first).
+        max_paths: Most paths remembered.
+
+    Example:
+        >>> tasks = PathTasks({"/summarize*": "summarize"}, exclude=["/summarize/health"])
+        >>> tasks["/summarize/42"], tasks["/summarize/health"]
+        ('summarize', None)
+    """
+
+    def __init__(
+        self, routes: Mapping[str, str], exclude: Sequence[str] = (), max_paths: int = 4096
+    ) -> None:
+        super().__init__()
+        self._routes = dict(routes)
+        self._exclude = list(exclude)
+        self._max_paths = max_paths
+
+    def __missing__(self, path: str) -> str | None:
+        task = task_for_path(path, self._routes, self._exclude)
+        if len(self) >= self._max_paths:
+            self.clear()
+        self[path] = task
+        return task

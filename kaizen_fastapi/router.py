@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable, Coroutine
 from functools import partial
 from http import HTTPStatus
@@ -41,10 +40,14 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
 from kaizen_fastapi.dependencies import KaizenNotRunningError, get_kaizen_runtime
-from kaizen_fastapi.fixed_path_router import FixedPathRouter
-from kaizen_fastapi.lifespan import kaizen_lifespan, runtime_from_state
+from kaizen_fastapi.lifespan import kaizen_lifespan
 from kaizen_fastapi.problems import FieldError, problem_doc, problem_response
-from kaizen_fastapi.runtime import ClientFactory, KaizenRuntime, default_client
+from kaizen_fastapi.runtime import (
+    ClientFactory,
+    KaizenRuntime,
+    default_client,
+    runtime_from_state,
+)
 from kaizen_fastapi.settings import KaizenSettings
 from kaizen_fastapi.tokens import ExpiredTokenError, FeedbackTokenError, TokenClaims
 from kaizen_sdk import FeedbackItem
@@ -322,7 +325,7 @@ def create_kaizen_router(
     """
     if prefix is None:
         prefix = settings.router_prefix if settings is not None else DEFAULT_PREFIX
-    router = FixedPathRouter(
+    router = APIRouter(
         prefix=prefix,
         tags=["kaizen"],
         route_class=_PublicEndpointRoute,
@@ -382,7 +385,8 @@ def create_kaizen_router(
     return router
 
 
-kaizen_router = create_kaizen_router(prefix=os.environ.get("KAIZEN_ROUTER_PREFIX", DEFAULT_PREFIX))
-"""The default router: prefix ``KAIZEN_ROUTER_PREFIX`` (default ``/kaizen``, read at import since
-routes are fixed when included), settings read when the app starts. Its URLs, wherever it is
-mounted: ``request.url_for(FEEDBACK_ROUTE_NAME)`` / ``request.url_for(SCORE_ROUTE_NAME)``."""
+kaizen_router = create_kaizen_router(prefix=DEFAULT_PREFIX)
+"""The default router: prefix ``/kaizen``, settings read when the app starts. For another
+prefix, include ``create_kaizen_router(prefix=...)`` (or ``create_kaizen_router(KaizenSettings())``
+for ``KAIZEN_ROUTER_PREFIX``). Its URLs, wherever it is mounted:
+``request.url_for(FEEDBACK_ROUTE_NAME)`` / ``request.url_for(SCORE_ROUTE_NAME)``."""

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kaizen_fastapi.active_prompts import PromptResolver
 from kaizen_fastapi.connectivity import ConnectivityMonitor
@@ -32,7 +33,14 @@ from kaizen_sdk.config import resolve_config
 from kaizen_sdk.errors import CTError
 from kaizen_sdk.retry import RetryPolicy
 
-__all__ = ["ClientFactory", "KaizenConfigurationError", "KaizenRuntime", "default_client"]
+__all__ = [
+    "STATE_KEY",
+    "ClientFactory",
+    "KaizenConfigurationError",
+    "KaizenRuntime",
+    "default_client",
+    "runtime_from_state",
+]
 
 logger = logging.getLogger("kaizen_fastapi")
 
@@ -179,3 +187,15 @@ class KaizenRuntime:
             "Kaizen prompt of %s changed to version %d", change.task_name, change.version_number
         )
         await self.prompts.refresh_changed(change.task_id, change.task_name)
+
+
+STATE_KEY = "kaizen_fastapi.runtime"
+"""The one key of the lifespan state (and so of ``request.state``) the plugin uses."""
+
+
+def runtime_from_state(state: Mapping[str, Any] | None) -> KaizenRuntime | None:
+    """The runtime in a lifespan/request state mapping (``scope["state"]``), if any."""
+    if state is None:
+        return None
+    runtime = state.get(STATE_KEY)
+    return runtime if isinstance(runtime, KaizenRuntime) else None

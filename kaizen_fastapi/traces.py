@@ -21,8 +21,8 @@ from typing import Any
 
 from fastapi import Request
 
+from kaizen_fastapi.active_prompts import current_request_prompt
 from kaizen_fastapi.dependencies import get_kaizen_runtime
-from kaizen_fastapi.request_prompt import current_request_prompt
 from kaizen_sdk import Prompt, TraceItem
 
 __all__ = ["RecordedCall", "record_llm_call"]

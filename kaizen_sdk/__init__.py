@@ -6,8 +6,7 @@ Example:
     ...     print(client.get_prompt("summarize_ticket").prompt_text)
 """
 
-from kaizen_sdk.async_client import AsyncCTClient
-from kaizen_sdk.client import CTClient
+from kaizen_sdk.client import AsyncCTClient, CTClient
 from kaizen_sdk.errors import (
     CTAuthError,
     CTConflictError,
@@ -19,10 +18,10 @@ from kaizen_sdk.errors import (
     CTTimeoutError,
     CTValidationError,
 )
-from kaizen_sdk.feedback_item import FeedbackItem
 from kaizen_sdk.instrument import instrument
 from kaizen_sdk.models import (
     CostEstimate,
+    FeedbackItem,
     FeedbackResult,
     Job,
     JobStatus,
@@ -33,10 +32,10 @@ from kaizen_sdk.models import (
     PromptStatus,
     PromptVersion,
     Task,
+    TraceItem,
     TraceResult,
 )
 from kaizen_sdk.prompt_cache import PromptCacheStats
-from kaizen_sdk.trace_item import TraceItem
 
 __all__ = [
     "AsyncCTClient",

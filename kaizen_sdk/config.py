@@ -1,22 +1,33 @@
 """Client settings: the seed constructor's arguments, their environment fallbacks and limits.
 
+A :class:`ClientConfig` is everything an operation needs besides I/O: where the server is,
+the key, the limits, the retry policy, and the clock and randomness that deadlines and
+back-off use (tests pass a fake clock to drive them deterministically).
+
 Example:
     >>> config = resolve_config(api_key="sk-test", base_url="http://ct.local:8000/")
     >>> config.base_url, config.cache_ttl, config.max_retries
     ('http://ct.local:8000', 300.0, 3)
+    >>> config.url("/api/v1/tasks")
+    'http://ct.local:8000/api/v1/tasks'
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from kaizen_sdk.errors import CTError
+from kaizen_sdk.retry import RetryPolicy
 
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
+    "USER_AGENT",
     "ClientConfig",
     "resolve_config",
 ]
@@ -24,6 +35,7 @@ __all__ = [
 API_KEY_ENV = "KAIZEN_API_KEY"
 BASE_URL_ENV = "KAIZEN_BASE_URL"
 DEFAULT_BASE_URL = "http://localhost:8000"
+USER_AGENT = "kaizen-sdk/0.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +49,9 @@ class ClientConfig:
         timeout: Seconds one HTTP attempt may take.
         deadline: Seconds one SDK call may take in total, retries and back-off included.
         max_retries: Retries after the first attempt (``3`` means at most 4 attempts).
-        cache_maxsize: Most prompts kept in the in-memory cache (least recently used go first).
+        cache_maxsize: Most prompts kept in the in-memory cache.
+        clock: Monotonic clock for deadlines, back-off, polling and cache expiry.
+        uniform: Random source of the back-off jitter.
     """
 
     api_key: str
@@ -47,6 +61,29 @@ class ClientConfig:
     deadline: float
     max_retries: int
     cache_maxsize: int
+    clock: Callable[[], float] = time.monotonic
+    uniform: Callable[[float, float], float] = field(default=random.uniform)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """When and after how long a failed attempt is repeated."""
+        return RetryPolicy(max_retries=self.max_retries)
+
+    def url(self, path: str) -> str:
+        """Absolute URL of an API path."""
+        return self.base_url + path
+
+    def headers(self) -> dict[str, str]:
+        """Headers sent with every request."""
+        return {"X-API-Key": self.api_key, "User-Agent": USER_AGENT, "Accept": "application/json"}
+
+    def with_limits(self, *, deadline: float | None, max_retries: int | None) -> ClientConfig:
+        """A copy with another overall deadline and/or retry count."""
+        return replace(
+            self,
+            deadline=self.deadline if deadline is None else deadline,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+        )
 
 
 def resolve_config(
@@ -58,6 +95,7 @@ def resolve_config(
     deadline: float | None = None,
     max_retries: int = 3,
     cache_maxsize: int = 1024,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ClientConfig:
     """Apply the environment fallbacks and check the limits.
 
@@ -86,4 +124,5 @@ def resolve_config(
         deadline=timeout if deadline is None else deadline,
         max_retries=max_retries,
         cache_maxsize=cache_maxsize,
+        clock=clock,
     )

@@ -27,8 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from kaizen_sdk.async_client import AsyncCTClient
-from kaizen_sdk.client import CTClient
+from kaizen_sdk.client import AsyncCTClient, CTClient
 
 __all__ = ["TRACE_ATTRIBUTE", "instrument"]
 

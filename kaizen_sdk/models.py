@@ -2,9 +2,13 @@
 
 These pydantic models are the single definition of what the CT server sends back. The SDK
 parses responses into them and the CT server (``kaizen_server``) uses the same classes as
-its response models, so client and server cannot drift apart.
+its response models, so client and server cannot drift apart. Unknown fields are ignored so
+that a newer server never breaks an older client.
 
-Unknown fields are ignored so that a newer server never breaks an older client.
+The items the SDK *sends* (:class:`FeedbackItem`, :class:`TraceItem`) are strict instead:
+known fields only, values the server can store (see :mod:`kaizen_sdk.wire_values`), checked
+on construction so a bad item fails in the caller's process; each carries a client-generated
+``id`` made once, so sending it again (a retry) can never store a second row.
 
 Example:
     >>> Task.model_validate({"id": "3b4e", "name": "summarize_ticket", "future_field": 1}).name
@@ -13,16 +17,29 @@ Example:
 
 from __future__ import annotations
 
+import uuid
 import warnings
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from kaizen_sdk.wire_values import (
+    MAX_LATENCY_MS,
+    MAX_LONG_TEXT,
+    MAX_NAME,
+    MAX_SHORT_TEXT,
+    MAX_TOKENS,
+    Score,
+    all_storable,
+    first_unstorable,
+)
 
 __all__ = [
     "TERMINAL_JOB_STATUSES",
     "CostEstimate",
+    "FeedbackItem",
     "FeedbackResult",
     "Job",
     "JobStatus",
@@ -33,7 +50,9 @@ __all__ = [
     "PromptStatus",
     "PromptVersion",
     "Task",
+    "TraceItem",
     "TraceResult",
+    "WireItem",
     "WireModel",
 ]
 
@@ -258,3 +277,102 @@ class Problem(WireModel):
     detail: str
     instance: str | None = None
     errors: list[ProblemFieldError] | None = None
+
+
+# -- what the SDK sends ---------------------------------------------------------------------------
+
+
+class WireItem(BaseModel):
+    """Fields every item has.
+
+    Attributes:
+        task_id: UUID or name of the task.
+        id: Client-generated idempotency key (a UUID unless given).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: str = Field(min_length=1, max_length=MAX_NAME)
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _only_storable_values(self) -> Self:
+        """Refuse what the server could not store (NUL, lone surrogates, ...) before sending."""
+        values = [getattr(self, name) for name in type(self).model_fields]
+        if not all_storable(values, 0):
+            for name, value in zip(type(self).model_fields, values, strict=True):
+                problem = first_unstorable(value, name)
+                if problem:
+                    raise ValueError(problem)
+        return self
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body of the item."""
+        return self.model_dump(mode="json")
+
+
+class FeedbackItem(WireItem):
+    """A feedback entry as sent to ``POST /api/v1/feedback`` (and ``/feedback/batch``);
+    validated on construction, with a client-generated ``id`` (see the module docstring).
+
+    Attributes:
+        task_id: UUID or name of the task.
+        inputs: Input variables passed to the LLM.
+        output: The LLM's output text.
+        score: Quality score in [0.0, 1.0].
+        source: Who produced the feedback (``"sdk"``, ``"user"``, ``"judge"``...).
+        metadata: Arbitrary JSON metadata.
+        id: Client-generated idempotency key (a UUID unless given).
+        trace_id: The trace this feedback rates, if any.
+
+    Example:
+        >>> item = FeedbackItem(task_id="summarize_ticket", output="Login issue.", score=0.9)
+        >>> item.to_wire()["score"], len(item.id)
+        (0.9, 36)
+    """
+
+    inputs: dict[str, Any] | None = None
+    output: str | None = Field(default=None, max_length=MAX_LONG_TEXT)
+    score: Score | None = None
+    source: str = Field(default="sdk", max_length=MAX_SHORT_TEXT)
+    metadata: dict[str, Any] | None = None
+    trace_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body (``trace_id`` left out when unset, for older servers)."""
+        return self.model_dump(
+            mode="json", exclude_none=False, exclude={"trace_id"} if self.trace_id is None else None
+        )
+
+
+class TraceItem(WireItem):
+    """A trace as sent to ``POST /api/v1/traces`` (and ``/traces/batch``); validated on
+    construction (no negative tokens or latency), with a client-generated ``id`` that
+    ``score()`` takes (see the module docstring).
+
+    Attributes:
+        task_id: UUID or name of the task.
+        inputs: Input variables passed to the LLM.
+        prompt_text: The prompt the LLM was given.
+        response_text: The LLM's answer.
+        model: The model that answered (e.g. ``"openai/gpt-4o-mini"``).
+        tokens: Tokens used.
+        latency_ms: How long the call took, in milliseconds.
+        prompt_version_id: The prompt version used, linking the trace to it.
+        metadata: Arbitrary JSON metadata.
+        id: Client-generated idempotency key (a UUID unless given).
+
+    Example:
+        >>> item = TraceItem(task_id="summarize_ticket", response_text="Login issue.", tokens=42)
+        >>> item.to_wire()["tokens"], len(item.id)
+        (42, 36)
+    """
+
+    inputs: dict[str, Any] | None = None
+    prompt_text: str | None = Field(default=None, max_length=MAX_LONG_TEXT)
+    response_text: str | None = Field(default=None, max_length=MAX_LONG_TEXT)
+    model: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
+    tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    latency_ms: float | None = Field(default=None, ge=0.0, le=MAX_LATENCY_MS)
+    prompt_version_id: str | None = None
+    metadata: dict[str, Any] | None = None

@@ -19,10 +19,9 @@ This module knows nothing about threads or event loops: the clients' adapters
 (:mod:`kaizen_sdk.prompt_cache_threads`, :mod:`kaizen_sdk.prompt_cache_asyncio`) decide how a
 caller waits for an in-flight fetch and where background refreshes run. ``lock`` is a
 ``threading.Lock`` for the sync client and a no-op for the async one; methods documented as
-"caller holds the lock" are called by the adapters inside ``with core.lock:``. The warm path
-(:meth:`PromptCacheCore.fresh`) takes no lock in either client: it is one plain dict read of an
-entry that is never changed once stored (a store replaces it), a clock read and a mark for the
-eviction policy (:class:`~kaizen_sdk.second_chance.SecondChanceMap`).
+"caller holds the lock" are called by the adapters inside ``with core.lock:``. The entries are
+a plain dict in least-recently-used order (a hit moves its entry to the end; a store into a
+full cache drops the first), and the counters are plain ints.
 
 Example:
     >>> stats = PromptCacheStats(hits=3, misses=1, stale_serves=0, fallback_serves=0,
@@ -34,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import itertools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,8 +48,7 @@ from kaizen_sdk.errors import (
     CTServerError,
 )
 from kaizen_sdk.models import Prompt
-from kaizen_sdk.second_chance import SecondChanceMap
-from kaizen_sdk.steps import Steps
+from kaizen_sdk.transport import Steps
 
 __all__ = [
     "FAILURE_BACKOFF_BASE",
@@ -155,12 +152,11 @@ class Failed:
 
 @dataclass(slots=True)
 class _Entry:
-    """A cached prompt; only ``used`` (the eviction mark) changes after it is stored."""
+    """A cached prompt; never changed once stored (a store replaces it)."""
 
     prompt: Prompt
     etag: str | None
     fresh_until: float
-    used: bool = False
 
 
 @dataclass(slots=True)
@@ -199,8 +195,7 @@ class PromptCacheCore(Generic[FlightT]):
 
     Args:
         ttl: Seconds an entry is fresh; ``<= 0`` revalidates on every lookup.
-        maxsize: Most entries kept (least recently used are dropped first, approximately:
-            see :class:`~kaizen_sdk.second_chance.SecondChanceMap`).
+        maxsize: Most entries kept (the least recently used is dropped first).
         fetch: Builds the steps that fetch a key's active prompt (``etag`` -> 304 or 200).
         lock: ``threading.Lock()`` when threads share the cache, else a no-op context.
         clock: Monotonic clock in seconds.
@@ -219,23 +214,24 @@ class PromptCacheCore(Generic[FlightT]):
         self._ttl = ttl
         self._fetch = fetch
         self._clock = clock
-        self._entries: SecondChanceMap[str, _Entry] = SecondChanceMap(maxsize)
-        self._fresh_entries = self._entries.data
+        self._maxsize = maxsize
+        self._entries: dict[str, _Entry] = {}
         self._failures: LRUCache[str, _Failure] = LRUCache(maxsize)
         self._aliases: LRUCache[str, set[str]] = LRUCache(maxsize)
         self._flights: dict[str, tuple[FetchPlan, FlightT]] = {}
-        self._hits = itertools.count()  # next() is atomic: warm hits count without a lock
-        self._misses = self._stale_serves = self._fallback_serves = 0
+        self._hits = self._misses = self._stale_serves = self._fallback_serves = 0
         self._fetch_errors = self._refreshes = 0
 
     # -- lookups (caller holds the lock) -------------------------------------------------------
 
     def fresh(self, key: str) -> Prompt | None:
-        """The warm path: the prompt of ``key`` if it is fresh. Needs no lock (see above)."""
-        entry = self._fresh_entries.get(key)
+        """The warm path: the prompt of ``key`` if it is fresh, else ``None``. Caller holds
+        the lock."""
+        entries = self._entries
+        entry = entries.get(key)
         if entry is not None and self._clock() < entry.fresh_until:
-            entry.used = True
-            next(self._hits)
+            entries[key] = entries.pop(key)  # now the most recently used
+            self._hits += 1
             return entry.prompt
         return None
 
@@ -335,7 +331,7 @@ class PromptCacheCore(Generic[FlightT]):
         """A consistent snapshot of the counters."""
         with self.lock:
             return PromptCacheStats(
-                hits=_count_of(self._hits),
+                hits=self._hits,
                 misses=self._misses,
                 stale_serves=self._stale_serves,
                 fallback_serves=self._fallback_serves,
@@ -374,9 +370,11 @@ class PromptCacheCore(Generic[FlightT]):
                 raise CTError(f"Prompt of {plan.key!r}: 304 Not Modified to an unconditional GET")
             fetched = FetchedPrompt(plan.known, plan.etag)
         if self._end_flight(plan):
-            self._entries[plan.key] = _Entry(
-                fetched.prompt, fetched.etag, self._clock() + self._ttl
-            )
+            entries = self._entries
+            entries.pop(plan.key, None)
+            if len(entries) >= self._maxsize:
+                del entries[next(iter(entries))]
+            entries[plan.key] = _Entry(fetched.prompt, fetched.etag, self._clock() + self._ttl)
             self._failures.pop(plan.key, None)
             aliases = self._aliases.get(fetched.prompt.task_id)
             if aliases is None:
@@ -396,9 +394,3 @@ class PromptCacheCore(Generic[FlightT]):
         count = 1 if previous is None else previous.count + 1
         window = min(FAILURE_BACKOFF_MAX, FAILURE_BACKOFF_BASE * 2 ** (count - 1))
         self._failures[plan.key] = _Failure(error, self._clock() + window, count)
-
-
-def _count_of(counter: itertools.count[int]) -> int:
-    """How many times ``next`` was called on a ``count()`` from 0 (read without advancing it:
-    its ``repr`` is ``count(N)``)."""
-    return int(repr(counter)[len("count(") : -1])

@@ -1,9 +1,10 @@
 """The prompt cache for ``AsyncCTClient``: callers await one shared ``asyncio.Task`` per key.
 
 A warm hit is a plain dict lookup with no lock and no ``await`` on anything (the event loop
-is single-threaded). A cold key is fetched by one task that every caller awaits through
-``asyncio.shield``, so a cancelled caller never cancels the fetch the others wait for. Stale
-entries are refreshed by a background task while callers keep getting the stale prompt.
+is single-threaded, so the cache needs no lock at all). A cold key is fetched by one task
+that every caller awaits through ``asyncio.shield``, so a cancelled caller never cancels the
+fetch the others wait for. Stale entries are refreshed by a background task while callers
+keep getting the stale prompt.
 
 Example:
     >>> import asyncio
@@ -33,7 +34,7 @@ from kaizen_sdk.prompt_cache import (
     PromptCacheCore,
     PromptCacheStats,
 )
-from kaizen_sdk.steps import Steps
+from kaizen_sdk.transport import Steps
 
 __all__ = ["AsyncioPromptCache"]
 

@@ -1,7 +1,7 @@
 """The prompt cache for ``CTClient``: threads wait on a ``Future``, refreshes run in a pool.
 
-A warm hit takes no lock (one dict read of an entry never changed once stored); every other
-lookup takes one short ``threading.Lock``, so any number of threads may share one client. A
+Every lookup takes one short ``threading.Lock`` (a warm hit holds it for a dict lookup and a
+counter increment), so any number of threads may share one client. A
 cold key is fetched once: the first thread fetches, the others wait for its result. Stale
 entries are refreshed by two daemon worker threads while callers keep getting the stale
 prompt.
@@ -32,7 +32,7 @@ from kaizen_sdk.prompt_cache import (
     PromptCacheCore,
     PromptCacheStats,
 )
-from kaizen_sdk.steps import Steps
+from kaizen_sdk.transport import Steps
 
 __all__ = ["RefreshWorkers", "ThreadedPromptCache"]
 
@@ -97,11 +97,14 @@ class ThreadedPromptCache:
             ttl=ttl, maxsize=maxsize, fetch=fetch, lock=threading.Lock(), clock=clock
         )
         self._lock = self._core.lock
-        self.peek = self._core.fresh
-        """The fresh cached prompt of a key, else ``None`` (no I/O, no lock)."""
         self._run = run
         self._workers = RefreshWorkers(REFRESH_THREADS)
         self._closed = False
+
+    def peek(self, key: str) -> Prompt | None:
+        """The fresh cached prompt of ``key``, else ``None`` (no I/O, never waits on a fetch)."""
+        with self._lock:
+            return self._core.fresh(key)
 
     def get(self, key: str, fallback: str | None) -> Prompt:
         """The active prompt of ``key``: cached, stale-while-revalidating, or fetched once."""

@@ -1,40 +1,119 @@
-"""One HTTP call as a sans-IO description, sent with retries under one overall deadline.
+"""One HTTP call, sent with retries under one overall deadline, written once for both clients.
 
-``RequestSpec`` says what to send and how to read the answer; ``send_with_retries`` turns it
-into ``Send``/``Sleep`` steps, maps failures to :mod:`kaizen_sdk.errors` and decides retries
-with :class:`~kaizen_sdk.retry.RetryPolicy`. A retried request is the very same request (same
-body, same client-generated id), so a retry can never store a row twice.
+An operation is a generator that *describes* its I/O: it yields :class:`Send` (one HTTP
+attempt) and :class:`Sleep` (a back-off or polling pause) and receives their results, like
+httpx's ``auth_flow``. ``CTClient`` performs them with blocking calls (:func:`run_blocking`)
+and ``AsyncCTClient`` with ``await`` (:func:`run_awaiting`), so retries, deadlines and error
+mapping exist once. ``RequestSpec`` says what to send and how to read the answer;
+:func:`send_with_retries` turns it into those steps. A retried request is the very same
+request (same body, same client-generated id), so a retry can never store a row twice.
 
 Example:
     >>> spec = RequestSpec("GET", "/api/v1/jobs/j1", parse=lambda response: response.json())
     >>> spec.is_retry_safe
     True
+    >>> def nap_then_answer() -> Steps[int]:
+    ...     yield Sleep(0.0)
+    ...     return 42
+    >>> import time
+    >>> run_blocking(nap_then_answer(), send=print, sleep=time.sleep)
+    42
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from kaizen_sdk.core import ClientCore
+from kaizen_sdk.config import ClientConfig
 from kaizen_sdk.errors import CTConnectionError, CTError, CTTimeoutError, error_for_status
 from kaizen_sdk.retry import parse_retry_after
-from kaizen_sdk.steps import Send, Sleep, Steps
 
 __all__ = [
     "RequestSpec",
+    "Send",
+    "Sleep",
+    "Steps",
     "error_from_response",
     "error_from_transport",
     "parse_as",
+    "run_awaiting",
+    "run_blocking",
     "send_with_retries",
 ]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send one HTTP request (one attempt); the result is the ``httpx.Response``.
+
+    A transport failure is thrown into the operation as the ``httpx.TransportError``.
+    """
+
+    request: httpx.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds`` (back-off, polling); the result is ``None``."""
+
+    seconds: float
+
+
+Steps: TypeAlias = Generator[Send | Sleep, Any, T]
+"""An operation in progress: yields ``Send``/``Sleep``, receives their results, returns a ``T``."""
+
+
+def run_blocking(
+    steps: Steps[T],
+    *,
+    send: Callable[[httpx.Request], httpx.Response],
+    sleep: Callable[[float], None],
+) -> T:
+    """Run ``steps`` to the end, performing each step with a blocking call."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            step = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            if isinstance(step, Send):
+                value = send(step.request)
+            else:
+                sleep(step.seconds)
+        except Exception as exc:  # thrown into the operation, which decides
+            error = exc
+
+
+async def run_awaiting(
+    steps: Steps[T],
+    *,
+    send: Callable[[httpx.Request], Any],
+    sleep: Callable[[float], Any],
+) -> T:
+    """Run ``steps`` to the end, awaiting each step."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            step = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            value = await (send(step.request) if isinstance(step, Send) else sleep(step.seconds))
+        except Exception as exc:  # thrown into the operation, which decides
+            error = exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,56 +142,55 @@ class RequestSpec(Generic[T]):
     def is_retry_safe(self) -> bool:
         return self.method == "GET" if self.retry_safe is None else self.retry_safe
 
-    def build(self, core: ClientCore, timeout: float) -> httpx.Request:
+    def build(self, config: ClientConfig, timeout: float) -> httpx.Request:
         """The ``httpx.Request`` of one attempt, with that attempt's timeout."""
         request = httpx.Request(
             self.method,
-            core.url(self.path),
+            config.url(self.path),
             params=self.params,
             json=self.json,
-            headers={**core.headers(), **self.headers},
+            headers={**config.headers(), **self.headers},
         )
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         return request
 
 
-def send_with_retries(spec: RequestSpec[T], core: ClientCore) -> Steps[T]:
-    """Send ``spec``, retrying per the policy, never past ``core.config.deadline`` in total.
+def send_with_retries(spec: RequestSpec[T], config: ClientConfig) -> Steps[T]:
+    """Send ``spec``, retrying per the policy, never past ``config.deadline`` in total.
 
     Raises:
         CTError: the subclass for the final HTTP status, or ``CTConnectionError`` /
             ``CTTimeoutError`` when the server could not be reached in time.
     """
-    deadline = core.clock() + core.config.deadline
+    retry = config.retry
+    deadline = config.clock() + config.deadline
     attempt = 0
     while True:
         attempt += 1
-        remaining = deadline - core.clock()
+        remaining = deadline - config.clock()
         if remaining <= 0:
             raise CTTimeoutError(
                 f"{spec.method} {spec.path}: deadline of "
-                f"{core.config.deadline:g}s exceeded after {attempt - 1} attempts"
+                f"{config.deadline:g}s exceeded after {attempt - 1} attempts"
             )
-        request = spec.build(core, timeout=min(core.config.timeout, remaining))
+        request = spec.build(config, timeout=min(config.timeout, remaining))
         retry_after: float | None = None
         try:
             response: httpx.Response = yield Send(request)
         except httpx.TransportError as exc:
             error = error_from_transport(exc, spec)
-            retryable = core.retry.retries_transport_error(exc, spec.is_retry_safe)
+            retryable = retry.retries_transport_error(exc, spec.is_retry_safe)
         else:
             if response.status_code < 400:
                 return spec.parse(response)
             error = error_from_response(response)
-            retryable = core.retry.retries_status(response.status_code, spec.is_retry_safe)
+            retryable = retry.retries_status(response.status_code, spec.is_retry_safe)
             if response.status_code in (429, 503):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if not retryable or attempt > core.retry.max_retries:
+        if not retryable or attempt > retry.max_retries:
             raise error
-        delay = (
-            retry_after if retry_after is not None else core.retry.backoff(attempt, core.uniform)
-        )
-        if core.clock() + delay >= deadline:
+        delay = retry_after if retry_after is not None else retry.backoff(attempt, config.uniform)
+        if config.clock() + delay >= deadline:
             raise error
         yield Sleep(delay)
 

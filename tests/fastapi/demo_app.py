@@ -19,12 +19,11 @@ from kaizen_fastapi import (
     ActivePrompt,
     KaizenClient,
     KaizenPromptMiddleware,
-    KaizenRuntime,
     KaizenSettings,
     kaizen_router,
     record_llm_call,
 )
-from kaizen_fastapi.lifespan import STATE_KEY
+from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime
 from kaizen_fastapi.testing import use_kaizen_settings
 from tests.support.ct_server import CTServerProcess
 

@@ -121,7 +121,7 @@ def test_invalid_items_are_dropped_and_counted_the_rest_delivered(
 def test_a_trace_with_invalid_details_is_refused_before_it_is_queued(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    app = build_app(down_settings())
+    app = build_app(down_settings(prompt_routes={"/summarize*": "summarize"}))
 
     @app.get("/bad-tokens")
     async def bad_tokens(request: Request) -> None:

@@ -177,7 +177,11 @@ def test_forged_expired_replayed_tokens_and_bad_bodies_store_nothing(
 
 def test_floods_get_429_with_retry_after(ct_server: CTServerProcess, unique_task: str) -> None:
     settings = kaizen_test_settings(
-        ct_server.base_url, ct_server.api_key, rate_limit_burst=5, rate_limit_per_second=0.5
+        ct_server.base_url,
+        ct_server.api_key,
+        rate_limit_burst=5,
+        rate_limit_per_second=0.5,
+        prompt_routes={"/summarize*": unique_task},
     )
     with TestClient(build_app(settings)) as http:
         statuses = [

@@ -14,13 +14,11 @@ from pydantic import SecretStr
 from kaizen_fastapi import (
     FEEDBACK_ROUTE_NAME,
     SCORE_ROUTE_NAME,
-    STATE_KEY,
     ActivePrompt,
     KaizenClient,
     KaizenConfigurationError,
     KaizenNotRunningError,
     KaizenPromptMiddleware,
-    KaizenRuntime,
     KaizenSettings,
     create_kaizen_router,
     get_kaizen,
@@ -29,7 +27,7 @@ from kaizen_fastapi import (
     kaizen_router,
     uses_prompt,
 )
-from kaizen_fastapi.runtime import default_client
+from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime, default_client
 from kaizen_sdk import AsyncCTClient, Prompt
 from tests.fastapi.demo_app import build_app, runtime_of
 
@@ -198,8 +196,8 @@ def test_active_prompt_without_a_task_names_the_fix(
     async def unmapped(prompt: ActivePrompt) -> str:
         return prompt.prompt_text
 
-    with TestClient(app) as http, pytest.raises(RuntimeError, match="prompt_routes"):
-        http.get("/unmapped")
+    with pytest.raises(RuntimeError, match="prompt_routes"):
+        TestClient(app).__enter__()
 
 
 def test_declared_prompt_unavailable_gets_503_problem(
@@ -245,7 +243,7 @@ def test_a_guessable_token_secret_fails_start_up_naming_the_fix(settings: Kaizen
 def test_a_short_api_key_starts_with_a_strong_token_secret(
     down_settings: Callable[..., KaizenSettings],
 ) -> None:
-    settings = down_settings(token_secret="t" * 32).model_copy(
+    settings = down_settings(token_secret="t" * 32, prompt_routes={"/summarize*": "t"}).model_copy(
         update={"api_key": SecretStr("devkey12")}
     )
     with TestClient(build_app(settings)) as http:

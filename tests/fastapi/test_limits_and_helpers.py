@@ -20,7 +20,7 @@ from kaizen_fastapi import (
     create_kaizen_router,
     kaizen_lifespan,
 )
-from kaizen_fastapi.lifespan import STATE_KEY
+from kaizen_fastapi.runtime import STATE_KEY
 from kaizen_fastapi.testing import (
     local_ct_server,
     stop_process,

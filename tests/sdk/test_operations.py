@@ -180,5 +180,5 @@ async def test_with_options_changes_limits_but_shares_pool_and_cache(client_kind
     with pytest.raises(Exception, match="Unavailable: down"):
         await call(quick, "get_job", "j1")
     assert len(attempts) == 1
-    assert client._core.config.max_retries == 3
+    assert client.config.max_retries == 3
     await close(client)

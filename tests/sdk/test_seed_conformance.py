@@ -122,7 +122,7 @@ def test_both_clients_share_every_operation() -> None:
         return {n for n in dir(cls) if not n.startswith("_")}
 
     assert public(CTClient) == public(AsyncCTClient)
-    for name in public(CTClient) - {"base_url", "cache_stats"}:
+    for name in public(CTClient) - {"base_url", "cache_stats", "config"}:
         ours_sync = inspect.signature(getattr(CTClient, name))
         ours_async = inspect.signature(getattr(AsyncCTClient, name))
         assert ours_sync == ours_async, name
@@ -146,9 +146,9 @@ def test_environment_fallbacks(client_class: type, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("KAIZEN_BASE_URL", "http://ct.internal:9000/")
     client = client_class()
     assert client.base_url == "http://ct.internal:9000"
-    assert client._core.config.api_key == "sk-env"
+    assert client.config.api_key == "sk-env"
     explicit = client_class(api_key="sk-arg", base_url="https://ct.example")
-    assert (explicit.base_url, explicit._core.config.api_key) == ("https://ct.example", "sk-arg")
+    assert (explicit.base_url, explicit.config.api_key) == ("https://ct.example", "sk-arg")
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,14 @@
-"""``KaizenRoute`` hands ``ActivePrompt`` to endpoints itself; the rest of the route is FastAPI's.
+"""``ActivePrompt`` is a plain FastAPI dependency on any ``APIRoute``.
 
 Against the real CT server: the prompt served, the version header, OpenAPI unchanged, sync and
-async endpoints, an endpoint's own ``Request`` parameter, overrides, and the same errors as the
-``Depends`` path (503 problem when no prompt can be served, the "map its path" error).
+async endpoints, an endpoint's own ``Request`` parameter, ``dependency_overrides`` as FastAPI
+users know them, ``uses_prompt`` with and without the middleware, a 503 problem when no prompt
+can be served, and a route nothing maps failing the app's start-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,14 +17,13 @@ from fastapi.testclient import TestClient
 
 from kaizen_fastapi import (
     ActivePrompt,
+    KaizenConfigurationError,
     KaizenPromptMiddleware,
-    KaizenRoute,
     KaizenSettings,
     create_kaizen_router,
     get_active_prompt,
     uses_prompt,
 )
-from kaizen_fastapi.prompt_route import with_active_prompt
 from kaizen_fastapi.testing import kaizen_test_settings
 from kaizen_sdk import Prompt
 from tests.fastapi.demo_app import create_task_with_prompt
@@ -34,7 +34,6 @@ _OVERRIDE = Prompt(id="override", task_id="t", prompt_text="Overridden prompt", 
 
 def _app(settings: KaizenSettings) -> FastAPI:
     app = FastAPI()
-    app.router.route_class = KaizenRoute
     app.include_router(create_kaizen_router(settings))
     app.add_middleware(KaizenPromptMiddleware)
     return app
@@ -114,7 +113,6 @@ def test_prompt_parameter_in_the_default_form_is_handled_too(settings: KaizenSet
     async def summarize(prompt: Prompt = Depends(get_active_prompt)) -> str:  # noqa: B008
         return prompt.prompt_text
 
-    assert with_active_prompt(summarize) is not summarize
     with TestClient(app) as http:
         assert http.get("/s/default").json() == "Summarize in one line:"
 
@@ -135,19 +133,38 @@ def test_override_of_get_active_prompt_is_honoured(
         assert http.get("/s/over").json() == "Overridden prompt"
 
 
-def test_override_with_parameters_is_refused_naming_the_fix(settings: KaizenSettings) -> None:
+def test_override_with_dependencies_of_its_own_is_solved_by_fastapi(
+    settings: KaizenSettings,
+) -> None:
+    def override(request: Request, version: int = 7) -> Prompt:
+        return _OVERRIDE.model_copy(update={"prompt_text": f"{request.url.path} v{version}"})
+
     app = _echo_app(settings, "/s/over")
-    app.dependency_overrides[get_active_prompt] = lambda request: _OVERRIDE
-    with TestClient(app) as http, pytest.raises(TypeError, match="must take no parameters"):
-        http.get("/s/over")
+    app.dependency_overrides[get_active_prompt] = override
+    with TestClient(app) as http:
+        assert http.get("/s/over", params={"version": 3}).json() == "/s/over v3"
 
 
-def test_unmapped_path_raises_the_same_error_as_the_dependency(
+def test_a_route_nothing_maps_fails_the_start_naming_it_and_the_fix(
     settings: KaizenSettings,
 ) -> None:
     app = _echo_app(settings, "/unmapped")
-    with TestClient(app) as http, pytest.raises(RuntimeError, match="prompt_routes"):
-        http.get("/unmapped")
+
+    @app.get("/declared", dependencies=[Depends(uses_prompt("t"))])
+    async def declared(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
+
+    @app.post("/declared-too-late")
+    async def too_late(prompt: ActivePrompt, _: Prompt = Depends(uses_prompt("t"))) -> str:  # noqa: B008
+        return prompt.prompt_text
+
+    with pytest.raises(KaizenConfigurationError, match="prompt_routes") as refused:
+        TestClient(app).__enter__()
+    message = str(refused.value)
+    assert "GET /unmapped" in message
+    assert "POST /declared-too-late" in message
+    assert "/declared," not in message
+    assert "uses_prompt" in message
 
 
 def test_unservable_prompt_gets_the_503_problem(
@@ -161,12 +178,12 @@ def test_unservable_prompt_gets_the_503_problem(
     assert "nowhere" not in response.json()["detail"]  # the cause goes to the log
 
 
-def test_uses_prompt_declared_on_a_router_of_kaizen_routes(
+def test_uses_prompt_declared_on_an_included_router(
     ct_server: CTServerProcess,
     served_task: str,
 ) -> None:
     settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, prompt_events=False)
-    router = APIRouter(route_class=KaizenRoute, prefix="/api")
+    router = APIRouter(prefix="/api")
 
     @router.post("/classify", dependencies=[Depends(uses_prompt(served_task))])
     async def classify(prompt: ActivePrompt, request: Request) -> dict[str, Any]:
@@ -182,14 +199,19 @@ def test_uses_prompt_declared_on_a_router_of_kaizen_routes(
     assert response.headers["X-Kaizen-Prompt-Version"] == "1"
 
 
-def test_endpoints_left_to_fastapi() -> None:
-    async def streams(prompt: ActivePrompt) -> AsyncIterator[str]:
-        yield prompt.prompt_text
+def test_uses_prompt_without_the_middleware_feeds_active_prompt_and_the_header(
+    ct_server: CTServerProcess,
+    served_task: str,
+) -> None:
+    settings = kaizen_test_settings(ct_server.base_url, ct_server.api_key, prompt_events=False)
+    app = FastAPI()
+    app.include_router(create_kaizen_router(settings))
 
-    async def no_prompt(n: int) -> int:
-        return n
+    @app.get("/plain", dependencies=[Depends(uses_prompt(served_task))])
+    def plain(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
 
-    async def var_keywords(prompt: ActivePrompt, **extra: Any) -> None: ...
-
-    for endpoint in (streams, no_prompt, var_keywords):
-        assert with_active_prompt(endpoint) is endpoint
+    with TestClient(app) as http:
+        response = http.get("/plain")
+    assert response.json() == "Summarize in one line:"
+    assert response.headers["X-Kaizen-Prompt-Version"] == "1"
