@@ -26,7 +26,7 @@ from kaizen_server.http.cached_prompt import CachedPromptMiddleware
 from kaizen_server.http.problems import install_problem_handlers
 from kaizen_server.http.request_log import RequestLogMiddleware
 from kaizen_server.http.trailing_slash import TrailingSlashMiddleware
-from kaizen_server.jobs.dispatch import JobDispatcher, build_dispatcher
+from kaizen_server.optimization.dispatch import JobDispatcher, build_dispatcher
 from kaizen_server.services.api_keys import ensure_bootstrap_key, has_active_keys
 from kaizen_server.settings import ServerSettings, load_settings
 
@@ -70,7 +70,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the database schema must be migrated (``kaizen-server migrate``).
 
-    ``dispatcher`` replaces the one :func:`kaizen_server.jobs.dispatch.build_dispatcher`
+    ``dispatcher`` replaces the one :func:`kaizen_server.optimization.dispatch.build_dispatcher`
     would install (e.g. in tests).
     """
     settings = settings or load_settings()

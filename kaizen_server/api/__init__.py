@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends
 from kaizen_server.api import events, feedback, jobs, optimize, prompts, tasks, traces
 from kaizen_server.api.dependencies import require_api_key
 from kaizen_server.http.problems import PROBLEM_RESPONSES
-from kaizen_server.optimization import routes as optimization_routes
 
 __all__ = ["API_PREFIX", "build_api_router"]
 
@@ -21,5 +20,4 @@ def build_api_router() -> APIRouter:
     )
     for module in (tasks, feedback, prompts, optimize, jobs, traces, events):
         router.include_router(module.router)
-    router.include_router(optimization_routes.router)
     return router

@@ -16,7 +16,6 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.context import ServerContext
-from kaizen_server.services.api_keys import hash_key, verify_key
 from kaizen_server.services.errors import UnauthorizedError
 from kaizen_server.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
@@ -89,16 +88,9 @@ async def require_api_key(
     """
     if not key:
         raise UnauthorizedError("Missing X-API-Key header")
-    key_hash = hash_key(key)
-    cached = context.verified_key_id(key_hash)
-    if cached is not None:
-        return cached
-    async with context.database.reader() as session:
-        key_id = await verify_key(session, key)
+    key_id = await context.keys.verify(key)
     if key_id is None:
         raise UnauthorizedError("Invalid or revoked API key")
-    if context.settings.api_key_cache_seconds > 0:
-        context.verified_keys[key_hash] = key_id
     return key_id
 
 

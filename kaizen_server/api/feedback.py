@@ -13,9 +13,9 @@ from kaizen_server.api.resource_routes import (
     post_single,
     single_result,
 )
-from kaizen_server.optimization.trigger import trigger_after_feedback
 from kaizen_server.request_models import FeedbackBatch, FeedbackCreate
 from kaizen_server.services.feedback import list_feedback, record_feedback
+from kaizen_server.services.optimize import trigger_after_feedback
 from kaizen_server.services.views import feedback_view
 
 __all__ = ["router"]
@@ -30,7 +30,7 @@ async def create_feedback(
     """Store one feedback entry; repeating a client ``id`` returns the stored row (200)."""
     (record,) = await record_feedback(session, [body])
     if record.created:
-        await trigger_after_feedback(context, [record.task_id])
+        await trigger_after_feedback(context.database, context.dispatcher, [record.task_id])
     return single_result(record, response)
 
 
@@ -40,7 +40,9 @@ async def create_feedback_batch(
 ) -> Response:
     """Store up to 1000 entries all-or-nothing; results in the order sent."""
     records = await record_feedback(session, body.items, batch=True)
-    await trigger_after_feedback(context, [r.task_id for r in records if r.created])
+    await trigger_after_feedback(
+        context.database, context.dispatcher, [r.task_id for r in records if r.created]
+    )
     return batch_result(records)
 
 

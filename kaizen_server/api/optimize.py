@@ -17,8 +17,7 @@ router = APIRouter(prefix="/optimize", tags=["optimize"])
 @router.post("/{task}", response_model=OptimizeResult)
 async def optimize(task: str, session: WriteSession, context: Context) -> OptimizeResult:
     """Queue a job (400 without feedback, 409 while one is PENDING/RUNNING) and dispatch it."""
-    started = await start_optimization(session, task, triggered_by="api")
-    await context.dispatcher.dispatch(str(started.job.id))
+    started = await start_optimization(session, context.dispatcher, task, triggered_by="api")
     return OptimizeResult(
         job=job_view(started.job),
         cost_estimate=started.cost_estimate,

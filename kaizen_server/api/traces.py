@@ -15,9 +15,9 @@ from kaizen_server.api.resource_routes import (
     post_single,
     single_result,
 )
-from kaizen_server.optimization.trigger import trigger_after_feedback
 from kaizen_server.request_models import TraceBatch, TraceCreate, TraceScore
 from kaizen_server.services import traces as service
+from kaizen_server.services.optimize import trigger_after_feedback
 from kaizen_server.services.views import trace_view
 
 __all__ = ["router"]
@@ -61,5 +61,5 @@ async def score_trace(
     """Score a trace; the score is also stored as the trace's feedback row."""
     result = await service.score_trace(session, trace_id, body)
     await session.commit()  # release the write transaction before the trigger's own
-    await trigger_after_feedback(context, [uuid.UUID(result.task_id)])
+    await trigger_after_feedback(context.database, context.dispatcher, [uuid.UUID(result.task_id)])
     return result

@@ -16,7 +16,6 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kaizen_server.context import ServerContext
-from kaizen_server.services.api_keys import hash_key
 from kaizen_server.services.prompt_cache import MAX_IF_NONE_MATCH
 
 __all__ = ["PROMPT_PATH_PREFIX", "CachedPromptMiddleware"]
@@ -56,7 +55,7 @@ class CachedPromptMiddleware:
                 key = value.decode("latin-1")
             elif name == b"if-none-match" and if_none_match is None:
                 if_none_match = value.decode("latin-1")
-        if not key or self.context.verified_key_id(hash_key(key)) is None:
+        if not key or self.context.keys.trusted(key) is None:
             return False
         if if_none_match is not None and len(if_none_match) > MAX_IF_NONE_MATCH:
             return False

@@ -87,7 +87,7 @@ async def _defer(app: procrastinate.App, job_id: str) -> None:
 
 
 class QueueJobDispatcher:
-    """The server's :class:`~kaizen_server.jobs.dispatch.JobDispatcher` in scaled mode."""
+    """The server's :class:`~kaizen_server.optimization.dispatch.JobDispatcher` in scaled mode."""
 
     def __init__(self, settings: ServerSettings, database: Database) -> None:
         self.database = database

@@ -4,7 +4,7 @@ A child process per job because DSPy keeps global settings and history (threads 
 would share them) and because a process can be killed: over ``KAIZEN_JOB_TIME_LIMIT_S`` the
 job is killed and marked FAILURE. On start-up RUNNING jobs left by a previous server process
 are failed ("server restarted") and PENDING jobs are queued again. This is the server's
-:class:`~kaizen_server.jobs.dispatch.JobDispatcher`.
+:class:`~kaizen_server.optimization.dispatch.JobDispatcher`.
 
 Example:
     >>> runner = SubprocessJobRunner(server_settings, database)  # doctest: +SKIP

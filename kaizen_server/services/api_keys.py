@@ -16,17 +16,20 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.db.columns import utc_now
+from kaizen_server.db.engine import Database
 from kaizen_server.db.models import ApiKey
 from kaizen_server.services.errors import NotFoundError
 
 __all__ = [
     "BOOTSTRAP_KEY_NAME",
     "CreatedKey",
+    "KeyVerifier",
     "create_key",
     "display_prefix",
     "ensure_bootstrap_key",
@@ -145,3 +148,38 @@ async def verify_key(session: AsyncSession, secret: str) -> uuid.UUID | None:
         return None
     key_id: uuid.UUID = row[0]
     return key_id
+
+
+class KeyVerifier:
+    """The one check of an ``X-API-Key`` (the API's dependency and the prompt fast path).
+
+    A verified key is trusted for ``trust_seconds`` without a query, so a revocation takes
+    effect within that time on every replica; ``trust_seconds <= 0`` queries every time.
+
+    Example:
+        >>> verifier = KeyVerifier(database, trust_seconds=5.0)  # doctest: +SKIP
+        >>> await verifier.verify(request_key)  # the key's id, or None  # doctest: +SKIP
+    """
+
+    def __init__(self, database: Database, trust_seconds: float) -> None:
+        self._database = database
+        self._trust = trust_seconds > 0
+        self._trusted: TTLCache[str, uuid.UUID] = TTLCache(
+            maxsize=1024, ttl=max(trust_seconds, 0.001)
+        )
+
+    def trusted(self, secret: str) -> uuid.UUID | None:
+        """The id of ``secret`` if it was verified within the trust window (no I/O)."""
+        return self._trusted.get(hash_key(secret))
+
+    async def verify(self, secret: str) -> uuid.UUID | None:
+        """The id of the active key ``secret`` (trusted, else from the database), or None."""
+        key_hash = hash_key(secret)
+        key_id = self._trusted.get(key_hash)
+        if key_id is not None:
+            return key_id
+        async with self._database.reader() as session:
+            key_id = await verify_key(session, secret)
+        if key_id is not None and self._trust:
+            self._trusted[key_hash] = key_id
+        return key_id

@@ -8,17 +8,14 @@ from typing import Any, cast
 
 import pytest
 
-from kaizen_server.context import ServerContext
-from kaizen_server.optimization.trigger import trigger_after_feedback
+from kaizen_server.db.engine import Database
+from kaizen_server.optimization.dispatch import PendingJobDispatcher
+from kaizen_server.services.optimize import trigger_after_feedback
 
 
 class _BrokenDatabase:
     def reader(self) -> AbstractAsyncContextManager[Any]:
         raise ConnectionError("database went away")
-
-
-class _Context:
-    database = _BrokenDatabase()
 
 
 @pytest.fixture
@@ -29,7 +26,9 @@ def anyio_backend() -> str:
 @pytest.mark.anyio
 async def test_a_failing_trigger_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     task_id = uuid.uuid4()
-    queued = await trigger_after_feedback(cast(ServerContext, _Context()), [task_id, task_id])
+    queued = await trigger_after_feedback(
+        cast(Database, _BrokenDatabase()), PendingJobDispatcher(), [task_id, task_id]
+    )
     assert queued == []
     failures = [r for r in caplog.records if "auto-trigger" in r.getMessage()]
     assert len(failures) == 1

@@ -1,1 +1,0 @@
-"""Optimization job dispatch: the seam between the API and the optimization worker."""
