@@ -1,6 +1,8 @@
 """The apps the benchmarks drive, each served by uvicorn in a child process.
 
-* ``plain``: ``GET /summarize`` answering constant JSON, no Kaizen (the baseline).
+* ``plain``: ``GET /summarize`` answering constant JSON, no Kaizen.
+* ``depends``: the same with one no-op ``async`` dependency, no Kaizen: what a careful user
+  writes by hand, and row 2's baseline.
 * ``plugin``: the same endpoint with the full plugin (``kaizen_router``, the prompt
   middleware, ``ActivePrompt`` as a plain dependency), plus
   ``POST /issue-tokens?count=N`` (records N LLM calls,
@@ -15,9 +17,9 @@ Run: ``python -m bench.apps plugin --port 8001``.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from kaizen_fastapi import (
     ActivePrompt,
@@ -41,6 +43,20 @@ def _plain() -> FastAPI:
     @app.get("/summarize")
     async def summarize() -> dict[str, Any]:
         return {"prompt": BENCH_PROMPT, "version": 1}
+
+    return app
+
+
+async def _no_op_dependency() -> str:
+    return BENCH_PROMPT
+
+
+def _depends() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/summarize")
+    async def summarize(prompt: Annotated[str, Depends(_no_op_dependency)]) -> dict[str, Any]:
+        return {"prompt": prompt, "version": 1}
 
     return app
 
@@ -109,11 +125,11 @@ def _bare() -> FastAPI:
     return app
 
 
-_BUILDERS = {"plain": _plain, "plugin": _plugin, "bare": _bare}
+_BUILDERS = {"plain": _plain, "depends": _depends, "plugin": _plugin, "bare": _bare}
 
 
 def build_app(variant: str) -> FastAPI:
-    """The app named ``variant`` (``plain``, ``plugin`` or ``bare``)."""
+    """The app named ``variant`` (``plain``, ``depends``, ``plugin`` or ``bare``)."""
     return _BUILDERS[variant]()
 
 

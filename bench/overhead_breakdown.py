@@ -6,13 +6,12 @@ pure per-request CPU in the app, for a ladder of variants that add one piece at 
 1. ``plain``: the endpoint alone;
 2. ``+ kaizen_router``: the plugin's router included (its lifespan, its routes matched first);
 3. ``+ middleware``: ``KaizenPromptMiddleware`` resolving the prompt from the warm cache;
-4. ``+ ActivePrompt``: the handler takes the prompt as ``prompt: ActivePrompt`` on a route
-   declared with ``KaizenRoute`` (the full plugin, as the benchmark app runs it);
+4. ``+ ActivePrompt``: the handler takes the prompt as ``prompt: ActivePrompt``, a plain
+   ``Depends`` (the full plugin, as the benchmark app runs it);
 
-and, off the ladder, the full plugin with ``ActivePrompt`` solved by FastAPI's dependency
-machinery (a plain ``APIRoute``), with the handler reading ``current_prompt()`` (a context
-variable) instead, and the plain app with one no-op ``async`` dependency (what FastAPI's
-dependency resolution alone costs). Each step's difference is
+and, off the ladder, the full plugin with the handler reading ``current_prompt()`` (a context
+variable) instead of a dependency, and the plain app with one no-op ``async`` dependency (what
+FastAPI's dependency resolution alone costs: row 2's baseline). Each step's difference is
 what that piece costs per request.
 """
 
@@ -22,12 +21,12 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from bench.apps import BENCH_PROMPT, build_app, plugin_base
-from kaizen_fastapi import ActivePrompt, KaizenSettings, current_prompt
+from kaizen_fastapi import KaizenSettings, current_prompt
 from kaizen_fastapi.testing import use_kaizen_settings
 
 __all__ = ["VARIANTS", "Breakdown", "drive", "overhead_breakdown"]
@@ -37,30 +36,6 @@ def _constant_summarize(app: FastAPI) -> FastAPI:
     @app.get("/summarize")
     async def summarize() -> dict[str, Any]:
         return {"prompt": BENCH_PROMPT, "version": 1}
-
-    return app
-
-
-async def _no_op_dependency() -> str:
-    return BENCH_PROMPT
-
-
-def _plain_with_dependency() -> FastAPI:
-    app = FastAPI()
-
-    @app.get("/summarize")
-    async def summarize(prompt: Annotated[str, Depends(_no_op_dependency)]) -> dict[str, Any]:
-        return {"prompt": prompt, "version": 1}
-
-    return app
-
-
-def _active_prompt_by_depends() -> FastAPI:
-    app = plugin_base()
-
-    @app.get("/summarize")
-    async def summarize(prompt: ActivePrompt) -> dict[str, Any]:
-        return {"prompt": prompt.prompt_text, "version": prompt.version_number}
 
     return app
 
@@ -82,9 +57,8 @@ VARIANTS: dict[str, Callable[[], FastAPI]] = {
     "+ kaizen_router": lambda: _constant_summarize(plugin_base(middleware=False)),
     "+ middleware": lambda: _constant_summarize(plugin_base()),
     "+ ActivePrompt (full plugin)": lambda: build_app("plugin"),
-    "full plugin, ActivePrompt solved by FastAPI's Depends (APIRoute)": _active_prompt_by_depends,
     "full plugin, current_prompt() instead of ActivePrompt": _current_prompt_handler,
-    "plain + one no-op async Depends (FastAPI alone, no Kaizen)": _plain_with_dependency,
+    "plain + one no-op async Depends (FastAPI alone, no Kaizen)": lambda: build_app("depends"),
 }
 
 

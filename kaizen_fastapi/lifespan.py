@@ -32,7 +32,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from kaizen_fastapi.middleware import installed_prompt_middleware
+from kaizen_fastapi.middleware import prompt_path_maps
 from kaizen_fastapi.prompt_declarations import check_prompt_routes
 from kaizen_fastapi.runtime import (
     STATE_KEY,
@@ -78,7 +78,7 @@ async def kaizen_lifespan(
             yield {STATE_KEY: runtime}
             return
     settings = _settings_for(app, settings)
-    check_prompt_routes(app, [m.path_tasks(settings) for m in installed_prompt_middleware()])
+    check_prompt_routes(app, prompt_path_maps(app, settings))
     runtime = KaizenRuntime(settings, client_factory)
     try:
         await runtime.start()

@@ -41,7 +41,7 @@ from kaizen_fastapi.problems import problem_response
 from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime, runtime_from_state
 from kaizen_fastapi.settings import KaizenSettings, task_for_path
 
-__all__ = ["KaizenPromptMiddleware", "PathTasks", "installed_prompt_middleware"]
+__all__ = ["KaizenPromptMiddleware", "PathTasks", "prompt_path_maps"]
 
 _APPLIED = "kaizen_fastapi.prompt_middleware"
 _installed: ContextVar[tuple[KaizenPromptMiddleware, ...]] = ContextVar(
@@ -49,10 +49,25 @@ _installed: ContextVar[tuple[KaizenPromptMiddleware, ...]] = ContextVar(
 )
 
 
-def installed_prompt_middleware() -> tuple[KaizenPromptMiddleware, ...]:
-    """The prompt middlewares around the app whose lifespan is starting (read in the lifespan:
-    each middleware announces itself while the lifespan events pass through it)."""
-    return _installed.get()
+def prompt_path_maps(app: object, settings: KaizenSettings) -> list[PathTasks]:
+    """The path -> task maps of the prompt middlewares around ``app`` (read when its lifespan
+    starts): those added with ``app.add_middleware`` and those that announced themselves while
+    the lifespan events passed through them (an app wrapped by hand)."""
+    maps = [middleware.path_tasks(settings) for middleware in _installed.get()]
+    for entry in getattr(app, "user_middleware", None) or ():
+        if getattr(entry, "cls", None) is KaizenPromptMiddleware:
+            kwargs = getattr(entry, "kwargs", {})
+            maps.append(_path_tasks(kwargs.get("routes"), kwargs.get("exclude"), settings))
+    return maps
+
+
+def _path_tasks(
+    routes: Mapping[str, str] | None, exclude: Sequence[str] | None, settings: KaizenSettings
+) -> PathTasks:
+    return PathTasks(
+        settings.prompt_routes if routes is None else routes,
+        settings.prompt_routes_exclude if exclude is None else exclude,
+    )
 
 
 class KaizenPromptMiddleware:
@@ -133,9 +148,7 @@ class KaizenPromptMiddleware:
 
     def path_tasks(self, settings: KaizenSettings) -> PathTasks:
         """Path -> task as this middleware maps it (its arguments, else the settings)."""
-        routes = self._routes if self._routes is not None else settings.prompt_routes
-        exclude = self._exclude if self._exclude is not None else settings.prompt_routes_exclude
-        return PathTasks(routes, exclude)
+        return _path_tasks(self._routes, self._exclude, settings)
 
 
 class _RuntimeMapping:
