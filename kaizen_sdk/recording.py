@@ -71,6 +71,16 @@ def _wire_item(
         ) from exc
 
 
+def _post_item(
+    client: Caller, path: str, item: FeedbackItem | TraceItem, result_type: type[T]
+) -> Steps[T]:
+    """Send one validated item to ``POST {path}`` (retry-safe: it carries its own id)."""
+    return call(
+        RequestSpec("POST", path, parse_as(result_type), json=item.to_wire(), retry_safe=True),
+        client,
+    )
+
+
 def _post_batch(
     client: Caller,
     kind: str,
@@ -155,16 +165,7 @@ def log_feedback(
             "trace_id": trace_id,
         },
     )
-    return call(
-        RequestSpec(
-            "POST",
-            f"{API}/feedback",
-            parse_as(FeedbackResult),
-            json=item.to_wire(),
-            retry_safe=True,
-        ),
-        client,
-    )
+    return _post_item(client, f"{API}/feedback", item, FeedbackResult)
 
 
 def log_feedback_batch(
@@ -233,12 +234,7 @@ def log_trace(
             "id": trace_id,
         },
     )
-    return call(
-        RequestSpec(
-            "POST", f"{API}/traces", parse_as(TraceResult), json=item.to_wire(), retry_safe=True
-        ),
-        client,
-    )
+    return _post_item(client, f"{API}/traces", item, TraceResult)
 
 
 def log_trace_batch(
@@ -246,14 +242,9 @@ def log_trace_batch(
 ) -> Steps[list[TraceResult]]:
     """Record many LLM calls in one request (at most 1000; all or nothing).
 
-    Each item's ``id`` is its idempotency key, so a retried batch never stores a trace twice.
-    An empty ``items`` returns ``[]`` without a request.
-
-    Args:
-        items: ``TraceItem`` objects (or mappings of their fields).
-
-    Returns:
-        list[TraceResult]: the stored traces, in the order of ``items``.
+    ``items`` are ``TraceItem`` objects (or mappings of their fields); the stored traces come
+    back in their order. Each item's ``id`` is its idempotency key, so a retried batch never
+    stores a trace twice; an empty ``items`` returns ``[]`` without a request.
 
     Example:
         >>> client.log_trace_batch([TraceItem(task_id="t", response_text="x", tokens=3),

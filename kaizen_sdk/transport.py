@@ -71,6 +71,24 @@ Steps: TypeAlias = Generator[Send | Sleep, Any, T]
 """An operation in progress: yields ``Send``/``Sleep``, receives their results, returns a ``T``."""
 
 
+class _Stepper(Generic[T]):
+    """Advances an operation: hands it the outcome of its last step, takes its next one."""
+
+    __slots__ = ("_steps", "result")
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self.result: T | None = None
+
+    def advance(self, value: Any = None, error: Exception | None = None) -> Send | Sleep | None:
+        """The next step, or ``None`` once the operation returned (see ``result``)."""
+        try:
+            return self._steps.send(value) if error is None else self._steps.throw(error)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+
+
 def run_blocking(
     steps: Steps[T],
     *,
@@ -78,21 +96,20 @@ def run_blocking(
     sleep: Callable[[float], None],
 ) -> T:
     """Run ``steps`` to the end, performing each step with a blocking call."""
-    value: Any = None
-    error: Exception | None = None
-    while True:
-        try:
-            step = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
+    stepper = _Stepper(steps)
+    step = stepper.advance()
+    while step is not None:
+        outcome: httpx.Response | None = None
         try:
             if isinstance(step, Send):
-                value = send(step.request)
+                outcome = send(step.request)
             else:
                 sleep(step.seconds)
         except Exception as exc:  # thrown into the operation, which decides
-            error = exc
+            step = stepper.advance(error=exc)
+        else:
+            step = stepper.advance(outcome)
+    return stepper.result  # type: ignore[return-value]
 
 
 async def run_awaiting(
@@ -102,18 +119,16 @@ async def run_awaiting(
     sleep: Callable[[float], Any],
 ) -> T:
     """Run ``steps`` to the end, awaiting each step."""
-    value: Any = None
-    error: Exception | None = None
-    while True:
+    stepper = _Stepper(steps)
+    step = stepper.advance()
+    while step is not None:
         try:
-            step = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            value = await (send(step.request) if isinstance(step, Send) else sleep(step.seconds))
+            outcome = await (send(step.request) if isinstance(step, Send) else sleep(step.seconds))
         except Exception as exc:  # thrown into the operation, which decides
-            error = exc
+            step = stepper.advance(error=exc)
+        else:
+            step = stepper.advance(outcome)
+    return stepper.result  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
