@@ -29,8 +29,8 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import httpx
 
-from kaizen_sdk import operations as ops
-from kaizen_sdk import recording
+import kaizen_sdk.operations as ops
+import kaizen_sdk.recording as recording
 from kaizen_sdk.config import ClientConfig, resolve_config
 from kaizen_sdk.models import Prompt
 from kaizen_sdk.prompt_cache import FetchResult, PromptCacheStats
