@@ -30,7 +30,7 @@ from kaizen_fastapi import (
     record_llm_call,
 )
 
-__all__ = ["BENCH_PROMPT", "BENCH_TASK", "build_app", "plugin_base"]
+__all__ = ["BENCH_PROMPT", "BENCH_TASK", "build_app", "with_plugin"]
 
 BENCH_TASK = "bench_summarize"
 BENCH_PROMPT = "Summarize the ticket in one sentence:"
@@ -61,9 +61,10 @@ def _depends() -> FastAPI:
     return app
 
 
-def plugin_base(*, middleware: bool = True) -> FastAPI:
-    """An app with ``kaizen_router`` included and (by default) the prompt middleware."""
-    app = FastAPI()
+def with_plugin(app: FastAPI, *, middleware: bool = True) -> FastAPI:
+    """``app`` with ``kaizen_router`` included after its own routes (as the plugin's README
+    advises: FastAPI tries routes in order, so the app's requests never reach the plugin's) and
+    (by default) the prompt middleware."""
     app.include_router(kaizen_router)
     if middleware:
         app.add_middleware(KaizenPromptMiddleware)
@@ -71,7 +72,7 @@ def plugin_base(*, middleware: bool = True) -> FastAPI:
 
 
 def _plugin() -> FastAPI:
-    app = plugin_base()
+    app = FastAPI()
 
     @app.get("/summarize")
     async def summarize(prompt: ActivePrompt) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def _plugin() -> FastAPI:
             for i in range(count)
         ]
 
-    return app
+    return with_plugin(app)
 
 
 def _bare() -> FastAPI:

@@ -25,7 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from bench.apps import BENCH_PROMPT, build_app, plugin_base
+from bench.apps import BENCH_PROMPT, build_app, with_plugin
 from kaizen_fastapi import KaizenSettings, current_prompt
 from kaizen_fastapi.testing import use_kaizen_settings
 
@@ -41,7 +41,7 @@ def _constant_summarize(app: FastAPI) -> FastAPI:
 
 
 def _current_prompt_handler() -> FastAPI:
-    app = plugin_base()
+    app = FastAPI()
 
     @app.get("/summarize")
     async def summarize() -> dict[str, Any]:
@@ -49,13 +49,13 @@ def _current_prompt_handler() -> FastAPI:
         assert prompt is not None
         return {"prompt": prompt.prompt_text, "version": prompt.version_number}
 
-    return app
+    return with_plugin(app)
 
 
 VARIANTS: dict[str, Callable[[], FastAPI]] = {
     "plain": lambda: build_app("plain"),
-    "+ kaizen_router": lambda: _constant_summarize(plugin_base(middleware=False)),
-    "+ middleware": lambda: _constant_summarize(plugin_base()),
+    "+ kaizen_router": lambda: with_plugin(_constant_summarize(FastAPI()), middleware=False),
+    "+ middleware": lambda: with_plugin(_constant_summarize(FastAPI())),
     "+ ActivePrompt (full plugin)": lambda: build_app("plugin"),
     "full plugin, current_prompt() instead of ActivePrompt": _current_prompt_handler,
     "plain + one no-op async Depends (FastAPI alone, no Kaizen)": lambda: build_app("depends"),

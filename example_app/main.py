@@ -81,7 +81,9 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
     app = FastAPI(title="Kaizen example: support ticket summarizer", lifespan=lifespan)
     app.state.example_settings = settings
 
-    # Kaizen: the end-user feedback endpoints and the shared client (started with the app).
+    app.include_router(api_router)
+    # Kaizen: the end-user feedback endpoints and the shared client (started with the app),
+    # after the app's own routes, so that its requests never try the plugin's.
     app.include_router(kaizen_router)
     # Kaizen: the active prompt of the summarize task for every /api/summarize request.
     app.add_middleware(KaizenPromptMiddleware, routes={"/api/summarize": settings.task_name})
@@ -89,7 +91,6 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
     # is down and nothing is cached yet (unless KAIZEN_FALLBACK_PROMPTS names one).
     app.dependency_overrides[get_kaizen_settings] = partial(kaizen_settings, settings.task_name)
 
-    app.include_router(api_router)
     app.add_exception_handler(CTError, ct_error_handler)
     app.add_exception_handler(LLMError, llm_error_handler)
     app.add_exception_handler(AdminActionsDisabledError, admin_disabled_handler)

