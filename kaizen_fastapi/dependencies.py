@@ -36,7 +36,6 @@ __all__ = [
     "get_active_prompt",
     "get_kaizen",
     "get_kaizen_runtime",
-    "read_active_prompt",
     "uses_prompt",
 ]
 
@@ -80,15 +79,9 @@ KaizenClient = Annotated[AsyncCTClient, Depends(get_kaizen)]
 
 
 async def get_active_prompt() -> Prompt:
-    """The prompt the middleware (or ``uses_prompt``) resolved for this request.
-
-    The dependency behind ``ActivePrompt``; see :func:`read_active_prompt`.
-    """
-    return read_active_prompt()
-
-
-def read_active_prompt() -> Prompt:
     """The prompt the middleware (or ``uses_prompt``) resolved for the request being handled.
+
+    The dependency behind ``ActivePrompt``.
 
     Raises:
         PromptUnavailableError: no prompt can be served (answered 503, or 502 when a retry

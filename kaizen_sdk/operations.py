@@ -73,6 +73,12 @@ def call(spec: RequestSpec[T], client: Caller) -> Steps[T]:
     return send_with_retries(spec, client.config)
 
 
+def _forget_cached(client: Caller, task_id: str, activated: Prompt) -> None:
+    """Drop the cached prompt of a task whose active version ``activated`` now is."""
+    client.invalidate_prompt(task_id)
+    client.invalidate_prompt(activated.task_id)
+
+
 def path_segment(value: str) -> str:
     """A caller's id or name as one URL path segment."""
     return quote(value, safe="")
@@ -209,8 +215,7 @@ def activate_prompt(client: Caller, task_id: str, version_id: str) -> Steps[Prom
         retry_safe=True,
     )
     prompt = yield from call(spec, client)
-    client.invalidate_prompt(task_id)
-    client.invalidate_prompt(prompt.task_id)
+    _forget_cached(client, task_id, prompt)
     return prompt
 
 
@@ -247,8 +252,7 @@ def create_prompt_version(
     )
     prompt = yield from call(spec, client)
     if activate:
-        client.invalidate_prompt(task_id)
-        client.invalidate_prompt(prompt.task_id)
+        _forget_cached(client, task_id, prompt)
     return prompt
 
 
