@@ -14,15 +14,17 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
+from kaizen_server.db.bulk_insert import insert_rows
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import Feedback, Task, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, JsonObject
@@ -31,7 +33,7 @@ from kaizen_server.services.input_schema import InputSchema, compile_input_schem
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_task, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict
-from kaizen_server.services.views import WireFields, insert_fields, row_fields, to_wire
+from kaizen_server.services.views import WireFields, row_fields, to_wire
 
 __all__ = [
     "FeedbackRecord",
@@ -153,10 +155,6 @@ def _stored_fields(row: Feedback) -> WireFields:
     return row_fields(wire.FeedbackResult, row)
 
 
-def _new_fields(values: dict[str, Any]) -> WireFields:
-    return insert_fields(wire.FeedbackResult, values)
-
-
 async def _store(
     session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool
 ) -> list[FeedbackRecord]:
@@ -168,7 +166,7 @@ async def _store(
     records: list[FeedbackRecord] = []
     new_rows: list[dict[str, Any]] = []
     new_by_id: dict[uuid.UUID, dict[str, Any]] = {}
-    new_by_trace: dict[uuid.UUID, dict[str, Any]] = {}
+    new_by_trace: dict[uuid.UUID, tuple[dict[str, Any], int]] = {}  # row, index of its record
     task_ids = [task.id for task in tasks]
     for index, (item, task_id) in enumerate(zip(items, task_ids, strict=True)):
         stored = existing.get(item.id) if item.id is not None else None
@@ -176,7 +174,7 @@ async def _store(
             records.append(FeedbackRecord(_stored_fields(stored), False, stored.task_id))
             continue
         if item.id is not None and item.id in new_by_id:
-            records.append(FeedbackRecord(_new_fields(new_by_id[item.id]), False, task_id))
+            records.append(FeedbackRecord(dict(new_by_id[item.id]), False, task_id))
             continue
         trace = traces.get(item.trace_id) if item.trace_id is not None else None
         if item.trace_id is not None and trace is None:
@@ -200,16 +198,18 @@ async def _store(
             _update(stored, item, inputs)
             records.append(FeedbackRecord(_stored_fields(stored), False, task_id))
             continue
-        values = new_by_trace.get(trace.id) if trace is not None else None
-        if values is not None:  # a second rating of the same trace in this batch
+        rated = new_by_trace.get(trace.id) if trace is not None else None
+        if rated is not None:  # a second rating of the same trace in this batch
+            values, first = rated
+            if records[first].fields is values:  # its record keeps what it answered
+                records[first] = dataclasses.replace(records[first], fields=dict(values))
             values.update(_rerated(item, inputs, values["output"], values["metadata"]))
-            records.append(FeedbackRecord(_new_fields(values), False, task_id))
+            records.append(FeedbackRecord(dict(values), False, task_id))
             continue
+        # In the wire model's field order: the row's values are also its answer.
         values = {
             "id": item.id or uuid.uuid4(),
             "task_id": task_id,
-            "trace_id": item.trace_id,
-            "created_at": utc_now(),
             "inputs": inputs,
             "output": item.output
             if item.output is not None or trace is None
@@ -217,14 +217,16 @@ async def _store(
             "score": item.score,
             "source": item.source,
             "metadata": item.metadata,
+            "trace_id": item.trace_id,
+            "created_at": utc_now(),
         }
         new_rows.append(values)
         new_by_id[values["id"]] = values
         if trace is not None:
-            new_by_trace[trace.id] = values
-        records.append(FeedbackRecord(_new_fields(values), True, task_id))
+            new_by_trace[trace.id] = (values, len(records))
+        records.append(FeedbackRecord(values, True, task_id))
     if new_rows:
-        await session.execute(insert(table_of(Feedback)), new_rows)
+        await insert_rows(session, table_of(Feedback), new_rows)
     await session.flush()
     for task in {task.id: task for task in tasks}.values():
         await prune_feedback(session, task)

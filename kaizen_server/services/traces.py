@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
+from kaizen_server.db.bulk_insert import insert_rows
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import PromptVersion, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
@@ -33,7 +34,6 @@ from kaizen_server.services.tasks import find_row, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict
 from kaizen_server.services.views import (
     WireFields,
-    insert_fields,
     row_fields,
     to_wire,
     trace_view,
@@ -95,6 +95,7 @@ async def _store(
         schema = schemas[task_id]
         if schema is not None and item.inputs is not None and not schema.is_valid(item.inputs):
             schema.check(item.inputs, f"{item_location(index, batch)}.inputs")
+        # In the wire model's field order: the row's values are also its answer.
         values = {
             "id": item.id or uuid.uuid4(),
             "task_id": task_id,
@@ -103,18 +104,19 @@ async def _store(
             "model": item.model,
             "tokens": item.tokens,
             "latency_ms": item.latency_ms,
+            "score": None,
+            "scored_by": None,
             "inputs": item.inputs,
             "prompt_version_id": item.prompt_version_id,
             "metadata": item.metadata,
             "created_at": utc_now(),
         }
         new_rows.append(values)
-        fields = insert_fields(wire.TraceResult, values)
         if item.id is not None:
-            existing[item.id] = fields
-        records.append(TraceRecord(fields, True))
+            existing[item.id] = values
+        records.append(TraceRecord(values, True))
     if new_rows:
-        await session.execute(insert(table_of(Trace)), new_rows)
+        await insert_rows(session, table_of(Trace), new_rows)
     await session.commit()
     return records
 

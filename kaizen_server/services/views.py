@@ -12,8 +12,6 @@ Example:
     >>> row = Feedback(id=uuid.uuid4(), task_id=uuid.uuid4(), score=0.5, source="sdk")
     >>> feedback_view(row).score
     0.5
-    >>> insert_fields(wire.FeedbackResult, {"id": row.id, "score": 0.9, "source": "sdk"})["score"]
-    0.9
 """
 
 from __future__ import annotations
@@ -35,7 +33,6 @@ __all__ = [
     "TaskStats",
     "WireFields",
     "feedback_view",
-    "insert_fields",
     "job_view",
     "prompt_view",
     "row_fields",
@@ -62,20 +59,9 @@ def _attributes_by_field(
     )
 
 
-@cache
-def _field_defaults(wire_type: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
-    return tuple((name, info.default) for name, info in wire_type.model_fields.items())
-
-
 def row_fields(wire_type: type[BaseModel], row: orm.Base) -> WireFields:
     """The wire fields of a stored ``row`` (its columns that ``wire_type`` has)."""
     return {field: getattr(row, key) for field, key in _attributes_by_field(type(row), wire_type)}
-
-
-def insert_fields(wire_type: type[BaseModel], values: Mapping[str, Any]) -> WireFields:
-    """The wire fields of a row about to be inserted with ``values`` (by column name; a column
-    not given has the field's default), in the model's field order."""
-    return {name: values.get(name, default) for name, default in _field_defaults(wire_type)}
 
 
 def to_wire(wire_type: type[WireT], fields: Mapping[str, Any], **extra: object) -> WireT:
