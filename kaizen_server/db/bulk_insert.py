@@ -103,7 +103,7 @@ async def insert_rows(
     if not rows:
         return
     columns = tuple(rows[0])
-    connection = await session.connection()  # begins the session's transaction
+    connection = await session.connection()
     dialect = connection.dialect.name
     records = _records(table, columns, rows, dialect)
     if dialect == "postgresql":
@@ -123,8 +123,10 @@ async def _copy_postgres(
 
     raw = await connection.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
-    if not driver.is_in_transaction():  # COPY outside it would commit on its own
-        raise RuntimeError("insert_rows needs the session's transaction to be open")
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement; COPY before it
+        # would commit on its own, outside the session's transaction.
+        await connection.exec_driver_sql("SELECT 1")
     try:
         await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
     except asyncpg.IntegrityConstraintViolationError as exc:
