@@ -28,15 +28,21 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 
 from bench.processes import ROOT, wait_until
+from tests.support.ct_server import CTServerProcess
 from tests.support.ports import free_port
 
-__all__ = ["callgrind_available", "in_process_instructions", "server_instructions"]
+__all__ = [
+    "callgrind_available",
+    "ct_server_instructions",
+    "in_process_instructions",
+    "server_instructions",
+]
 
 _WARMUP_REQUESTS = 300
 
@@ -71,6 +77,56 @@ def server_instructions(variant: str, env: Mapping[str, str], requests: int) -> 
                 _instrument(process.pid, on=True)
                 for _ in range(requests):
                     client.get(url).raise_for_status()
+                _instrument(process.pid, on=False)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(120)
+        return _total(out) / requests
+
+
+def ct_server_instructions(
+    server: CTServerProcess, path: str, make_body: Callable[[], str], requests: int
+) -> float:
+    """Instructions per ``POST path`` of the CT server process ``server`` (not yet started),
+    run under callgrind, with the JSON body ``make_body()`` returns once the server answers
+    (it may seed the server first): the server's own work per request, whatever the
+    machine's load. On SQLite that includes the database engine's work (it runs in the
+    process)."""
+    with tempfile.TemporaryDirectory(prefix="kaizen-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        server.repo_dir.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [
+                *_callgrind(out),
+                sys.executable,
+                "-m",
+                "kaizen_server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(server.port),
+            ],
+            env=server.env(),
+            cwd=server.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"{server.base_url}{path}"
+        try:
+            wait_until(
+                lambda: process.poll() is not None or _answers(f"{server.base_url}/health"),
+                300,
+                "the CT server under callgrind",
+            )
+            content = make_body()
+            headers = {"X-API-Key": server.api_key, "Content-Type": "application/json"}
+            with httpx.Client(timeout=120.0, headers=headers) as client:
+                for _ in range(_WARMUP_REQUESTS // 10):
+                    client.post(url, content=content).raise_for_status()
+                _instrument(process.pid, on=True)
+                for _ in range(requests):
+                    client.post(url, content=content).raise_for_status()
                 _instrument(process.pid, on=False)
         finally:
             process.send_signal(signal.SIGINT)

@@ -30,7 +30,15 @@ from tests.support.ct_server import CTServerProcess, running_ct_server
 from tests.support.ports import free_port
 from tests.support.postgres import PG_HOST, PG_PORT, PG_USER, postgres_running
 
-__all__ = ["AppProcess", "app_process", "ct_server", "postgres_running", "seed_task", "wait_until"]
+__all__ = [
+    "AppProcess",
+    "app_process",
+    "ct_server",
+    "postgres_database",
+    "postgres_running",
+    "seed_task",
+    "wait_until",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,7 +104,7 @@ async def _pg_admin(sql: str) -> None:
 
 
 @contextlib.contextmanager
-def _postgres_database() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     name = f"kaizen_bench_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
@@ -112,7 +120,7 @@ def ct_server(
     """The real CT server on ``"sqlite"`` (a file in ``workdir``) or ``"postgres"``."""
     with contextlib.ExitStack() as stack:
         if database == "postgres":
-            url = stack.enter_context(_postgres_database())
+            url = stack.enter_context(postgres_database())
         else:
             url = f"sqlite+aiosqlite:///{workdir / f'kaizen-{uuid.uuid4().hex[:8]}.db'}"
         yield stack.enter_context(running_ct_server(url, workdir, extra_env))

@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from string import ascii_lowercase
 
 from bench import instructions, middleware_overhead, plugin_http, prompt_fetch, server_throughput
 from bench.apps import BENCH_TASK
@@ -32,7 +33,7 @@ from bench.overhead_breakdown import VARIANTS, overhead_breakdown
 from bench.processes import AppProcess, app_process, ct_server, postgres_running
 from bench.report import Row, machine_description, write_chart, write_results
 from kaizen_fastapi import KaizenSettings
-from tests.support.ct_server import CTServerProcess
+from tests.support.ct_server import CTServerProcess, running_ct_server
 
 __all__ = ["FULL", "SMOKE", "Sizes", "main"]
 
@@ -263,6 +264,27 @@ def instruction_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
     ]
 
 
+def ingest_instruction_notes(workdir: Path, sizes: Sizes) -> list[str]:
+    """Rows 6b/6d/6e/6f in instructions of the server process per batch (callgrind), and
+    per request of one row (the fixed part). Empty when not counted."""
+    if not sizes.counted_requests or not instructions.callgrind_available():
+        return []
+    databases = ["sqlite"] + (["postgres"] if sizes.postgres and postgres_running() else [])
+    requests = max(20, sizes.counted_requests // 10)
+    figures = []
+    for database in databases:
+        for kind in ("feedback", "traces"):
+            per_batch = server_throughput.batch_instructions(database, workdir, kind, requests)
+            figures.append(f"{database} {kind} {per_batch / 1e6:.2f}M")
+        single = server_throughput.batch_instructions(database, workdir, "feedback", requests, 1)
+        figures.append(f"{database} feedback, a batch of 1 row: {single / 1e6:.2f}M")
+    return [
+        "Rows 6b/6d/6e/6f, instructions of the CT server process per POST of 100 rows "
+        f"(callgrind, {requests} batches after a warm-up; on SQLite they include the database "
+        "engine, which runs in the process): " + "; ".join(figures)
+    ]
+
+
 def breakdown_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:
     """Where row 2's time goes: per-request CPU of each piece of the plugin, in-process."""
     settings = KaizenSettings(
@@ -406,27 +428,89 @@ def _server_rows(
             None,
             note,
         ),
-        Row(
+        _ingest_row(
             keys[1],
             names[1],
-            f"{result.feedback_rows_per_s:,.0f} rows/s",
-            f"bare FastAPI POST of the same body {result.bare_feedback_rows_per_s:,.0f} rows/s",
-            result.feedback_rows_per_s / result.bare_feedback_rows_per_s,
-            "report (vs bare)",
-            None,
-            batches,
+            result.feedback_rows_per_s,
+            result.direct_feedback_rows_per_s,
+            result.bare_feedback_rows_per_s,
+            database,
+            f"{batches}",
         ),
-        Row(
+        _ingest_row(
             keys[2],
             names[2],
-            f"{result.trace_rows_per_s:,.0f} rows/s",
-            f"bare FastAPI POST of the same body {result.bare_trace_rows_per_s:,.0f} rows/s",
-            result.trace_rows_per_s / result.bare_trace_rows_per_s,
-            "report (vs bare)",
-            None,
+            result.trace_rows_per_s,
+            result.direct_trace_rows_per_s,
+            result.bare_trace_rows_per_s,
+            database,
             f"{note}, {result.batch_size} rows per batch, shaped like the plugin's traces "
             "(prompt version, no client ids)",
         ),
+    ]
+
+
+INGEST_TARGETS = {"postgres": 0.8, "sqlite": 0.6}
+"""Batch ingestion through the server, as a share of the same rows written straight into the
+same database (issue 17)."""
+
+
+def _ingest_row(
+    key: str,
+    name: str,
+    rows_per_s: float,
+    direct_rows_per_s: float,
+    bare_rows_per_s: float,
+    database: str,
+    note: str,
+) -> Row:
+    target = INGEST_TARGETS[database]
+    ratio = rows_per_s / direct_rows_per_s
+    how = (
+        "asyncpg COPY, one transaction a batch, same connections"
+        if database == "postgres"
+        else "sqlite3 executemany, one BEGIN IMMEDIATE transaction a batch, one connection "
+        "(SQLite has one writer)"
+    )
+    return Row(
+        key,
+        name,
+        f"{rows_per_s:,.0f} rows/s",
+        f"same rows straight into the same database: {direct_rows_per_s:,.0f} rows/s",
+        ratio,
+        f"≥ {target}x direct",
+        ratio >= target,
+        f"{note}; direct: {how}; bare FastAPI POST of the same body: "
+        f"{bare_rows_per_s:,.0f} rows/s ({rows_per_s / bare_rows_per_s:.4f}x)",
+        target_ratio=target,
+    )
+
+
+def replica_rows(workdir: Path, sizes: Sizes) -> list[Row]:
+    name = "Server on PostgreSQL: POST /api/v1/feedback/batch through 2 replicas (rows/s)"
+    if not (sizes.postgres and postgres_running()):
+        return [Row("6g", name, "skipped", "PostgreSQL not running or smoke mode")]
+    with (
+        ct_server("postgres", workdir, server_throughput.SERVER_ENV) as ct,
+        running_ct_server(ct.database_url, workdir, server_throughput.SERVER_ENV) as second,
+    ):
+        result = server_throughput.replica_scaling(
+            ct, second, sizes.server_seconds, SERVER_CONNECTIONS
+        )
+    return [
+        Row(
+            "6g",
+            name,
+            f"{result.two_replicas_rows_per_s:,.0f} rows/s",
+            f"one replica: {result.one_replica_rows_per_s:,.0f} rows/s",
+            result.two_replicas_rows_per_s / result.one_replica_rows_per_s,
+            "report (2 vs 1 replica)",
+            None,
+            f"{SERVER_CONNECTIONS} connections in all (split 8 + 8 over the two), "
+            f"{sizes.server_seconds:.0f} s each, {result.batch_size} rows per batch; two server "
+            "processes, two load generators and PostgreSQL share this machine's "
+            f"{os.cpu_count()} cores",
+        )
     ]
 
 
@@ -543,16 +627,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ],
                 lambda: server_rows(workdir, sizes),
             ),
+            Section(
+                [("6g", "Server on PostgreSQL: feedback through 2 replicas")],
+                lambda: replica_rows(workdir, sizes),
+            ),
             Section([("7", "Memory soak")], lambda: soak_rows(ct(), sizes)),
         ]
         if only:
             sections = [
                 section
                 for section in sections
-                if any(key.rstrip("abcd") in only or key in only for key, _ in section.rows)
+                if any(
+                    key.rstrip(ascii_lowercase) in only or key in only for key, _ in section.rows
+                )
             ]
         rows, ok = run_sections(sections)
         notes: list[str] = []
+        if not only or "6" in only:
+            _log("running rows 6 instruction counts")
+            try:
+                notes += ingest_instruction_notes(workdir, sizes)
+            except Exception:
+                ok = False
+                traceback.print_exc()
+                notes.append("Rows 6 instruction counts failed (see the log)")
         if not only or "2" in only:
             for what, make_notes in (
                 ("breakdown", breakdown_notes),

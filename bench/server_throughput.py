@@ -1,6 +1,9 @@
 """Benchmark 6: the CT server's prompt fetch (req/s), batch feedback and batch traces (rows/s)
 on SQLite and PostgreSQL, each next to a bare FastAPI endpoint (``bench.apps`` ``bare``)
-measured in the same run with the same load generator and the same bodies.
+measured in the same run with the same load generator and the same bodies; the batch rows
+also next to the same rows written straight into the same database
+(:mod:`bench.direct_ingest`), and PostgreSQL feedback through one and two server replicas
+(:func:`replica_scaling`).
 
 The server runs without an optimization job runner (:data:`SERVER_ENV`): the bench task's
 feedback crosses its threshold in the first batch, the auto-trigger queues one job, which
@@ -10,16 +13,29 @@ DSPy run competes with the server for the machine's cores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.apps import BENCH_PROMPT
+from bench.direct_ingest import direct_rows_per_second
+from bench.instructions import ct_server_instructions
 from bench.loadgen import LoadSpec, run_load
-from bench.processes import AppProcess, seed_task
+from bench.processes import AppProcess, postgres_database, seed_task
+from kaizen_server.db.migrate import upgrade_to_head
 from tests.support.ct_server import CTServerProcess
 
-__all__ = ["SERVER_ENV", "ServerThroughput", "server_throughput"]
+__all__ = [
+    "SERVER_ENV",
+    "ReplicaScaling",
+    "ServerThroughput",
+    "batch_instructions",
+    "replica_scaling",
+    "server_throughput",
+]
 
 SERVER_ENV = {"KAIZEN_JOB_RUNNER": "none"}
 """Extra environment of the measured CT server (jobs are queued, never run)."""
@@ -34,6 +50,8 @@ class ServerThroughput:
     bare_feedback_rows_per_s: float  # the bare POST of the feedback batch body
     trace_rows_per_s: float
     bare_trace_rows_per_s: float  # the bare POST of the trace batch body
+    direct_feedback_rows_per_s: float  # the same rows straight into the database
+    direct_trace_rows_per_s: float
     batch_size: int
 
 
@@ -115,6 +133,17 @@ def server_throughput(
     trace_rps = rate(
         "POST /api/v1/traces/batch", f"{ct.base_url}/api/v1/traces/batch", "POST", traces
     )
+    direct_feedback, direct_traces = (
+        direct_rows_per_second(
+            database,
+            kind,
+            ct.database_url,
+            seconds=seconds,
+            connections=connections,
+            batch_size=batch_size,
+        )
+        for kind in ("feedback", "traces")
+    )
     bare_get = rate("bare GET", f"{bare.base_url}/constant", auth=False)
     bare_feedback = rate("bare POST", f"{bare.base_url}/constant", "POST", feedback, auth=False)
     bare_traces = rate("bare POST", f"{bare.base_url}/constant", "POST", traces, auth=False)
@@ -126,5 +155,76 @@ def server_throughput(
         bare_feedback * batch_size,
         trace_rps * batch_size,
         bare_traces * batch_size,
+        direct_feedback,
+        direct_traces,
         batch_size,
     )
+
+
+@dataclass(frozen=True)
+class ReplicaScaling:
+    one_replica_rows_per_s: float
+    two_replicas_rows_per_s: float
+    batch_size: int
+
+
+def replica_scaling(
+    ct: CTServerProcess,
+    second: CTServerProcess,
+    seconds: float,
+    connections: int,
+    batch_size: int = 100,
+) -> ReplicaScaling:
+    """``POST /api/v1/feedback/batch`` rows/s through ``ct`` alone, then through ``ct`` and
+    ``second`` (another server process on the same database) at once, the connections split
+    between them: the same load either way."""
+    task = f"bench_replicas_{uuid.uuid4().hex[:8]}"
+    seed_task(ct, task, BENCH_PROMPT)
+    body = _feedback_batch(task, batch_size)
+
+    def spec(server: CTServerProcess, share: int) -> LoadSpec:
+        return LoadSpec(
+            url=f"{server.base_url}/api/v1/feedback/batch",
+            method="POST",
+            body=body,
+            headers={"X-API-Key": server.api_key},
+            seconds=seconds,
+            connections=share,
+            warmup_seconds=min(0.5, seconds / 4),
+        )
+
+    one = _rate(spec(ct, connections), "POST /api/v1/feedback/batch, one replica")
+    half = connections // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        both = pool.map(
+            lambda args: _rate(spec(*args), "POST /api/v1/feedback/batch, two replicas"),
+            [(ct, half), (second, connections - half)],
+        )
+        two = sum(both)
+    return ReplicaScaling(one * batch_size, two * batch_size, batch_size)
+
+
+def batch_instructions(
+    database: str, workdir: Path, kind: str, requests: int, batch_size: int = 100
+) -> float:
+    """Instructions of the CT server process per ``POST /api/v1/{kind}/batch`` of
+    ``batch_size`` rows (callgrind), on a fresh ``database``: the server's own work per
+    batch, a figure the machine's load does not move."""
+    with contextlib.ExitStack() as stack:
+        if database == "postgres":
+            url = stack.enter_context(postgres_database())
+        else:
+            url = f"sqlite+aiosqlite:///{workdir / f'kaizen-{uuid.uuid4().hex[:8]}.db'}"
+        upgrade_to_head(url)
+        server = CTServerProcess(database_url=url, workdir=workdir, extra_env=SERVER_ENV)
+
+        def make_body() -> str:
+            task = f"bench_instructions_{uuid.uuid4().hex[:8]}"
+            seed_task(server, task, BENCH_PROMPT)
+            if kind == "feedback":
+                return _feedback_batch(task, batch_size)
+            with server.client() as api:
+                version_id = api.get(f"/api/v1/prompts/{task}").raise_for_status().json()["id"]
+            return _trace_batch(task, version_id, batch_size)
+
+        return ct_server_instructions(server, f"/api/v1/{kind}/batch", make_body, requests)
