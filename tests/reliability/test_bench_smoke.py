@@ -10,7 +10,24 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ROW_KEYS = ["1a", "1b", "2", "3", "4a", "4b", "5a", "5b", "6a", "6b", "6c", "6d", "6e", "6f", "7"]
+ROW_KEYS = [
+    "1a",
+    "1b",
+    "2",
+    "3",
+    "4a",
+    "4b",
+    "5a",
+    "5b",
+    "6a",
+    "6b",
+    "6c",
+    "6d",
+    "6e",
+    "6f",
+    "6g",
+    "7",
+]
 
 
 def test_smoke_run_writes_every_row(tmp_path: Path) -> None:
