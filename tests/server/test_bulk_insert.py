@@ -1,5 +1,6 @@
 """``insert_rows`` (the batch endpoints' write path) stores what the ORM would store, inside the
-session's transaction, and reports conflicts as SQLAlchemy's ``IntegrityError``."""
+session's transaction, and reports conflicts as SQLAlchemy's ``IntegrityError``: with a few
+rows (SQLAlchemy's INSERT) and with :data:`COPY_MIN_ROWS` or more (COPY on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from kaizen_server.db.bulk_insert import insert_rows
+from kaizen_server.db.bulk_insert import COPY_MIN_ROWS, insert_rows
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.engine import Database
 from kaizen_server.db.migrate import upgrade_to_head_async
 from kaizen_server.db.models import Feedback, Task, Trace, table_of
 from tests.support.postgres import fresh_postgres_database
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("size", [2, COPY_MIN_ROWS])]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -69,9 +70,12 @@ async def _count(database: Database, model: type[Feedback] | type[Trace]) -> int
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def test_rows_read_back_through_the_orm_as_they_were_given(database: Database) -> None:
+async def test_rows_read_back_through_the_orm_as_they_were_given(
+    database: Database, size: int
+) -> None:
     task_id = await _task(database)
-    rows = [_feedback_row(task_id), _feedback_row(task_id, metadata={"user": "u-1"}, score=None)]
+    rows = [_feedback_row(task_id) for _ in range(size - 1)]
+    rows.append(_feedback_row(task_id, metadata={"user": "u-1"}, score=None))
     async with database.writer() as session:
         await insert_rows(session, table_of(Feedback), rows)  # the session's first statement
         await session.commit()
@@ -89,7 +93,7 @@ async def test_rows_read_back_through_the_orm_as_they_were_given(database: Datab
 
 
 async def test_a_stored_id_fails_the_whole_insert_as_an_integrity_error(
-    database: Database,
+    database: Database, size: int
 ) -> None:
     task_id = await _task(database)
     first = _feedback_row(task_id)
@@ -101,7 +105,7 @@ async def test_a_stored_id_fails_the_whole_insert_as_an_integrity_error(
             await insert_rows(
                 session,
                 table_of(Feedback),
-                [_feedback_row(task_id), _feedback_row(task_id, id=first["id"])],
+                [*(_feedback_row(task_id) for _ in range(size - 1)), first],
             )
         await session.rollback()
         await insert_rows(session, table_of(Feedback), [_feedback_row(task_id)])  # usable again
@@ -109,7 +113,9 @@ async def test_a_stored_id_fails_the_whole_insert_as_an_integrity_error(
     assert await _count(database, Feedback) == 2  # nothing of the failed insert was kept
 
 
-async def test_a_row_of_an_unknown_task_is_an_integrity_error(database: Database) -> None:
+async def test_a_row_of_an_unknown_task_is_an_integrity_error(
+    database: Database, size: int
+) -> None:
     async with database.writer() as session:
         with pytest.raises(IntegrityError):
             await insert_rows(
@@ -122,15 +128,17 @@ async def test_a_row_of_an_unknown_task_is_an_integrity_error(database: Database
                         "prompt_text": "p",
                         "created_at": utc_now(),
                     }
+                    for _ in range(size)
                 ],
             )
         await session.rollback()
     assert await _count(database, Trace) == 0
 
 
-async def test_rows_of_a_rolled_back_session_are_not_kept(database: Database) -> None:
+async def test_rows_of_a_rolled_back_session_are_not_kept(database: Database, size: int) -> None:
     task_id = await _task(database)
+    rows = [_feedback_row(task_id) for _ in range(size)]
     async with database.writer() as session:
-        await insert_rows(session, table_of(Feedback), [_feedback_row(task_id)])  # first statement
+        await insert_rows(session, table_of(Feedback), rows)  # the session's first statement
         await session.rollback()
     assert await _count(database, Feedback) == 0
