@@ -15,7 +15,7 @@ from kaizen_server.api.resource_routes import (
 )
 from kaizen_server.request_models import FeedbackBatch, FeedbackCreate
 from kaizen_server.services.feedback import list_feedback, record_feedback
-from kaizen_server.services.optimize import trigger_after_feedback
+from kaizen_server.services.optimize import queue_due_optimizations
 from kaizen_server.services.views import feedback_view
 
 __all__ = ["router"]
@@ -29,8 +29,8 @@ async def create_feedback(
 ) -> FeedbackResult:
     """Store one feedback entry; repeating a client ``id`` returns the stored row (200)."""
     (record,) = await record_feedback(session, [body])
-    if record.created:
-        await trigger_after_feedback(context.database, context.dispatcher, [record.task_id])
+    if record.task_due:
+        await queue_due_optimizations(context.database, context.dispatcher, [record.task_id])
     return single_result(record, response)
 
 
@@ -40,8 +40,8 @@ async def create_feedback_batch(
 ) -> Response:
     """Store up to 1000 entries all-or-nothing; results in the order sent."""
     records = await record_feedback(session, body.items, batch=True)
-    await trigger_after_feedback(
-        context.database, context.dispatcher, [r.task_id for r in records if r.created]
+    await queue_due_optimizations(
+        context.database, context.dispatcher, [r.task_id for r in records if r.task_due]
     )
     return batch_result(records)
 

@@ -2,8 +2,10 @@
 
 ``record_feedback`` validates every item before writing anything, stores the batch in one
 transaction, returns stored rows for repeated client ids, and prunes each task down to its
-``feedback_retention_limit``. Hooks that react to new feedback (e.g. the optimization
-auto-trigger) belong right after its commit.
+``feedback_retention_limit``. Before committing it reads, in the same transaction, whether
+the new feedback brought its task to the optimization threshold (``task_due`` on the records);
+the auto-trigger queues the job after the commit
+(``kaizen_server.services.optimize.queue_due_optimizations``).
 
 Example:
     >>> records = await record_feedback(session, [FeedbackCreate(task_id="t", score=1.0)])
@@ -30,6 +32,7 @@ from kaizen_server.db.models import Feedback, Task, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, JsonObject
 from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import InputSchema, compile_input_schema
+from kaizen_server.services.optimization_window import threshold_reached
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_task, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict
@@ -48,11 +51,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FeedbackRecord:
-    """A stored feedback row and whether this call created it (False: a repeat or update)."""
+    """A stored feedback row, whether this call created it (False: a repeat or update), and
+    whether its task reached its optimization threshold with this call's feedback."""
 
     fields: WireFields
     created: bool
     task_id: uuid.UUID
+    task_due: bool = False
 
     @property
     def result(self) -> wire.FeedbackResult:
@@ -230,8 +235,17 @@ async def _store(
     await session.flush()
     for task in {task.id: task for task in tasks}.values():
         await prune_feedback(session, task)
+    due = await _tasks_due(session, {r.task_id for r in records if r.created})
     await session.commit()
+    if due:
+        records = [dataclasses.replace(r, task_due=r.task_id in due) for r in records]
     return records
+
+
+async def _tasks_due(session: AsyncSession, task_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """The tasks (of ``task_ids``) at their optimization threshold, read in the write
+    transaction, so the request needs no second session for the auto-trigger's check."""
+    return {task_id for task_id in task_ids if await threshold_reached(session, task_id)}
 
 
 async def record_feedback(

@@ -10,6 +10,8 @@ The same definition drives the auto-trigger and the ``threshold_progress`` of ta
 Example:
     >>> await feedback_in_window(session, task.id)  # doctest: +SKIP
     12
+    >>> await threshold_reached(session, task.id)  # doctest: +SKIP
+    False
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Subquery,
     Uuid,
     bindparam,
+    exists,
     func,
     or_,
     select,
@@ -34,9 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk.models import JobStatus
-from kaizen_server.db.models import Feedback, OptimizationJob
+from kaizen_server.db.models import ACTIVE_JOB_STATUSES, Feedback, OptimizationJob, Task
 
-__all__ = ["AUTO_TRIGGERED_BY", "feedback_in_window", "window_starts"]
+__all__ = ["AUTO_TRIGGERED_BY", "feedback_in_window", "threshold_reached", "window_starts"]
 
 AUTO_TRIGGERED_BY = "threshold"
 """``triggered_by`` of jobs queued by the auto-trigger."""
@@ -101,3 +104,24 @@ async def feedback_in_window(
         params["at_most"] = at_most
     count = await session.scalar(_window_count(at_most is not None), params)
     return int(count or 0)
+
+
+@cache
+def _threshold_and_active_job() -> Select[int, bool]:
+    """The threshold of task ``:task_id`` and whether it has a PENDING/RUNNING job."""
+    task_id = bindparam("task_id", type_=Uuid())
+    active = exists().where(
+        OptimizationJob.task_id == task_id, OptimizationJob.status.in_(ACTIVE_JOB_STATUSES)
+    )
+    return select(Task.feedback_threshold, active).where(Task.id == task_id)
+
+
+async def threshold_reached(session: AsyncSession, task_id: uuid.UUID) -> bool:
+    """True when the task has no active job and its window holds at least its threshold
+    of feedback: one query while a job is active (the common case under load), else a
+    count that stops at the threshold."""
+    row = (await session.execute(_threshold_and_active_job(), {"task_id": task_id})).first()
+    if row is None or row[1]:
+        return False  # no such task, or a job is queued or running: no second one now
+    threshold = row[0]
+    return await feedback_in_window(session, task_id, at_most=threshold) >= threshold

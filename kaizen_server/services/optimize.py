@@ -3,18 +3,19 @@
 :func:`start_optimization` checks the task, estimates the cost, stores the PENDING job,
 commits and hands the job to the dispatcher (``kaizen_server.optimization.dispatch``), which
 runs it. :func:`trigger_after_feedback` calls it when a task's new feedback reaches its
-threshold.
+threshold, and :func:`queue_due_optimizations` for tasks that ``record_feedback`` already found
+due inside its own write transaction (no second session per request).
 
 The auto-trigger: which feedback is "new" is defined once, in
 ``kaizen_server.services.optimization_window`` (feedback stored since the last job that
-consumed it was queued). The check runs once per request and task (a batch of 1000 rows is
-one check), and costs little: one query while a job is already PENDING or RUNNING (no second
-one could be queued), else a count that stops at the threshold. Concurrent requests crossing
-the threshold together queue exactly one job: the check is repeated inside the write
-transaction that inserts the job (so a job queued, or even finished, meanwhile is seen), and
-the database's partial unique index allows one PENDING/RUNNING job per task, so the losers get
-a conflict, which is the expected outcome here. A failing trigger is logged, never raised: the
-feedback is already stored and its request must succeed.
+consumed it was queued). The check (``threshold_reached``) runs once per request and task (a
+batch of 1000 rows is one check), and costs little: one query while a job is already PENDING
+or RUNNING (no second one could be queued), else a count that stops at the threshold.
+Concurrent requests crossing the threshold together queue exactly one job: the check is
+repeated inside the write transaction that inserts the job (so a job queued, or even finished,
+meanwhile is seen), and the database's partial unique index allows one PENDING/RUNNING job per
+task, so the losers get a conflict, which is the expected outcome here. A failing trigger is
+logged, never raised: the feedback is already stored and its request must succeed.
 
 Example:
     >>> started = await start_optimization(session, dispatcher, "summarize_ticket")
@@ -28,11 +29,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
 
-from sqlalchemy import Select, Uuid, bindparam, exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,13 +42,14 @@ from kaizen_server.db.models import ACTIVE_JOB_STATUSES, Feedback, OptimizationJ
 from kaizen_server.optimization.cost import estimate_for_task
 from kaizen_server.optimization.dispatch import JobDispatcher
 from kaizen_server.services.errors import BadRequestError, ConflictError
-from kaizen_server.services.optimization_window import AUTO_TRIGGERED_BY, feedback_in_window
+from kaizen_server.services.optimization_window import AUTO_TRIGGERED_BY, threshold_reached
 from kaizen_server.services.tasks import find_task, task_views
 
 __all__ = [
     "TRIGGERED_BY",
     "StartedOptimization",
     "active_job",
+    "queue_due_optimizations",
     "start_optimization",
     "trigger_after_feedback",
 ]
@@ -122,34 +123,12 @@ async def start_optimization(
     return StartedOptimization(job, estimate, warning)
 
 
-@cache
-def _threshold_and_active_job() -> Select[int, bool]:
-    """The threshold of task ``:task_id`` and whether it has a PENDING/RUNNING job."""
-    task_id = bindparam("task_id", type_=Uuid())
-    active = exists().where(
-        OptimizationJob.task_id == task_id, OptimizationJob.status.in_(ACTIVE_JOB_STATUSES)
-    )
-    return select(Task.feedback_threshold, active).where(Task.id == task_id)
-
-
-async def _threshold_reached(session: AsyncSession, task_id: uuid.UUID) -> bool:
-    """True when the task has no active job and its new feedback reached its threshold."""
-    row = (await session.execute(_threshold_and_active_job(), {"task_id": task_id})).first()
-    if row is None or row[1]:
-        return False  # no such task, or a job is queued or running: no second one now
-    threshold = row[0]
-    return await feedback_in_window(session, task_id, at_most=threshold) >= threshold
-
-
-async def _maybe_trigger(
+async def _queue_if_due(
     database: Database, dispatcher: JobDispatcher, task_id: uuid.UUID
 ) -> str | None:
-    async with database.reader() as session:
-        if not await _threshold_reached(session, task_id):
-            return None  # the common case, decided without taking the write lock
     try:
         async with database.writer() as session:
-            if not await _threshold_reached(session, task_id):
+            if not await threshold_reached(session, task_id):
                 return None  # another request queued the job since our read
             started = await start_optimization(
                 session, dispatcher, str(task_id), triggered_by=TRIGGERED_BY
@@ -159,6 +138,30 @@ async def _maybe_trigger(
     return str(started.job.id)
 
 
+async def _read_check_then_queue(
+    database: Database, dispatcher: JobDispatcher, task_id: uuid.UUID
+) -> str | None:
+    async with database.reader() as session:
+        if not await threshold_reached(session, task_id):
+            return None  # the common case, decided without taking the write lock
+    return await _queue_if_due(database, dispatcher, task_id)
+
+
+async def _each_task(
+    task_ids: Iterable[uuid.UUID], queue: Callable[[uuid.UUID], Awaitable[str | None]]
+) -> list[str]:
+    queued: list[str] = []
+    for task_id in dict.fromkeys(task_ids):
+        try:
+            job_id = await queue(task_id)
+        except Exception:
+            log.exception("auto-trigger of an optimization for task %s failed", task_id)
+            continue
+        if job_id is not None:
+            queued.append(job_id)
+    return queued
+
+
 async def trigger_after_feedback(
     database: Database, dispatcher: JobDispatcher, task_ids: Iterable[uuid.UUID]
 ) -> list[str]:
@@ -166,13 +169,17 @@ async def trigger_after_feedback(
 
     Returns the ids of the jobs queued by this call.
     """
-    queued: list[str] = []
-    for task_id in dict.fromkeys(task_ids):
-        try:
-            job_id = await _maybe_trigger(database, dispatcher, task_id)
-        except Exception:
-            log.exception("auto-trigger of an optimization for task %s failed", task_id)
-            continue
-        if job_id is not None:
-            queued.append(job_id)
-    return queued
+    return await _each_task(
+        task_ids, lambda task_id: _read_check_then_queue(database, dispatcher, task_id)
+    )
+
+
+async def queue_due_optimizations(
+    database: Database, dispatcher: JobDispatcher, due_task_ids: Iterable[uuid.UUID]
+) -> list[str]:
+    """:func:`trigger_after_feedback` for tasks already found due inside the transaction
+    that stored their feedback (``FeedbackRecord.task_due``): no second read; the check is
+    still repeated in the transaction that queues the job. Never raises."""
+    return await _each_task(
+        due_task_ids, lambda task_id: _queue_if_due(database, dispatcher, task_id)
+    )

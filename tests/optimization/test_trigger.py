@@ -10,11 +10,14 @@ import pytest
 
 from kaizen_server.db.engine import Database
 from kaizen_server.optimization.dispatch import PendingJobDispatcher
-from kaizen_server.services.optimize import trigger_after_feedback
+from kaizen_server.services.optimize import queue_due_optimizations, trigger_after_feedback
 
 
 class _BrokenDatabase:
     def reader(self) -> AbstractAsyncContextManager[Any]:
+        raise ConnectionError("database went away")
+
+    def writer(self) -> AbstractAsyncContextManager[Any]:
         raise ConnectionError("database went away")
 
 
@@ -24,9 +27,12 @@ def anyio_backend() -> str:
 
 
 @pytest.mark.anyio
-async def test_a_failing_trigger_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("trigger", [trigger_after_feedback, queue_due_optimizations])
+async def test_a_failing_trigger_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture, trigger: Any
+) -> None:
     task_id = uuid.uuid4()
-    queued = await trigger_after_feedback(
+    queued = await trigger(
         cast(Database, _BrokenDatabase()), PendingJobDispatcher(), [task_id, task_id]
     )
     assert queued == []
