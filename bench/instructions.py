@@ -96,17 +96,7 @@ def ct_server_instructions(
         out = Path(tmp) / "callgrind.out"
         server.repo_dir.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
-            [
-                *_callgrind(out),
-                sys.executable,
-                "-m",
-                "kaizen_server",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(server.port),
-            ],
+            [*_callgrind(out), *server.serve_command()],
             env=server.env(),
             cwd=server.workdir,
             stdout=subprocess.DEVNULL,

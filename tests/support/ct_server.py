@@ -58,22 +58,26 @@ class CTServerProcess:
         env.update(self.extra_env)
         return env
 
+    def serve_command(self) -> list[str]:
+        """The command line of the server process (``kaizen-server serve`` on loopback)."""
+        return [
+            sys.executable,
+            "-m",
+            "kaizen_server",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+
     def start(self) -> None:
         """Start the process and wait (with a deadline) until ``/health`` answers."""
         self.repo_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / f"ct-server-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kaizen_server",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
+            self.serve_command(),
             cwd=self.workdir,
             env=self.env(),
             stdout=log,
