@@ -85,21 +85,25 @@ def _converter(column_type: Any, dialect: str) -> Convert | None:
 
 
 @cache
-def _converters(table: Table, columns: tuple[str, ...], dialect: str) -> tuple[Convert | None, ...]:
-    return tuple(_converter(table.c[name].type, dialect) for name in columns)
+def _conversions(
+    table: Table, columns: tuple[str, ...], dialect: str
+) -> tuple[tuple[int, Convert], ...]:
+    """``(position, converter)`` of the columns whose values the driver needs converted."""
+    converters = (_converter(table.c[name].type, dialect) for name in columns)
+    return tuple((index, convert) for index, convert in enumerate(converters) if convert)
 
 
 def _records(
     table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]], dialect: str
 ) -> list[tuple[Any, ...]]:
-    converters = _converters(table, columns, dialect)
-    if not any(converters):
-        return [tuple(row[name] for name in columns) for row in rows]
-    plan = tuple(zip(columns, converters, strict=True))
-    return [
-        tuple(row[name] if convert is None else convert(row[name]) for name, convert in plan)
-        for row in rows
-    ]
+    conversions = _conversions(table, columns, dialect)
+    records = []
+    for row in rows:
+        values = [row[name] for name in columns]
+        for index, convert in conversions:
+            values[index] = convert(values[index])
+        records.append(tuple(values))
+    return records
 
 
 async def insert_rows(
