@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import statistics
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from kaizen_server.db.migrate import upgrade_to_head
 from tests.support.ct_server import CTServerProcess
 
 __all__ = [
+    "INGEST_ROUNDS",
     "SERVER_ENV",
     "ReplicaScaling",
     "ServerThroughput",
@@ -36,6 +38,9 @@ __all__ = [
     "replica_scaling",
     "server_throughput",
 ]
+
+INGEST_ROUNDS = 4
+"""Rounds of server-then-direct (ABBA) per batch row; the row's ratio is their median."""
 
 SERVER_ENV = {"KAIZEN_JOB_RUNNER": "none"}
 """Extra environment of the measured CT server (jobs are queued, never run)."""
@@ -52,6 +57,8 @@ class ServerThroughput:
     bare_trace_rows_per_s: float  # the bare POST of the trace batch body
     direct_feedback_rows_per_s: float  # the same rows straight into the database
     direct_trace_rows_per_s: float
+    feedback_ratios: tuple[float, ...]  # server / direct, per round
+    trace_ratios: tuple[float, ...]
     batch_size: int
 
 
@@ -127,23 +134,40 @@ def server_throughput(
         return _rate(spec, what)
 
     prompt_rps = rate("GET /api/v1/prompts/{task}", f"{ct.base_url}/api/v1/prompts/{task}")
-    feedback_rps = rate(
-        "POST /api/v1/feedback/batch", f"{ct.base_url}/api/v1/feedback/batch", "POST", feedback
-    )
-    trace_rps = rate(
-        "POST /api/v1/traces/batch", f"{ct.base_url}/api/v1/traces/batch", "POST", traces
-    )
-    direct_feedback, direct_traces = (
-        direct_rows_per_second(
-            database,
-            kind,
-            ct.database_url,
-            seconds=seconds,
-            connections=connections,
-            batch_size=batch_size,
-        )
-        for kind in ("feedback", "traces")
-    )
+
+    def server_vs_direct(kind: str, body: str) -> tuple[float, float, tuple[float, ...]]:
+        """Median rows/s of the server and of the direct write, and the ratio of each round
+        (rounds in ABBA order, so a drift of the machine's speed hits both sides alike)."""
+        servers, directs = [], []
+        for round_number in range(INGEST_ROUNDS):
+            measures = [
+                lambda: servers.append(
+                    rate(
+                        f"POST /api/v1/{kind}/batch",
+                        f"{ct.base_url}/api/v1/{kind}/batch",
+                        "POST",
+                        body,
+                    )
+                    * batch_size
+                ),
+                lambda: directs.append(
+                    direct_rows_per_second(
+                        database,
+                        kind,
+                        ct.database_url,
+                        seconds=seconds,
+                        connections=connections,
+                        batch_size=batch_size,
+                    )
+                ),
+            ]
+            for measure in measures if round_number % 2 == 0 else reversed(measures):
+                measure()
+        ratios = tuple(a / b for a, b in zip(servers, directs, strict=True))
+        return statistics.median(servers), statistics.median(directs), ratios
+
+    feedback_rows, direct_feedback, feedback_ratios = server_vs_direct("feedback", feedback)
+    trace_rows, direct_traces, trace_ratios = server_vs_direct("traces", traces)
     bare_get = rate("bare GET", f"{bare.base_url}/constant", auth=False)
     bare_feedback = rate("bare POST", f"{bare.base_url}/constant", "POST", feedback, auth=False)
     bare_traces = rate("bare POST", f"{bare.base_url}/constant", "POST", traces, auth=False)
@@ -151,12 +175,14 @@ def server_throughput(
         database,
         prompt_rps,
         bare_get,
-        feedback_rps * batch_size,
+        feedback_rows,
         bare_feedback * batch_size,
-        trace_rps * batch_size,
+        trace_rows,
         bare_traces * batch_size,
         direct_feedback,
         direct_traces,
+        feedback_ratios,
+        trace_ratios,
         batch_size,
     )
 
