@@ -4,7 +4,8 @@ The batch endpoints store up to 1000 rows a request. SQLAlchemy's ``executemany`
 parameters and runs a bind processor per value (per row: a ``json.dumps`` per JSON column, a
 ``UUID`` and a timezone conversion per column of those types), which cost more than the
 database's own work. Here each column's conversion is chosen once per table and dialect, JSON
-is encoded by ``pydantic_core.to_json`` (Rust), and the rows go to the driver directly:
+is encoded by ``pydantic_core.to_json`` (Rust), other values by their types' own bind
+processors, and the rows go to the driver directly:
 
 * PostgreSQL: asyncpg's binary ``COPY ... FROM STDIN`` (``copy_records_to_table``) on the
   session's own connection, in its open transaction. COPY takes one more round trip than an
@@ -26,18 +27,16 @@ Example:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import JSON, Boolean, Table, Uuid, insert
+from sqlalchemy import JSON, Table, insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from kaizen_server.db.columns import UTCDateTime
+from sqlalchemy.types import TypeEngine
 
 __all__ = ["COPY_MIN_ROWS", "insert_rows"]
 
@@ -53,40 +52,19 @@ def _json_text(value: Any) -> str:
     return to_json(value).decode()  # None -> "null", as SQLAlchemy's JSON type stores it
 
 
-def _uuid_hex(value: uuid.UUID | None) -> str | None:
-    return None if value is None else value.hex
-
-
-def _sqlite_timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]
-
-
-def _sqlite_bool(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _converter(column_type: Any, dialect: str) -> Convert | None:
-    """How a value of ``column_type`` goes to the driver (None: as it is)."""
+def _converter(column_type: TypeEngine[Any], dialect: Dialect) -> Convert | None:
+    """How a value of ``column_type`` goes to the driver (None: as it is): JSON by
+    ``to_json``, every other type by its own SQLAlchemy bind processor, so the values stored
+    are exactly the ORM's (e.g. on SQLite UUIDs as hex, ``UTCDateTime`` as its text)."""
     if isinstance(column_type, JSON):
         return _json_text
-    if dialect != "sqlite":
-        return None
-    if isinstance(column_type, Uuid):
-        return _uuid_hex
-    if isinstance(column_type, UTCDateTime):
-        return _sqlite_timestamp
-    if isinstance(column_type, Boolean):
-        return _sqlite_bool
-    return None
+    processor: Convert | None = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
 
 
 @cache
 def _conversions(
-    table: Table, columns: tuple[str, ...], dialect: str
+    table: Table, columns: tuple[str, ...], dialect: Dialect
 ) -> tuple[tuple[int, Convert], ...]:
     """``(position, converter)`` of the columns whose values the driver needs converted."""
     converters = (_converter(table.c[name].type, dialect) for name in columns)
@@ -94,7 +72,7 @@ def _conversions(
 
 
 def _records(
-    table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]], dialect: str
+    table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]], dialect: Dialect
 ) -> list[tuple[Any, ...]]:
     conversions = _conversions(table, columns, dialect)
     records = []
@@ -115,12 +93,12 @@ async def insert_rows(
         return
     columns = tuple(rows[0])
     connection = await session.connection()
-    dialect = connection.dialect.name
-    if dialect == "postgresql" and len(rows) < COPY_MIN_ROWS:
+    postgres = connection.dialect.name == "postgresql"
+    if postgres and len(rows) < COPY_MIN_ROWS:
         await session.execute(insert(table), list(rows))
         return
-    records = _records(table, columns, rows, dialect)
-    if dialect == "postgresql":
+    records = _records(table, columns, rows, connection.dialect)
+    if postgres:
         await _copy_postgres(connection, table, columns, records)
         return
     names = ", ".join(f'"{name}"' for name in columns)

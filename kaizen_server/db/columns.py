@@ -36,6 +36,13 @@ def utc_now() -> datetime:
         return now
 
 
+def _as_utc(value: datetime | None) -> datetime | None:
+    """``value`` as an aware UTC datetime (naive: taken as UTC)."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every backend (SQLite stores it naive).
 
@@ -56,14 +63,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
         if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
+            if self.impl_instance.dialect_impl(dialect).bind_processor(dialect) is not None:
+                return super().bind_processor(dialect)
+            return _as_utc  # process_bind_param, without its checks for a value already UTC
 
         def to_sqlite_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is not UTC:
-                value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-            return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+            utc = _as_utc(value)
+            return None if utc is None else utc.isoformat(" ", "microseconds")[:26]  # no +00:00
 
         return to_sqlite_text
 
