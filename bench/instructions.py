@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import signal
@@ -52,36 +53,60 @@ def callgrind_available() -> bool:
     return shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
 
 
-def server_instructions(variant: str, env: Mapping[str, str], requests: int) -> float:
-    """Instructions per ``GET /summarize`` of the uvicorn process serving ``variant``."""
-    port = free_port()
+def _instructions_per_request(
+    command: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    probe_url: str,
+    what: str,
+    send: Callable[[httpx.Client], None],
+    warmup: int,
+    requests: int,
+) -> float:
+    """Run ``command`` under callgrind, wait for ``probe_url``, ``send`` ``warmup`` requests,
+    then count the instructions of ``requests`` more."""
     with tempfile.TemporaryDirectory(prefix="kaizen-callgrind-") as tmp:
         out = Path(tmp) / "callgrind.out"
         process = subprocess.Popen(
-            [*_callgrind(out), sys.executable, "-m", "bench.apps", variant, "--port", str(port)],
-            env={**os.environ, **env},
-            cwd=ROOT,
+            [*_callgrind(out), *command],
+            env=env,
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        url = f"http://127.0.0.1:{port}/summarize"
         try:
-            wait_until(
-                lambda: process.poll() is not None or _answers(url),
-                300,
-                f"the {variant} app under callgrind",
-            )
-            with httpx.Client(timeout=60.0) as client:
-                for _ in range(_WARMUP_REQUESTS):
-                    client.get(url).raise_for_status()
+            wait_until(lambda: process.poll() is not None or _answers(probe_url), 300, what)
+            with httpx.Client(timeout=120.0) as client:
+                for _ in range(warmup):
+                    send(client)
                 _instrument(process.pid, on=True)
                 for _ in range(requests):
-                    client.get(url).raise_for_status()
+                    send(client)
                 _instrument(process.pid, on=False)
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(120)
         return _total(out) / requests
+
+
+def server_instructions(variant: str, env: Mapping[str, str], requests: int) -> float:
+    """Instructions per ``GET /summarize`` of the uvicorn process serving ``variant``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/summarize"
+
+    def send(client: httpx.Client) -> None:
+        client.get(url).raise_for_status()
+
+    return _instructions_per_request(
+        [sys.executable, "-m", "bench.apps", variant, "--port", str(port)],
+        {**os.environ, **env},
+        ROOT,
+        url,
+        f"the {variant} app under callgrind",
+        send,
+        _WARMUP_REQUESTS,
+        requests,
+    )
 
 
 def ct_server_instructions(
@@ -92,36 +117,24 @@ def ct_server_instructions(
     (it may seed the server first): the server's own work per request, whatever the
     machine's load. On SQLite that includes the database engine's work (it runs in the
     process)."""
-    with tempfile.TemporaryDirectory(prefix="kaizen-callgrind-") as tmp:
-        out = Path(tmp) / "callgrind.out"
-        server.repo_dir.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            [*_callgrind(out), *server.serve_command()],
-            env=server.env(),
-            cwd=server.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"{server.base_url}{path}"
-        try:
-            wait_until(
-                lambda: process.poll() is not None or _answers(f"{server.base_url}/health"),
-                300,
-                "the CT server under callgrind",
-            )
-            content = make_body()
-            headers = {"X-API-Key": server.api_key, "Content-Type": "application/json"}
-            with httpx.Client(timeout=120.0, headers=headers) as client:
-                for _ in range(_WARMUP_REQUESTS // 10):
-                    client.post(url, content=content).raise_for_status()
-                _instrument(process.pid, on=True)
-                for _ in range(requests):
-                    client.post(url, content=content).raise_for_status()
-                _instrument(process.pid, on=False)
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(120)
-        return _total(out) / requests
+    server.repo_dir.mkdir(parents=True, exist_ok=True)
+    url = f"{server.base_url}{path}"
+    body = functools.cache(make_body)  # made on the first request, once the server answers
+    headers = {"X-API-Key": server.api_key, "Content-Type": "application/json"}
+
+    def send(client: httpx.Client) -> None:
+        client.post(url, content=body(), headers=headers).raise_for_status()
+
+    return _instructions_per_request(
+        server.serve_command(),
+        server.env(),
+        server.workdir,
+        f"{server.base_url}/health",
+        "the CT server under callgrind",
+        send,
+        _WARMUP_REQUESTS // 10,
+        requests,
+    )
 
 
 def in_process_instructions(variant: str, env: Mapping[str, str], requests: int) -> float:

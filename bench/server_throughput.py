@@ -138,31 +138,27 @@ def server_throughput(
     def server_vs_direct(kind: str, body: str) -> tuple[float, float, tuple[float, ...]]:
         """Median rows/s of the server and of the direct write, and the ratio of each round
         (rounds in ABBA order, so a drift of the machine's speed hits both sides alike)."""
-        servers, directs = [], []
+
+        def through_server() -> float:
+            url = f"{ct.base_url}/api/v1/{kind}/batch"
+            return rate(f"POST /api/v1/{kind}/batch", url, "POST", body) * batch_size
+
+        def direct() -> float:
+            return direct_rows_per_second(
+                database,
+                kind,
+                ct.database_url,
+                seconds=seconds,
+                connections=connections,
+                batch_size=batch_size,
+            )
+
+        servers: list[float] = []
+        directs: list[float] = []
+        order = [(servers, through_server), (directs, direct)]
         for round_number in range(INGEST_ROUNDS):
-            measures = [
-                lambda: servers.append(
-                    rate(
-                        f"POST /api/v1/{kind}/batch",
-                        f"{ct.base_url}/api/v1/{kind}/batch",
-                        "POST",
-                        body,
-                    )
-                    * batch_size
-                ),
-                lambda: directs.append(
-                    direct_rows_per_second(
-                        database,
-                        kind,
-                        ct.database_url,
-                        seconds=seconds,
-                        connections=connections,
-                        batch_size=batch_size,
-                    )
-                ),
-            ]
-            for measure in measures if round_number % 2 == 0 else reversed(measures):
-                measure()
+            for results, measure in order if round_number % 2 == 0 else order[::-1]:
+                results.append(measure())
         ratios = tuple(a / b for a, b in zip(servers, directs, strict=True))
         return statistics.median(servers), statistics.median(directs), ratios
 

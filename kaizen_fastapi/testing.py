@@ -50,6 +50,7 @@ from kaizen_sdk import AsyncCTClient
 __all__ = [
     "FaultyProxy",
     "LocalCTServer",
+    "ct_server_command",
     "kaizen_test_settings",
     "local_ct_server",
     "serve_app",
@@ -179,6 +180,25 @@ class LocalCTServer:
         return kaizen_test_settings(self.base_url, self.api_key, **overrides)
 
 
+def ct_server_command(port: int) -> list[str]:
+    """The command line serving the CT server (``kaizen-server serve``) on loopback ``port``.
+
+    Example:
+        >>> ct_server_command(8000)[-4:]
+        ['--host', '127.0.0.1', '--port', '8000']
+    """
+    return [
+        sys.executable,
+        "-m",
+        "kaizen_server",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 @contextmanager
 def local_ct_server(
     workdir: Path | None = None, *, api_key: str = TEST_API_KEY, startup_timeout: float = 60.0
@@ -204,16 +224,7 @@ def local_ct_server(
         log_path = folder / "ct-server.log"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "kaizen_server",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
+                ct_server_command(port),
                 cwd=folder,
                 env=env,
                 stdout=log,

@@ -14,6 +14,7 @@ from alembic import command
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from kaizen_fastapi.testing import ct_server_command
 from kaizen_server.cli import cli
 from kaizen_server.db.engine import Database
 from kaizen_server.db.migrate import alembic_config
@@ -84,16 +85,7 @@ def test_serve_without_any_key_prints_how_to_create_one(tmp_path: Path) -> None:
     }
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kaizen_server",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        ct_server_command(port),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

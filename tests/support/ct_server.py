@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from kaizen_fastapi.testing import ct_server_command
 from tests.support.ports import free_port
 
 TEST_API_KEY = "kz-test-key-0123456789abcdefghijklmnop"
@@ -60,16 +60,7 @@ class CTServerProcess:
 
     def serve_command(self) -> list[str]:
         """The command line of the server process (``kaizen-server serve`` on loopback)."""
-        return [
-            sys.executable,
-            "-m",
-            "kaizen_server",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
+        return ct_server_command(self.port)
 
     def start(self) -> None:
         """Start the process and wait (with a deadline) until ``/health`` answers."""
