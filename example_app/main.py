@@ -45,6 +45,7 @@ from example_app.problems import (
 )
 from example_app.seed_demo import FIRST_PROMPT
 from example_app.settings import ExampleSettings, get_settings
+from example_app.stand_in_api import router as stand_in_router
 from kaizen_fastapi import (
     KaizenPromptMiddleware,
     KaizenSettings,
@@ -82,6 +83,9 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
     app.state.example_settings = settings
 
     app.include_router(api_router)
+    # The stand-in LLM as an OpenAI-compatible endpoint: the CT server's jobs measure prompts
+    # with it in the demo (KAIZEN_LLM_API_BASE=http://<app>/stand-in/v1).
+    app.include_router(stand_in_router)
     # Kaizen: the end-user feedback endpoints and the shared client (started with the app),
     # after the app's own routes, so that its requests never try the plugin's.
     app.include_router(kaizen_router)

@@ -21,7 +21,7 @@ from kaizen_sdk import CTClient, CTConflictError, CTError, CTNotFoundError, Prom
 
 __all__ = ["DEMO_FEEDBACK_THRESHOLD", "FIRST_PROMPT", "SeedResult", "main", "seed_demo_task"]
 
-DEMO_FEEDBACK_THRESHOLD = 5
+DEMO_FEEDBACK_THRESHOLD = 8
 FIRST_PROMPT = "Summarize the support ticket below for the on-call engineer."
 TASK_DESCRIPTION = "Summarize a customer support ticket for the on-call engineer."
 

@@ -42,6 +42,7 @@ __all__ = [
     "FeedbackItem",
     "FeedbackResult",
     "Job",
+    "JobResult",
     "JobStatus",
     "OptimizeResult",
     "Problem",
@@ -77,6 +78,19 @@ TERMINAL_JOB_STATUSES: frozenset[str] = frozenset(
     {JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.PR_FAILED}
 )
 """Statuses after which a job never changes again (``wait_for_job`` stops on these)."""
+
+
+class JobResult(StrEnum):
+    """What a successful optimization job decided about its candidate prompt."""
+
+    IMPROVED = "improved"
+    """Evaluated, beat the active prompt by more than ``activation_margin``: draft (or active)."""
+    NO_IMPROVEMENT = "no_improvement"
+    """Evaluated, did not beat the active prompt: stored as ``rejected``, no pull request."""
+    UNCHANGED = "unchanged"
+    """The candidate's text equals the active prompt's: no version was created."""
+    UNEVALUATED = "unevaluated"
+    """No LM or no held-out split to measure on: an unevaluated draft."""
 
 
 class PromptStatus(StrEnum):
@@ -145,6 +159,14 @@ class Prompt(WireModel):
     optimizer: str | None = None
     dspy_version: str | None = None
     created_at: datetime | None = None
+    evaluated: bool = False
+    """True when ``eval_score`` was measured on held-out examples (False: never measured)."""
+    baseline_score: float | None = None
+    """The then-active prompt's score on the same held-out examples (versions made by a job)."""
+    status_reason: str | None = None
+    """Why a version is ``rejected`` (e.g. it did not beat the active prompt)."""
+    job_id: str | None = None
+    """The optimization job that produced this version; None for a version made by hand."""
     is_fallback: bool = False
 
 
@@ -192,6 +214,8 @@ class Job(WireModel):
     pr_url: str | None = None
     error_message: str | None = None
     job_metadata: dict[str, Any] | None = None
+    result: str | None = None
+    """A SUCCESS job's decision, a :class:`JobResult` value; None while running or on failure."""
     progress_step: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None

@@ -9,9 +9,12 @@
 #   KAIZEN_DEMO_HOST      interface to listen on   (default 127.0.0.1)
 #   KAIZEN_DEMO_VENV      an existing virtualenv to use instead of bootstrapping .venv
 #   KAIZEN_DEMO_DIR       state folder (database, logs, API key; default .demo)
-#   KAIZEN_DEMO_THRESHOLD ratings that start an optimization job (default 5)
+#   KAIZEN_DEMO_THRESHOLD ratings that start an optimization job (default 8)
+#   KAIZEN_DEMO_LLM       an OpenAI-compatible endpoint (http://127.0.0.1:8089/v1, as
+#                         scripts/local_llm.sh serves) used by the app AND by the CT server's
+#                         jobs; default: the stand-in LLM, which the app serves at /stand-in/v1
+#   KAIZEN_DEMO_LLM_MODEL the model name at KAIZEN_DEMO_LLM (default local-model)
 #   KAIZEN_DATABASE_URL   the CT server's database (default: SQLite in the state folder)
-#   EXAMPLE_LLM_BASE_URL  an OpenAI-compatible endpoint for the app (default: the stand-in)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -27,7 +30,7 @@ CT_PORT="${KAIZEN_DEMO_CT_PORT:-8000}"
 APP_PORT="${KAIZEN_DEMO_APP_PORT:-8001}"
 HOST="${KAIZEN_DEMO_HOST:-127.0.0.1}"
 STATE="${KAIZEN_DEMO_DIR:-$ROOT/.demo}"
-THRESHOLD="${KAIZEN_DEMO_THRESHOLD:-5}"
+THRESHOLD="${KAIZEN_DEMO_THRESHOLD:-8}"
 mkdir -p "$STATE"
 STATE="$(cd "$STATE" && pwd)"
 
@@ -42,6 +45,18 @@ fi
 export KAIZEN_API_KEY="$(cat "$STATE/api-key")"
 export KAIZEN_BASE_URL="http://127.0.0.1:$CT_PORT"
 export KAIZEN_DATABASE_URL="${KAIZEN_DATABASE_URL:-sqlite+aiosqlite:///$STATE/kaizen.db}"
+# The LM the CT server's jobs measure prompts with: the real model when KAIZEN_DEMO_LLM is set,
+# else the stand-in the example app serves (so every job scores the active prompt and the
+# candidate on held-out rated tickets, from outputs actually produced).
+if [ -n "${KAIZEN_DEMO_LLM:-}" ]; then
+    export EXAMPLE_LLM_BASE_URL="$KAIZEN_DEMO_LLM"
+    export EXAMPLE_LLM_MODEL="${KAIZEN_DEMO_LLM_MODEL:-local-model}"
+    export KAIZEN_LLM_API_BASE="$KAIZEN_DEMO_LLM"
+    export KAIZEN_DEFAULT_TEACHER_MODEL="${KAIZEN_DEMO_LLM_MODEL:-local-model}"
+else
+    export KAIZEN_LLM_API_BASE="http://127.0.0.1:$APP_PORT/stand-in/v1"
+    export KAIZEN_DEFAULT_TEACHER_MODEL="stand-in"
+fi
 
 pids=()
 stop() {
@@ -104,9 +119,11 @@ cat <<EOT
 
   1. Pick a sample ticket (or paste one) and press "Summarize"; try several: the first
      prompt leaves the style open, so it varies.
-  2. Rate each summary: "Good" for the style you like, "Bad" for the others.
-  3. After $THRESHOLD ratings an optimization job starts: watch it on the right.
-  4. When it succeeds, a new draft prompt version appears: press "Activate".
+  2. Rate each summary: "Good" for the style you like, "Bad" for the others (rate at
+     least 4 "Good": the job holds some of them out to measure the prompts on).
+  3. After $THRESHOLD ratings an optimization job starts: watch it on the right. It scores
+     v1 and the candidate on the held-out tickets; only a better candidate becomes a draft.
+  4. Open "before / after" under the job to compare both prompts' outputs; press "Activate".
   5. Summarize again: version v2, and every summary in the style you liked.
 
   Press Ctrl-C to stop both servers.

@@ -94,6 +94,43 @@ async function optimizeNow() {
   }
 }
 
+const RESULTS = {
+  improved: "better than the active prompt",
+  no_improvement: "not better: rejected",
+  unchanged: "same text as the active prompt: no new version",
+  unevaluated: "not evaluated",
+};
+
+function fmt(score) {
+  return typeof score === "number" ? score.toFixed(2) : "–";
+}
+
+// Before / after on the held-out tickets the job scored both prompts on (all text escaped:
+// built with textContent only).
+function evaluationDetails(job) {
+  const evaluation = job.job_metadata && job.job_metadata.evaluation;
+  if (!evaluation || !evaluation.examples || !evaluation.examples.length) return null;
+  const baseline = job.job_metadata.baseline_version_number;
+  const before = baseline ? `v${baseline}` : "before";
+  const after = job.job_metadata.version_number ? `v${job.job_metadata.version_number}` : "candidate";
+  const head = el("tr", {}, ["Ticket", "Rated", `${before} output`, "score", `${after} output`, "score"]
+    .map((text) => el("th", { textContent: text })));
+  const rows = evaluation.examples.map((example) => el("tr", { className: "example" }, [
+    el("td", { textContent: Object.values(example.inputs).join(" ") }),
+    el("td", { textContent: example.rated === "down" ? "bad: avoid" : "good" }),
+    el("td", { className: "output", textContent: example.baseline_output }),
+    el("td", { className: "score", textContent: fmt(example.baseline_score) }),
+    el("td", { className: "output", textContent: example.candidate_output }),
+    el("td", { className: "score", textContent: fmt(example.candidate_score) }),
+  ]));
+  const summary = `Before / after on ${evaluation.split_size} held-out tickets: ` +
+    `${before} ${fmt(evaluation.baseline_score)} → ${after} ${fmt(evaluation.candidate_score)}`;
+  return el("details", { className: "evaluation" }, [
+    el("summary", { textContent: summary }),
+    el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]),
+  ]);
+}
+
 function renderJobs(jobs) {
   const list = $("jobs");
   list.replaceChildren();
@@ -103,19 +140,36 @@ function renderJobs(jobs) {
     const step = job.progress_step && !finished ? ` · ${job.progress_step}` : "";
     const error = job.error_message ? ` · ${job.error_message}` : "";
     const version = job.job_metadata && job.job_metadata.version_number;
-    const made = version ? ` → new version v${version}` : "";
+    const made = version ? ` → v${version}` : "";
+    const result = job.result ? ` · ${RESULTS[job.result] || job.result}` : "";
     const when = job.created_at ? new Date(job.created_at).toLocaleTimeString() : "";
     const item = el("li", { className: "job" }, [
       el("span", { className: `status ${job.status}`, textContent: job.status }),
-      `${made}${step}${error} `,
+      `${made}${result}${step}${error} `,
       el("span", { className: "muted", textContent: when }),
     ]);
     item.dataset.status = job.status;
+    if (job.result) item.dataset.result = job.result;
+    const details = evaluationDetails(job);
+    if (details) item.append(details);
     list.append(item);
   }
 }
 
-function renderVersions(versions) {
+// A version's score: measured when a job made it, or (for a version made by hand) the score a
+// later job measured while comparing a candidate with it; "not evaluated" when never measured.
+function scoreOf(v, jobs) {
+  if (v.evaluated) {
+    const against = typeof v.baseline_score === "number" ? ` (vs ${fmt(v.baseline_score)})` : "";
+    return `${fmt(v.eval_score)}${against}`;
+  }
+  const measured = jobs.find((job) => job.job_metadata && job.job_metadata.evaluation
+    && job.job_metadata.baseline_version_number === v.version_number);
+  if (measured) return `${fmt(measured.job_metadata.evaluation.baseline_score)} (as baseline)`;
+  return "not evaluated";
+}
+
+function renderVersions(versions, jobs) {
   const body = $("versions").querySelector("tbody");
   body.replaceChildren();
   for (const v of versions) {
@@ -127,14 +181,17 @@ function renderVersions(versions) {
       button.addEventListener("click", () => activate(v.id, button));
       action.append(button);
     }
-    const score = v.eval_score === null || v.eval_score === undefined ? "–" : v.eval_score.toFixed(2);
-    body.append(el("tr", { className: v.status }, [
+    const status = el("td", { textContent: v.status });
+    if (v.status_reason) status.title = v.status_reason;
+    const row = el("tr", { className: v.status }, [
       el("td", { textContent: `v${v.version_number}` }),
-      el("td", { textContent: v.status }),
+      status,
       el("td", { textContent: v.optimizer || "hand-written" }),
-      el("td", { textContent: score }),
+      el("td", { className: "score", textContent: scoreOf(v, jobs) }),
       action,
-    ]));
+    ]);
+    row.dataset.version = v.version_number;
+    body.append(row);
   }
 }
 
@@ -150,7 +207,7 @@ async function refresh() {
     const ratio = Math.min(1, since / Math.max(1, needed));
     $("feedback-bar").style.width = `${Math.round(ratio * 100)}%`;
     renderJobs(status.jobs);
-    renderVersions(status.versions);
+    renderVersions(status.versions, status.jobs);
     $("active-prompt").textContent = status.active_prompt ? status.active_prompt.prompt_text : "";
   } catch (err) {
     $("feedback-progress").textContent = `unavailable (${err.message})`;

@@ -148,6 +148,7 @@ class OptimizationJob(Base):
     pr_url: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
     job_metadata: Mapped[dict[str, Any] | None]
+    result: Mapped[str | None] = mapped_column(String(32))
     triggered_by: Mapped[str | None] = mapped_column(Text)
     feedback_count: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime | None]
@@ -176,7 +177,9 @@ class PromptVersion(Base):
     version_number: Mapped[int] = mapped_column(Integer)
     prompt_text: Mapped[str] = mapped_column(Text)
     eval_score: Mapped[float | None] = mapped_column(Float)
+    baseline_score: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    status_reason: Mapped[str | None] = mapped_column(Text)
     optimizer: Mapped[str | None] = mapped_column(Text)
     dspy_version: Mapped[str | None] = mapped_column(Text)
     dspy_state: Mapped[dict[str, Any] | None]

@@ -87,7 +87,7 @@ def estimate_calls(plan: RunPlan) -> CallEstimate:
     if not plan.has_lm:
         return CallEstimate(program_calls=0, proposer_calls=0, judge_calls=0)
     compile_program, proposer = _compile_calls(plan)
-    evaluation = 2 * plan.val_size
+    evaluation = 2 * plan.eval_size
     program = compile_program + evaluation
     scored = program if plan.optimizer is not OptimizerKind.LABELED_FEW_SHOT else evaluation
     judge = scored + PREFLIGHT_CALLS if plan.judge_model else 0

@@ -24,7 +24,16 @@ import dspy
 from kaizen_server.optimization.feedback_rows import FeedbackRow
 from kaizen_server.optimization.signature import SignatureSpec
 
-__all__ = ["FeedbackRow", "gold_examples", "split_examples"]  # FeedbackRow re-exported
+__all__ = [  # FeedbackRow re-exported
+    "DISLIKED_MAX_SCORE",
+    "FeedbackRow",
+    "disliked_examples",
+    "gold_examples",
+    "split_examples",
+]
+
+DISLIKED_MAX_SCORE = 0.3
+"""Feedback scored at most this is *disliked*: its output is what the task should not produce."""
 
 
 def _input_value(value: Any) -> Any:
@@ -59,6 +68,39 @@ def gold_examples(
         seen.add(identity)
         example = dspy.Example(
             **values, **{spec.output_name: row.output}, kaizen_id=row.id, kaizen_score=row.score
+        )
+        examples.append(example.with_inputs(*spec.input_names))
+    return examples
+
+
+def disliked_examples(
+    rows: Iterable[FeedbackRow], spec: SignatureSpec, limit: int
+) -> list[dspy.Example]:
+    """Up to ``limit`` held-out examples from disliked rows (worst first), flagged
+    ``kaizen_disliked``: a prompt scores on them by *not* reproducing the disliked output.
+
+    They never become demos; they keep the evaluation honest, since gold outputs were produced
+    by the active prompt itself (on gold alone the active prompt would win by construction).
+    """
+    disliked = [
+        row
+        for row in rows
+        if row.output
+        and row.output.strip()
+        and row.score is not None
+        and row.score <= DISLIKED_MAX_SCORE
+    ]
+    disliked.sort(key=lambda row: (row.score or 0.0, row.id))
+    examples: list[dspy.Example] = []
+    for row in disliked[: max(0, limit)]:
+        inputs = row.inputs or {}
+        values = {item.field_name: _input_value(inputs.get(item.key, "")) for item in spec.inputs}
+        example = dspy.Example(
+            **values,
+            **{spec.output_name: row.output},
+            kaizen_id=row.id,
+            kaizen_score=row.score,
+            kaizen_disliked=True,
         )
         examples.append(example.with_inputs(*spec.input_names))
     return examples

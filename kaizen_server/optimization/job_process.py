@@ -2,8 +2,9 @@
 <job_id>``.
 
 The process claims the PENDING job, loads its inputs, runs the pipeline (reporting progress
-steps), stores the new prompt version, applies the task's result mode (draft / auto-activate /
-pull request) and records the verdict with estimated and actual usage in ``job_metadata``.
+steps), passes the candidate through the gate (unchanged: no version; evaluated and not better:
+``rejected``, no pull request; better: draft / auto-activate and pull request), and records
+the verdict (``result``) with estimated and actual usage in ``job_metadata``.
 The database URL comes from ``KAIZEN_DATABASE_URL``. It exits by itself if its parent (the
 server) dies, so a killed server never leaves an orphan job running.
 
@@ -40,6 +41,7 @@ from kaizen_server.optimization.pipeline import (
 from kaizen_server.optimization.publishing import PullRequestError, open_pull_request
 from kaizen_server.optimization.result_handling import (
     event_broker,
+    judge_candidate,
     pull_request_spec,
     store_version,
 )
@@ -124,16 +126,29 @@ async def run_job(
             )
             return JobStatus.FAILURE
 
-        await set_progress(database, job_id, "saving the prompt version")
-        version, activated = await store_version(
-            database, event_broker(settings, database), loaded.task, outcome, job_id
-        )
+        active_text = loaded.active_prompt.prompt_text if loaded.active_prompt else None
+        verdict = judge_candidate(loaded.task, outcome, active_text)
         metadata = {
             **outcome.job_metadata(),
-            "activated": activated,
-            "version_number": version.version_number,
+            "result": verdict.result.value,
+            "baseline_version_number": loaded.active_prompt.version_number
+            if loaded.active_prompt
+            else None,
         }
-        spec = pull_request_spec(loaded.task, version, job_id, outcome.baseline_score)
+        version = None
+        if verdict.status is not None:
+            await set_progress(database, job_id, "saving the prompt version")
+            version = await store_version(
+                database, event_broker(settings, database), loaded.task, outcome, verdict, job_id
+            )
+            metadata["version_number"] = version.version_number
+        metadata["activated"] = verdict.activate
+        metadata["decision"] = verdict.reason
+        spec = (
+            pull_request_spec(loaded.task, version, job_id, outcome.baseline_score)
+            if version is not None and verdict.opens_pull_request
+            else None
+        )
         status, pr_url, error = JobStatus.SUCCESS, None, None
         if spec is not None:
             await set_progress(database, job_id, "opening the pull request")
@@ -148,8 +163,9 @@ async def run_job(
             status,
             error_message=error,
             pr_url=pr_url,
-            prompt_version_id=version.id,
+            prompt_version_id=version.id if version is not None else None,
             metadata=metadata,
+            result=verdict.result.value,
         )
         return status
     finally:

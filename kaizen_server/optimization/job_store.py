@@ -115,6 +115,7 @@ async def finish_job(
     pr_url: str | None = None,
     prompt_version_id: uuid.UUID | None = None,
     metadata: dict[str, Any] | None = None,
+    result: str | None = None,
     allowed: Sequence[str] = ACTIVE_JOB_STATUSES,
 ) -> bool:
     """Set a terminal ``status`` unless the job already left ``allowed`` (someone else decided).
@@ -132,6 +133,8 @@ async def finish_job(
             "error_message": error_message[:4000] if error_message else None,
             "job_metadata": merged,
         }
+        if result is not None:
+            values["result"] = result
         if pr_url is not None:
             values["pr_url"] = pr_url
         if prompt_version_id is not None:

@@ -56,8 +56,13 @@ JudgeSignature: type[dspy.Signature] = dspy.Signature(
 class Metric(ABC):
     """A DSPy metric over ``output_name``: ``metric(example, prediction, trace=None) -> float``.
 
-    Also accepts GEPA's ``(gold, pred, trace, pred_name, pred_trace)`` call.
+    Also accepts GEPA's ``(gold, pred, trace, pred_name, pred_trace)`` call. On a *disliked*
+    example (``kaizen_disliked``: its output was rated down) the score is inverted: a candidate
+    scores by not reproducing the disliked output.
     """
+
+    name = "metric"
+    """How the metric is named in a job's evaluation (``similarity``, ``judge``)."""
 
     def __init__(self, output_name: str) -> None:
         self.output_name = output_name
@@ -76,7 +81,8 @@ class Metric(ABC):
             inputs = dict(example.inputs().items())
         except ValueError:  # an example without declared inputs
             inputs = {}
-        return max(0.0, min(1.0, self.score(inputs, gold, candidate)))
+        score = max(0.0, min(1.0, self.score(inputs, gold, candidate)))
+        return 1.0 - score if example.get("kaizen_disliked") else score
 
     @abstractmethod
     def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
@@ -86,12 +92,16 @@ class Metric(ABC):
 class SimilarityMetric(Metric):
     """No LM: the text similarity between candidate and gold."""
 
+    name = "similarity"
+
     def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
         return text_similarity(candidate, gold)
 
 
 class JudgeMetric(Metric):
     """An LLM judge (its own LM, whatever the program's LM is) compares candidate and gold."""
+
+    name = "judge"
 
     def __init__(self, output_name: str, judge_lm: dspy.LM) -> None:
         super().__init__(output_name)

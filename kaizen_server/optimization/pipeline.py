@@ -29,12 +29,24 @@ import dspy
 
 from kaizen_sdk.models import Task
 from kaizen_server.optimization.cost import CallEstimate, estimate_calls, estimate_cost
-from kaizen_server.optimization.dataset import FeedbackRow, gold_examples, split_examples
+from kaizen_server.optimization.dataset import (
+    FeedbackRow,
+    disliked_examples,
+    gold_examples,
+    split_examples,
+)
 from kaizen_server.optimization.errors import NotEnoughFeedbackError, OptimizationError
+from kaizen_server.optimization.evaluation import HeldOutComparison
 from kaizen_server.optimization.lm import build_lm, check_lm, use_job_cache
 from kaizen_server.optimization.metric import JudgeMetric, Metric, SimilarityMetric
 from kaizen_server.optimization.optimizers import OPTIMIZER_LABELS, compile_program
-from kaizen_server.optimization.plan import RunPlan, evaluator_config_of, plan_run
+from kaizen_server.optimization.plan import (
+    MAX_VAL_SIZE,
+    OptimizerKind,
+    RunPlan,
+    evaluator_config_of,
+    plan_run,
+)
 from kaizen_server.optimization.program import build_program, evaluate_program, only_predictor
 from kaizen_server.optimization.render import instructions_of, program_state, render_program
 from kaizen_server.optimization.settings import (
@@ -77,10 +89,10 @@ class OptimizationOutcome:
     dspy_state: dict[str, Any]
     optimizer: str
     dspy_version: str
-    eval_score: float | None
-    """Candidate's score on the validation split; None when not evaluated (no LM / no split)."""
-    baseline_score: float | None
-    """Active prompt's score on the same split; None when not evaluated."""
+    comparison: HeldOutComparison | None
+    """Active prompt and candidate on the held-out split; None when not evaluated."""
+    baseline_text: str
+    """The prompt the candidate was compared with (the active one, or the seed instructions)."""
     plan: RunPlan
     estimated: CallEstimate
     estimated_cost_usd: float
@@ -89,9 +101,19 @@ class OptimizationOutcome:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def eval_score(self) -> float | None:
+        """Candidate's score on the held-out split; None when not evaluated (no LM / no split)."""
+        return self.comparison.candidate_score if self.comparison else None
+
+    @property
+    def baseline_score(self) -> float | None:
+        """Active prompt's score on the same split; None when not evaluated."""
+        return self.comparison.baseline_score if self.comparison else None
+
+    @property
     def evaluated(self) -> bool:
         """True when both the baseline and the candidate were scored."""
-        return self.eval_score is not None and self.baseline_score is not None
+        return self.comparison is not None
 
     def beats_baseline(self, margin: float = 0.0) -> bool:
         """True when evaluated and the candidate's score exceeds the baseline's by ``margin``."""
@@ -112,6 +134,7 @@ class OptimizationOutcome:
             "baseline_score": self.baseline_score,
             "eval_score": self.eval_score,
             "evaluated": self.evaluated,
+            "evaluation": self.comparison.as_metadata() if self.comparison else None,
             "estimated_llm_calls": self.estimated.total,
             "estimated_cost_usd": self.estimated_cost_usd,
             **self.usage.as_metadata(),
@@ -126,6 +149,29 @@ def default_instructions(task: Task, spec: SignatureSpec) -> str:
         return task.description.strip()
     names = ", ".join(f"`{item.key}`" for item in spec.inputs)
     return f"Given {names}, produce the `{spec.output_name}` for the task '{task.name}'."
+
+
+def _selection_split(
+    plan: RunPlan, train: list[dspy.Example], size: int
+) -> tuple[list[dspy.Example], list[dspy.Example]]:
+    """``(fit, selection)``: what the optimizer learns from and what it picks candidates on.
+
+    MIPROv2 and GEPA choose among candidates by their score on a selection set; were that the
+    held-out split, the gate would measure the winner on the examples it was picked for. So they
+    select on the lowest-rated part of the training set, and the held-out split stays unseen.
+    """
+    if plan.optimizer not in (OptimizerKind.MIPRO_V2, OptimizerKind.GEPA):
+        return train, []
+    size = max(1, min(size, len(train) // 2))
+    return train[:-size], train[-size:]
+
+
+def _held_out_label(val: Sequence[dspy.Example], held_out: Sequence[dspy.Example]) -> str:
+    """``"4 validation examples"``, or ``"6 held-out examples (4 validation, 2 rated down)"``."""
+    disliked = len(held_out) - len(val)
+    if not disliked:
+        return f"{len(val)} validation examples"
+    return f"{len(held_out)} held-out examples ({len(val)} validation, {disliked} rated down)"
 
 
 def _feedback_keys(rows: Sequence[FeedbackRow]) -> list[str]:
@@ -157,9 +203,11 @@ def run_optimization(
             f"No usable feedback: {len(inputs.feedback)} row(s), none with an output and a "
             f"score of at least {config.gold_min_score}."
         )
-    plan = plan_run(task, len(examples), settings)
+    disliked = disliked_examples(inputs.feedback, spec, MAX_VAL_SIZE)
+    plan = plan_run(task, len(examples), settings, disliked_count=len(disliked))
     estimated = estimate_calls(plan)
     train, val = split_examples(examples, plan.train_size, plan.val_size, config.seed)
+    held_out = [*val, *disliked[: plan.disliked_size]]
     baseline_text = inputs.active_prompt_text or default_instructions(task, spec)
     student = build_program(spec, instructions_of(baseline_text), task.module_type)
     tracker = UsageTracker()
@@ -189,27 +237,35 @@ def run_optimization(
         )
         label = OPTIMIZER_LABELS[plan.optimizer]
         report(f"compiling with {label} ({len(train)} train / {len(val)} validation examples)")
+        fit, selection = _selection_split(plan, train, len(val))
         compiled = compile_program(
             plan,
             student,
-            train,
-            val,
+            fit,
+            selection,
             metric,
             teacher,
             num_threads=settings.job_num_threads,
             seed=config.seed,
         )
         prompt_text = render_program(compiled, spec)
-        baseline_score = eval_score = None
+        comparison = None
         if plan.evaluated and teacher is not None:
-            report(f"evaluating the active prompt on {len(val)} validation examples")
+            threads = settings.job_num_threads
+            report(f"evaluating the active prompt on {_held_out_label(val, held_out)}")
             baseline = build_program(spec, baseline_text, task.module_type)
-            baseline_score = evaluate_program(baseline, val, metric, settings.job_num_threads)
-            report(f"evaluating the candidate on {len(val)} validation examples")
+            before = evaluate_program(baseline, held_out, metric, threads, spec.output_name)
+            report(f"evaluating the candidate on {_held_out_label(val, held_out)}")
             candidate = build_program(spec, prompt_text, task.module_type)
-            eval_score = evaluate_program(candidate, val, metric, settings.job_num_threads)
+            after = evaluate_program(candidate, held_out, metric, threads, spec.output_name)
+            comparison = HeldOutComparison.of(
+                before, after, output_name=spec.output_name, metric=metric.name
+            )
         elif plan.has_lm:
-            warnings.append(f"Not evaluated: {len(examples)} example(s) leave no validation split.")
+            warnings.append(
+                f"Not evaluated: {len(examples)} well-rated example(s) leave no validation split "
+                "and no feedback is rated down."
+            )
         else:
             warnings.append("Not evaluated: no LM configured (few-shot from top-rated feedback).")
 
@@ -223,6 +279,7 @@ def run_optimization(
         "split": {
             "train_ids": [example.kaizen_id for example in train],
             "val_ids": [example.kaizen_id for example in val],
+            "disliked_ids": [example.kaizen_id for example in held_out[len(val) :]],
         },
     }
     return OptimizationOutcome(
@@ -230,8 +287,8 @@ def run_optimization(
         dspy_state=state,
         optimizer=OPTIMIZER_LABELS[plan.optimizer],
         dspy_version=dspy.__version__,
-        eval_score=eval_score,
-        baseline_score=baseline_score,
+        comparison=comparison,
+        baseline_text=baseline_text,
         plan=plan,
         estimated=estimated,
         estimated_cost_usd=estimate_cost(plan, estimated, settings),

@@ -142,6 +142,13 @@ class RunPlan:
     max_demos: int
     teacher_model: str | None
     judge_model: str | None
+    disliked_size: int = 0
+    """Disliked (rated-down) examples added to the held-out evaluation."""
+
+    @property
+    def eval_size(self) -> int:
+        """Held-out examples both prompts are scored on (validation + disliked)."""
+        return self.val_size + self.disliked_size if self.has_lm else 0
 
     @property
     def has_lm(self) -> bool:
@@ -151,7 +158,7 @@ class RunPlan:
     @property
     def evaluated(self) -> bool:
         """True when baseline and candidate get scored on a validation split."""
-        return self.has_lm and self.val_size > 0
+        return self.eval_size > 0
 
     @property
     def gepa_max_metric_calls(self) -> int:
@@ -176,7 +183,10 @@ def _choose_optimizer(
 
 
 def plan_run(
-    task: Task, example_count: int, settings: OptimizationSettings | None = None
+    task: Task,
+    example_count: int,
+    settings: OptimizationSettings | None = None,
+    disliked_count: int = 0,
 ) -> RunPlan:
     """Decide the split, optimizer and budget of a run over ``example_count`` examples."""
     settings = settings or get_optimization_settings()
@@ -197,6 +207,7 @@ def plan_run(
         max_demos=config.max_demos,
         teacher_model=teacher,
         judge_model=judge if teacher is not None else None,
+        disliked_size=min(max(0, disliked_count), MAX_VAL_SIZE) if teacher else 0,
     )
 
 

@@ -10,12 +10,20 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import dspy
 
 from kaizen_server.optimization.signature import SignatureSpec
 
-__all__ = ["CHAIN_OF_THOUGHT", "build_program", "evaluate_program", "only_predictor"]
+__all__ = [
+    "CHAIN_OF_THOUGHT",
+    "ExampleScore",
+    "build_program",
+    "evaluate_program",
+    "mean_score",
+    "only_predictor",
+]
 
 CHAIN_OF_THOUGHT = {"chain_of_thought", "chainofthought", "cot"}
 """``module_type`` values that select ``dspy.ChainOfThought`` (anything else: ``dspy.Predict``)."""
@@ -38,13 +46,26 @@ def only_predictor(program: dspy.Module) -> dspy.Predict:
     return predictor
 
 
+@dataclass(frozen=True)
+class ExampleScore:
+    """What a program produced for one held-out example, and the metric's score of it."""
+
+    example: dspy.Example
+    output: str
+    score: float
+
+
 def evaluate_program(
     program: dspy.Module,
     devset: Sequence[dspy.Example],
     metric: Callable[[dspy.Example, dspy.Prediction], float],
     num_threads: int,
-) -> float:
-    """Mean metric of ``program`` over ``devset``, in [0, 1] (a failed example scores 0)."""
+    output_name: str,
+) -> list[ExampleScore]:
+    """``program``'s output and score on each example of ``devset``, in ``devset`` order.
+
+    A failed example (the LM errored or answered unparseably) has output ``""`` and score 0.
+    """
     evaluator = dspy.Evaluate(
         devset=list(devset),
         metric=metric,
@@ -54,5 +75,22 @@ def evaluate_program(
         max_errors=len(devset) + 1,
     )
     result = evaluator(program)
-    scores = [float(score or 0.0) for _example, _prediction, score in result.results]
-    return round(sum(scores) / len(scores), 4) if scores else 0.0
+    return [
+        ExampleScore(
+            example=example,
+            output=str(getattr(prediction, output_name, "") or ""),
+            score=max(0.0, min(1.0, float(score or 0.0))),
+        )
+        for example, prediction, score in result.results
+    ]
+
+
+def mean_score(scores: Sequence[ExampleScore]) -> float:
+    """Mean score over ``scores``, rounded to 4 places (0.0 for none).
+
+    Example:
+        >>> example = dspy.Example()
+        >>> mean_score([ExampleScore(example, "a", 1.0), ExampleScore(example, "", 0.0)])
+        0.5
+    """
+    return round(sum(item.score for item in scores) / len(scores), 4) if scores else 0.0

@@ -1,23 +1,28 @@
-"""What happens to a finished run's prompt: stored as a version, maybe activated, maybe a PR.
+"""What happens to a finished run's candidate: the gate, then a version, maybe a PR.
 
-Per task: the new version is a ``draft`` for review by default; with ``auto_activate`` it
-becomes active only when it was evaluated and beat the active prompt by more than
-``activation_margin``; with a ``github_repo`` a pull request is opened.
+The gate (:func:`judge_candidate`): a candidate whose text equals the active prompt's creates no
+version; an evaluated candidate that beats the active prompt on the held-out split by more than
+the task's ``activation_margin`` becomes a ``draft`` (``active`` with ``auto_activate``) and gets
+a pull request when the task has a repository; an evaluated candidate that does not is stored as
+``rejected`` with the reason and gets no pull request; an unevaluated one (no LM) stays a draft
+that says so (``evaluated: false``).
 
 Example:
     >>> from kaizen_sdk.models import Task
-    >>> should_activate(Task(id="t", name="t", auto_activate=True, activation_margin=0.05),
-    ...                 eval_score=0.9, baseline_score=0.8)
-    True
-    >>> should_activate(Task(id="t", name="t", auto_activate=True), None, None)
-    False
+    >>> task = Task(id="t", name="t", activation_margin=0.05)
+    >>> judge_scores(task, candidate=0.9, baseline=0.8, split_size=10).result
+    <JobResult.IMPROVED: 'improved'>
+    >>> judge_scores(task, candidate=0.82, baseline=0.8, split_size=10).status
+    <PromptStatus.REJECTED: 'rejected'>
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kaizen_sdk.models import JobResult, PromptStatus
 from kaizen_sdk.models import Task as WireTask
 from kaizen_server.db.engine import Database
 from kaizen_server.db.models import PromptVersion, Task
@@ -29,14 +34,69 @@ from kaizen_server.settings import ServerSettings
 if TYPE_CHECKING:
     from kaizen_server.optimization.pipeline import OptimizationOutcome
 
-__all__ = ["event_broker", "pull_request_spec", "should_activate", "store_version"]
+__all__ = [
+    "Verdict",
+    "event_broker",
+    "judge_candidate",
+    "judge_scores",
+    "pull_request_spec",
+    "store_version",
+]
 
 
-def should_activate(task: WireTask, eval_score: float | None, baseline_score: float | None) -> bool:
-    """True when the task auto-activates and the evaluated candidate beats the baseline."""
-    if not task.auto_activate or eval_score is None or baseline_score is None:
-        return False
-    return eval_score > baseline_score + task.activation_margin
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision about one candidate."""
+
+    result: JobResult
+    status: PromptStatus | None
+    """Status of the stored version; None when no version is stored (unchanged text)."""
+    reason: str | None = None
+
+    @property
+    def activate(self) -> bool:
+        """True when the candidate becomes the active prompt at once."""
+        return self.status is PromptStatus.ACTIVE
+
+    @property
+    def opens_pull_request(self) -> bool:
+        """True when a pull request may be opened (never for a rejected or unchanged one)."""
+        return self.status in (PromptStatus.DRAFT, PromptStatus.ACTIVE)
+
+
+def judge_scores(task: WireTask, *, candidate: float, baseline: float, split_size: int) -> Verdict:
+    """The verdict on an evaluated candidate, from both scores on the same held-out split."""
+    margin = task.activation_margin
+    if candidate > baseline + margin:
+        status = PromptStatus.ACTIVE if task.auto_activate else PromptStatus.DRAFT
+        return Verdict(JobResult.IMPROVED, status)
+    reason = (
+        f"Scored {candidate:.4g} against the active prompt's {baseline:.4g} on the same "
+        f"{split_size} held-out example(s): not better by more than the activation margin "
+        f"({margin:g})."
+    )
+    return Verdict(JobResult.NO_IMPROVEMENT, PromptStatus.REJECTED, reason)
+
+
+def judge_candidate(
+    task: WireTask, outcome: OptimizationOutcome, active_prompt_text: str | None
+) -> Verdict:
+    """The gate: see the module docstring."""
+    if active_prompt_text is not None and outcome.prompt_text.strip() == active_prompt_text.strip():
+        return Verdict(
+            JobResult.UNCHANGED,
+            None,
+            "The candidate's text equals the active prompt's: no new version.",
+        )
+    comparison = outcome.comparison
+    if comparison is None:
+        return Verdict(JobResult.UNEVALUATED, PromptStatus.DRAFT)
+    return judge_scores(
+        task,
+        candidate=comparison.candidate_score,
+        baseline=comparison.baseline_score,
+        split_size=comparison.split_size,
+    )
 
 
 def event_broker(settings: ServerSettings, database: Database) -> PromptEventBroker:
@@ -49,10 +109,12 @@ async def store_version(
     broker: PromptEventBroker,
     task: WireTask,
     outcome: OptimizationOutcome,
+    verdict: Verdict,
     job_id: str,
-) -> tuple[PromptVersion, bool]:
-    """Store the outcome as the task's next version; returns it and whether it was activated."""
-    activate = should_activate(task, outcome.eval_score, outcome.baseline_score)
+) -> PromptVersion:
+    """Store the outcome as the task's next version, with the verdict's status and reason."""
+    if verdict.status is None:
+        raise ValueError(f"a {verdict.result.value} candidate is not stored")
     async with database.writer() as session:
         stored_task = await session.get(Task, uuid.UUID(task.id))
         if stored_task is None:
@@ -62,14 +124,17 @@ async def store_version(
             broker,
             stored_task,
             outcome.prompt_text,
-            activate=activate,
+            activate=verdict.activate,
+            status=verdict.status.value,
+            status_reason=verdict.reason,
             eval_score=outcome.eval_score,
+            baseline_score=outcome.baseline_score,
             optimizer=outcome.optimizer,
             dspy_version=outcome.dspy_version,
             dspy_state=outcome.dspy_state,
             job_id=uuid.UUID(job_id),
         )
-    return version, activate
+    return version
 
 
 def pull_request_spec(

@@ -119,11 +119,13 @@ async def create_version(
     *,
     activate: bool = False,
     eval_score: float | None = None,
+    baseline_score: float | None = None,
     optimizer: str | None = "manual",
     dspy_version: str | None = None,
     dspy_state: dict[str, Any] | None = None,
     job_id: uuid.UUID | None = None,
     status: str = PromptStatus.DRAFT.value,
+    status_reason: str | None = None,
 ) -> PromptVersion:
     """Store the next version of ``task`` (committed); with ``activate`` it becomes active."""
     task_id, task_name = task.id, task.name  # a retry's rollback expires ``task``
@@ -139,7 +141,9 @@ async def create_version(
             version_number=(latest or 0) + 1,
             prompt_text=prompt_text,
             eval_score=eval_score,
+            baseline_score=baseline_score,
             status=PromptStatus.DRAFT.value if activate else status,
+            status_reason=status_reason,
             optimizer=optimizer,
             dspy_version=dspy_version,
             dspy_state=dspy_state,

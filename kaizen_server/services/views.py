@@ -102,7 +102,7 @@ def task_view(task: orm.Task, stats: TaskStats) -> wire.Task:
 
 def prompt_view(version: orm.PromptVersion) -> wire.Prompt:
     """The wire ``Prompt`` of a prompt version row."""
-    return _from_row(wire.Prompt, version)
+    return _from_row(wire.Prompt, version, evaluated=version.eval_score is not None)
 
 
 def feedback_view(row: orm.Feedback) -> wire.FeedbackResult:

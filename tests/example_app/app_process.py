@@ -49,9 +49,11 @@ def running_example_app(
     task_name: str,
     workdir: Path,
     extra_env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Run ``python -m example_app`` (uvicorn) on a free port; yields its base URL."""
-    port = free_port()
+    """Run ``python -m example_app`` (uvicorn) on ``port`` (default: a free one); yields its
+    base URL."""
+    port = port or free_port()
     env = dict(os.environ)
     env.update(
         {

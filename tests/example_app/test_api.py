@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dspy
 import httpx
 import pytest
+from dspy.adapters import ChatAdapter
 
 from example_app.seed_demo import FIRST_PROMPT
 from example_app.stand_in import stand_in_summary
@@ -185,3 +187,46 @@ def test_with_the_ct_server_down_from_the_start_the_fallback_prompt_serves(
     assert body["prompt_is_fallback"] is True
     assert body["prompt_version"] is None
     assert body["feedback_token"]  # the rating is queued until the server is back
+
+
+def test_the_stand_in_endpoint_answers_plain_and_dspy_conversations(
+    example_app: RunningApp,
+) -> None:
+    url = f"{example_app.url}/stand-in/v1/chat/completions"
+    plain = httpx.post(
+        url,
+        json={
+            "messages": [
+                {"role": "system", "content": "Be concise."},
+                {"role": "user", "content": TICKET},
+            ]
+        },
+    )
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["choices"][0]["message"]["content"] == stand_in_summary(
+        "Be concise.", TICKET
+    )
+
+    signature = dspy.Signature("ticket -> output", "Summarize the ticket.")
+    demo = dspy.Example(
+        ticket="Hi, A is down. B fails too. Thanks", output="- A is down.\n- B fails too."
+    )
+    adapter = ChatAdapter()
+    messages = adapter.format(signature, demos=[demo], inputs={"ticket": TICKET})
+    answered = httpx.post(url, json={"model": "stand-in", "messages": messages})
+    assert answered.status_code == 200, answered.text
+    content = answered.json()["choices"][0]["message"]["content"]
+    parsed = adapter.parse(signature, content)
+    expected = stand_in_summary(
+        "Summarize the ticket.\n\nTicket: Hi, A is down. B fails too. Thanks\n"
+        "Summary: - A is down.\n- B fails too.",
+        TICKET,
+    )
+    assert parsed["output"] == expected
+    assert expected.startswith("- The export button does nothing")  # the demo's style
+
+    for body in ({"messages": []}, {"messages": [{"role": "robot", "content": "x"}]}, {}):
+        bad = httpx.post(url, json=body)
+        assert bad.status_code == 422, bad.text
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert "messages" in bad.text

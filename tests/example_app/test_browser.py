@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from example_app.samples import SAMPLE_TICKETS
+from tests.example_app.app_process import running_example_app, seed
 from tests.example_app.conftest import DEMO_THRESHOLD, RunningApp
+from tests.support.ct_server import running_ct_server
+from tests.support.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -96,7 +99,8 @@ def test_rating_to_threshold_optimizes_and_serves_the_new_version(
     # The threshold starts a job on the CT server; the page polls and shows it finishing.
     finished = page.locator('li.job[data-status="SUCCESS"]')
     expect(finished).to_be_visible(timeout=JOB_DEADLINE_MS)
-    expect(finished).to_contain_text("new version v2")
+    expect(finished).to_contain_text("→ v2 · not evaluated")
+    expect(page.locator("#versions tr[data-version='2'] td.score")).to_have_text("not evaluated")
     activate = page.locator("button.activate[data-version='2']")
     expect(activate).to_be_visible(timeout=STEP_DEADLINE_MS)
     activate.click()
@@ -111,3 +115,69 @@ def test_rating_to_threshold_optimizes_and_serves_the_new_version(
     assert refused == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "example_app_loop.png"), full_page=True)
+
+
+@pytest.fixture
+def measuring_app(tmp_path: Path) -> Iterator[RunningApp]:
+    """The demo's set-up: the CT server's jobs measure prompts with the stand-in LLM that the
+    example app serves at ``/stand-in/v1`` (the app's port is chosen first)."""
+    app_port = free_port()
+    env = {
+        "KAIZEN_LLM_API_BASE": f"http://127.0.0.1:{app_port}/stand-in/v1",
+        "KAIZEN_DEFAULT_TEACHER_MODEL": "stand-in",
+        "KAIZEN_LLM_NUM_RETRIES": "0",
+    }
+    with running_ct_server(f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}", tmp_path, env) as ct:
+        seeded = seed(ct, "summarize_ticket", 8)
+        with running_example_app(ct, "summarize_ticket", tmp_path, port=app_port) as url:
+            yield RunningApp(url, seeded, ct)
+
+
+def test_an_evaluated_job_shows_both_scores_and_the_before_after(
+    measuring_app: RunningApp, page: Page
+) -> None:
+    page.goto(measuring_app.url)
+    expect(page.locator("#feedback-progress")).to_have_text("0/8")
+    tickets = [s.ticket for s in SAMPLE_TICKETS] + [
+        f"Hello, order {n} arrived damaged and the box was open. Please send another. Bye, C{n}"
+        for n in range(30)
+    ]
+    ups = downs = 0
+    for ticket in tickets:  # like bullet points (5), dislike 3 summaries of other styles
+        summary = summarize(page, ticket, version=1)
+        rating = "up" if summary.startswith("- ") else "down"
+        if (rating == "up" and ups == 5) or (rating == "down" and downs == 3):
+            continue
+        ups, downs = ups + (rating == "up"), downs + (rating == "down")
+        page.click(f"#rate-{rating}")
+        expect(page.locator("#rating-status")).to_contain_text("Thanks", timeout=STEP_DEADLINE_MS)
+        if ups + downs == 8:
+            break
+    assert (ups, downs) == (5, 3)
+
+    finished = page.locator('li.job[data-status="SUCCESS"]')
+    expect(finished).to_be_visible(timeout=JOB_DEADLINE_MS)
+    expect(finished).to_have_attribute("data-result", "improved")
+    expect(finished).to_contain_text("→ v2 · better than the active prompt")
+    details = finished.locator("details.evaluation")
+    details.locator("summary").click()
+    # 5 liked: 3 train, 2 held out; the 3 disliked are held out too.
+    expect(details.locator("tr.example")).to_have_count(5)
+    assert details.locator("summary").inner_text().startswith("Before / after on 5 held-out")
+    rows = details.locator("tr.example")
+    disliked = [rows.nth(i) for i in range(5) if "avoid" in rows.nth(i).inner_text()]
+    assert len(disliked) == 3
+    for row in disliked:  # v1 reproduced each disliked summary; v2 writes bullet points
+        cells = row.locator("td")
+        assert cells.nth(3).inner_text() == "0.00"
+        assert cells.nth(4).inner_text().startswith("- ")
+
+    # v2's own score against v1's, both measured on the same held-out tickets.
+    v2 = page.locator("#versions tr[data-version='2'] td.score").inner_text()
+    v1 = page.locator("#versions tr[data-version='1'] td.score").inner_text()
+    assert v1.endswith("(as baseline)"), v1
+    v2_score, v1_score = float(v2.split()[0]), float(v1.split()[0])
+    assert v2 == f"{v2_score:.2f} (vs {v1_score:.2f})"
+    assert v2_score > v1_score
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "example_app_evaluated.png"), full_page=True)

@@ -67,7 +67,7 @@ def test_demo_command_from_a_fresh_clone_answers_and_stops_on_ctrl_c(clone: Path
         assert "Support ticket summarizer" in page.text
         status = httpx.get(f"{app_url}/api/status", timeout=10).json()
         assert status["task"]["name"] == "summarize_ticket"
-        assert status["task"]["feedback_threshold"] == 5
+        assert status["task"]["feedback_threshold"] == 8
         assert status["active_prompt"]["version_number"] == 1
         printed = output.read_text()
         assert f"http://127.0.0.1:{app_port}/" in printed

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -100,3 +102,31 @@ def only_job(client: httpx.Client, task_id: str, deadline_s: float = 10.0) -> di
             return jobs[0]
         time.sleep(0.02)
     raise AssertionError(f"no job for task {task_id} after {deadline_s}s")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def bare_repo(tmp_path: Path, repo_dir: Path) -> Path:
+    """A bare repository with one empty commit on ``main``, created under ``repo_dir``."""
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "--quiet", "--initial-branch=main")
+    git(
+        work,
+        "-c",
+        "user.email=d@x",
+        "-c",
+        "user.name=d",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "initial",
+    )
+    bare = repo_dir / f"{unique('prompts')}.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(work), str(bare))
+    return bare

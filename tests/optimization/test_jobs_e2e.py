@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.optimization.job_helpers import (
+    bare_repo,
     create_task,
     feedback_items,
+    git,
     jobs_of,
     only_job,
     post_feedback,
@@ -91,34 +92,6 @@ def test_fifty_concurrent_posts_crossing_the_threshold_queue_one_job(
         assert watch_job(client, jobs[0]["id"]).job["status"] == "SUCCESS"
 
 
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def bare_repo(tmp_path: Path, repo_dir: Path) -> Path:
-    """A bare repository with one empty commit on ``main``, created under ``repo_dir``."""
-    work = tmp_path / "work"
-    work.mkdir()
-    _git(work, "init", "--quiet", "--initial-branch=main")
-    _git(
-        work,
-        "-c",
-        "user.email=d@x",
-        "-c",
-        "user.name=d",
-        "commit",
-        "--quiet",
-        "--allow-empty",
-        "-m",
-        "initial",
-    )
-    bare = repo_dir / f"{unique('prompts')}.git"
-    _git(tmp_path, "clone", "--quiet", "--bare", str(work), str(bare))
-    return bare
-
-
 def test_push_refused_is_pr_failed_with_the_version_saved_then_retry_succeeds(
     ct_server: CTServerProcess, tmp_path: Path
 ) -> None:
@@ -153,7 +126,7 @@ def test_push_refused_is_pr_failed_with_the_version_saved_then_retry_succeeds(
         assert job["error_message"] is None
         branch = job["pr_url"].split("#", 1)[1]
         assert job["pr_url"] == f"file://{bare.resolve()}#{branch}"
-        content = _git(bare, "show", f"{branch}:prompts/summary.yaml")
+        content = git(bare, "show", f"{branch}:prompts/summary.yaml")
         assert "prompt_text:" in content
         again = client.post(f"/api/v1/jobs/{job_id}/retry-pr")
         assert again.status_code == 409
@@ -202,11 +175,11 @@ def test_a_prompt_path_through_a_symlink_out_of_the_repository_writes_nothing(
     outside.mkdir()
     bare = bare_repo(tmp_path, ct_server.repo_dir)
     work = tmp_path / "linked-work"
-    _git(tmp_path, "clone", "--quiet", str(bare), str(work))
+    git(tmp_path, "clone", "--quiet", str(bare), str(work))
     (work / "prompts").symlink_to(outside)
-    _git(work, "add", "prompts")
-    _git(work, "-c", "user.email=d@x", "-c", "user.name=d", "commit", "--quiet", "-m", "link")
-    _git(work, "push", "--quiet", "origin", "HEAD:main")
+    git(work, "add", "prompts")
+    git(work, "-c", "user.email=d@x", "-c", "user.name=d", "commit", "--quiet", "-m", "link")
+    git(work, "push", "--quiet", "origin", "HEAD:main")
     with ct_server.client() as client:
         task = create_task(
             client, feedback_threshold=1000, github_repo=bare.name, prompt_path="prompts/x.txt"

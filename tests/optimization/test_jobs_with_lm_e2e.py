@@ -104,7 +104,7 @@ def test_evaluated_job_beats_the_active_prompt_and_auto_activates(
         assert DEFAULT_MARKER in served["prompt_text"]
 
 
-def test_not_better_by_the_margin_stays_a_draft(lm_server: CTServerProcess) -> None:
+def test_not_better_by_the_margin_is_rejected(lm_server: CTServerProcess) -> None:
     task = _task_with_baseline(
         lm_server, feedback_threshold=1000, auto_activate=True, activation_margin=0.9
     )
@@ -114,9 +114,11 @@ def test_not_better_by_the_margin_stays_a_draft(lm_server: CTServerProcess) -> N
         final = watch_job(client, job_id).job
         assert final["status"] == "SUCCESS", final
         assert final["job_metadata"]["activated"] is False
+        assert final["result"] == "no_improvement"
         versions = client.get(f"/api/v1/prompts/{task['id']}/versions").json()
-        assert [v["status"] for v in versions] == ["draft", "active"]
-        assert versions[0]["eval_score"] is not None
+        assert [v["status"] for v in versions] == ["rejected", "active"]
+        assert versions[0]["eval_score"] > versions[0]["baseline_score"]
+        assert "activation margin (0.9)" in versions[0]["status_reason"]
         assert client.get(f"/api/v1/prompts/{task['id']}").json()["prompt_text"] == BASELINE
 
 

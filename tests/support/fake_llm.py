@@ -7,7 +7,7 @@ optimizers run against it. It plays four roles, picked from the request:
 - **task program**: answers ``SUMMARY: <first input>`` when the prompt (instructions or demos)
   contains :attr:`FakeLLM.good_marker`, and a worse answer (the first input, unprefixed)
   otherwise. So a prompt that learned the marker from demos or instructions scores better:
-  optimization has a signal.
+  optimization has a signal. With :attr:`FakeLLM.demos_hurt` it is the other way round.
 - **judge** (output field ``score``, an input naming ``gold``): scores a candidate by word
   overlap with the gold output, so it prefers the better candidate.
 - **instruction proposer** (an output field containing ``instruction``, or GEPA's raw
@@ -88,6 +88,10 @@ class FakeLLM(JSONFake):
     """When set, every request is answered with this HTTP error status."""
     delay_s: float = 0.0
     """Seconds to wait before answering (time-limit tests)."""
+    demos_hurt: bool = False
+    """When set, the task program answers worse whenever its prompt carries worked examples
+    (demo messages, or a rendered ``### Examples`` section) and well otherwise: few-shot
+    optimization makes this model worse."""
     calls: Counter[str] = field(default_factory=Counter)
     """Requests received, by role: ``task``, ``judge``, ``proposer``, ``other``, ``error``."""
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -151,7 +155,10 @@ class FakeLLM(JSONFake):
         section = _OUTPUT_SECTION.search(system)
         outputs = _NUMBERED_FIELD.findall(section.group(1)) if section else []
         inputs = _sections(last_user)
-        role, answer = self._answer("\n".join(texts), outputs, inputs, last_user)
+        with_examples = any(m.get("role") == "assistant" for m in messages) or any(
+            "### Examples" in text for text in texts
+        )
+        role, answer = self._answer("\n".join(texts), outputs, inputs, last_user, with_examples)
         if isinstance(answer, str):
             content = answer
         elif "JSON object" in last_user or body.get("response_format"):
@@ -186,15 +193,27 @@ class FakeLLM(JSONFake):
             f"'{self.good_marker}' followed by the key facts."
         )
 
+    def _learned(self, prompt: str, last_user: str, with_examples: bool) -> bool:
+        """True when the task program answers well: it saw the marker (with
+        :attr:`demos_hurt`: it saw no worked examples)."""
+        if self.demos_hurt:
+            return not with_examples
+        return self.good_marker in prompt.replace(last_user, "")
+
     def _answer(
-        self, prompt: str, outputs: list[str], inputs: dict[str, str], last_user: str
+        self,
+        prompt: str,
+        outputs: list[str],
+        inputs: dict[str, str],
+        last_user: str,
+        with_examples: bool = False,
     ) -> tuple[str, str | dict[str, str]]:
         """``(role, answer)``: raw text, or output field values for the adapter's format."""
         if not outputs and "new instructions within" in prompt:
             return "proposer", f"```\n{self._instruction()}\n```"
         if not outputs:
             first = last_user.strip()
-            learned = self.good_marker in prompt.replace(last_user, "")
+            learned = self._learned(prompt, last_user, with_examples)
             return "task", good_answer(first, self.good_marker) if learned else first
         if "score" in outputs and any("gold" in name for name in inputs):
             gold = next(value for name, value in inputs.items() if "gold" in name)
@@ -205,7 +224,7 @@ class FakeLLM(JSONFake):
         if not inputs or set(outputs) & _META_OUTPUTS:
             return "other", {name: "A short description." for name in outputs}
         first = next(iter(inputs.values()))
-        learned = self.good_marker in prompt.replace(last_user, "")
+        learned = self._learned(prompt, last_user, with_examples)
         answer = good_answer(first, self.good_marker) if learned else first
         values = {name: "Thinking briefly." if name == "reasoning" else answer for name in outputs}
         return "task", values
