@@ -31,6 +31,7 @@ from bench import instructions, middleware_overhead, plugin_http, prompt_fetch, 
 from bench.apps import BENCH_TASK
 from bench.overhead_breakdown import VARIANTS, overhead_breakdown
 from bench.processes import AppProcess, app_process, ct_server, postgres_running
+from bench.quality import quality_rows, write_quality_table
 from bench.report import Row, machine_description, write_chart, write_results
 from kaizen_fastapi import KaizenSettings
 from tests.support.ct_server import CTServerProcess, running_ct_server
@@ -584,6 +585,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
     parser.add_argument(
+        "--llm-base",
+        default=os.environ.get("KAIZEN_QUALITY_LLM_BASE"),
+        help="--only quality: the local model's OpenAI-compatible /v1 URL "
+        "(default: start scripts/local_llm.sh)",
+    )
+    parser.add_argument(
         "--only",
         default="",
         metavar="ROWS",
@@ -594,6 +601,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     sizes = SMOKE if args.smoke else FULL
     machine = machine_description()
+    if "quality" in only:  # the local-model benchmark runs only when asked for
+        with tempfile.TemporaryDirectory(prefix="kaizen-quality-") as tmp:
+            quality = quality_rows(Path(tmp), args.llm_base)
+        path = write_quality_table(quality, machine, args.out)
+        print(path.read_text())
+        return 0 if all(row.status == "SUCCESS" for row in quality) else 1
     command = [Path(sys.executable).name, "-m", "bench.run", *(argv or sys.argv[1:])]
     with (
         tempfile.TemporaryDirectory(prefix="kaizen-bench-") as tmp,

@@ -18,6 +18,7 @@ import dspy
 
 __all__ = [
     "JUDGE_INSTRUCTIONS",
+    "ExactMatchMetric",
     "JudgeMetric",
     "JudgeSignature",
     "Metric",
@@ -96,6 +97,20 @@ class SimilarityMetric(Metric):
 
     def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
         return text_similarity(candidate, gold)
+
+
+class ExactMatchMetric(Metric):
+    """No LM: 1.0 when candidate and gold are the same text (case and whitespace ignored).
+
+    Example:
+        >>> ExactMatchMetric("label").score({}, "Billing", " billing ")
+        1.0
+    """
+
+    name = "exact_match"
+
+    def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
+        return 1.0 if _normalize(candidate) == _normalize(gold) else 0.0
 
 
 class JudgeMetric(Metric):

@@ -38,7 +38,12 @@ from kaizen_server.optimization.dataset import (
 from kaizen_server.optimization.errors import NotEnoughFeedbackError, OptimizationError
 from kaizen_server.optimization.evaluation import HeldOutComparison
 from kaizen_server.optimization.lm import build_lm, check_lm, use_job_cache
-from kaizen_server.optimization.metric import JudgeMetric, Metric, SimilarityMetric
+from kaizen_server.optimization.metric import (
+    ExactMatchMetric,
+    JudgeMetric,
+    Metric,
+    SimilarityMetric,
+)
 from kaizen_server.optimization.optimizers import OPTIMIZER_LABELS, compile_program
 from kaizen_server.optimization.plan import (
     MAX_VAL_SIZE,
@@ -232,9 +237,13 @@ def run_optimization(
             check_lm(teacher, "teacher")
             if judge is not None:
                 check_lm(judge, "judge")
-        metric: Metric = (
-            JudgeMetric(spec.output_name, judge) if judge else SimilarityMetric(spec.output_name)
-        )
+        metric: Metric
+        if judge is not None:
+            metric = JudgeMetric(spec.output_name, judge)
+        elif config.metric == "exact_match":
+            metric = ExactMatchMetric(spec.output_name)
+        else:
+            metric = SimilarityMetric(spec.output_name)
         label = OPTIMIZER_LABELS[plan.optimizer]
         report(f"compiling with {label} ({len(train)} train / {len(val)} validation examples)")
         fit, selection = _selection_split(plan, train, len(val))

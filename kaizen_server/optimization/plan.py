@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -79,6 +80,9 @@ class EvaluatorConfig(BaseModel):
     val_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     gold_min_score: float = Field(default=0.7, ge=0.0, le=1.0)
     """Feedback scored at least this is a gold example; lower-scored rows are not used."""
+    metric: Literal["similarity", "exact_match"] | None = None
+    """How outputs are scored without a judge model: text similarity to the rated output
+    (default), or ``exact_match`` (case and whitespace ignored; for labels and classes)."""
     seed: int = 0
     api_base: str | None = None
     """OpenAI-compatible endpoint of this task's models (overrides ``KAIZEN_LLM_API_BASE``)."""

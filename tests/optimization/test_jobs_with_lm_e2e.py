@@ -36,6 +36,7 @@ def test_a_task_cannot_send_its_lm_calls_to_a_host_the_server_does_not_allow(
             ({"api_base": "http://169.254.169.254/latest/v1"}, "evaluator_config"),
             ({"api_base": "https://attacker.example/v1"}, "not an endpoint this server allows"),
             ({"max_trials": "many"}, "max_trials"),
+            ({"metric": "regex"}, "metric"),
         ]:
             name = f"lm-target-{uuid.uuid4().hex[:8]}"
             created = client.post("/api/v1/tasks", json={"name": name, "evaluator_config": config})
