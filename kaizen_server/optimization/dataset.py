@@ -40,6 +40,29 @@ def _input_value(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) else json.dumps(value)
 
 
+def _rated(rows: Iterable[FeedbackRow]) -> list[tuple[FeedbackRow, float]]:
+    """The rows that have an output and a score, with their score."""
+    return [
+        (row, row.score)
+        for row in rows
+        if row.output and row.output.strip() and row.score is not None
+    ]
+
+
+def _example(
+    row: FeedbackRow, values: dict[str, Any], spec: SignatureSpec, **flags: Any
+) -> dspy.Example:
+    """The example of ``row``, with its feedback id and score (not signature fields)."""
+    outputs = {spec.output_name: row.output}
+    example = dspy.Example(**values, **outputs, kaizen_id=row.id, kaizen_score=row.score, **flags)
+    return example.with_inputs(*spec.input_names)
+
+
+def _input_values(row: FeedbackRow, spec: SignatureSpec) -> dict[str, Any]:
+    inputs = row.inputs or {}
+    return {item.field_name: _input_value(inputs.get(item.key, "")) for item in spec.inputs}
+
+
 def gold_examples(
     rows: Iterable[FeedbackRow], spec: SignatureSpec, gold_min_score: float
 ) -> list[dspy.Example]:
@@ -48,28 +71,19 @@ def gold_examples(
     Each example carries its feedback id and score as ``kaizen_id`` / ``kaizen_score``, which are
     not signature fields, so DSPy never shows them to the LM.
     """
-    gold = [
-        row
-        for row in rows
-        if row.output
-        and row.output.strip()
-        and row.score is not None
-        and row.score >= gold_min_score
-    ]
-    gold.sort(key=lambda row: (-(row.score or 0.0), row.id))
+    gold = sorted(
+        (row for row, score in _rated(rows) if score >= gold_min_score),
+        key=lambda row: (-(row.score or 0.0), row.id),
+    )
     seen: set[str] = set()
     examples: list[dspy.Example] = []
     for row in gold:
-        inputs = row.inputs or {}
-        values = {item.field_name: _input_value(inputs.get(item.key, "")) for item in spec.inputs}
+        values = _input_values(row, spec)
         identity = json.dumps([values, row.output], sort_keys=True, default=str)
         if identity in seen:
             continue
         seen.add(identity)
-        example = dspy.Example(
-            **values, **{spec.output_name: row.output}, kaizen_id=row.id, kaizen_score=row.score
-        )
-        examples.append(example.with_inputs(*spec.input_names))
+        examples.append(_example(row, values, spec))
     return examples
 
 
@@ -82,28 +96,14 @@ def disliked_examples(
     They never become demos; they keep the evaluation honest, since gold outputs were produced
     by the active prompt itself (on gold alone the active prompt would win by construction).
     """
-    disliked = [
-        row
-        for row in rows
-        if row.output
-        and row.output.strip()
-        and row.score is not None
-        and row.score <= DISLIKED_MAX_SCORE
+    disliked = sorted(
+        (row for row, score in _rated(rows) if score <= DISLIKED_MAX_SCORE),
+        key=lambda row: (row.score or 0.0, row.id),
+    )
+    return [
+        _example(row, _input_values(row, spec), spec, kaizen_disliked=True)
+        for row in disliked[: max(0, limit)]
     ]
-    disliked.sort(key=lambda row: (row.score or 0.0, row.id))
-    examples: list[dspy.Example] = []
-    for row in disliked[: max(0, limit)]:
-        inputs = row.inputs or {}
-        values = {item.field_name: _input_value(inputs.get(item.key, "")) for item in spec.inputs}
-        example = dspy.Example(
-            **values,
-            **{spec.output_name: row.output},
-            kaizen_id=row.id,
-            kaizen_score=row.score,
-            kaizen_disliked=True,
-        )
-        examples.append(example.with_inputs(*spec.input_names))
-    return examples
 
 
 def _stable_key(example: dspy.Example, seed: int) -> str:
