@@ -22,7 +22,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,8 +167,13 @@ def _run_job(api: httpx.Client, optimizer: str, tickets: Sequence[dict[str, str]
     )
 
 
-def quality_rows(workdir: Path, llm_base: str | None = None) -> list[QualityRow]:
-    """Run one job per optimizer on the local model through a real CT server (SQLite)."""
+def quality_rows(
+    workdir: Path,
+    llm_base: str | None = None,
+    on_row: Callable[[list[QualityRow]], None] = lambda _rows: None,
+) -> list[QualityRow]:
+    """Run one job per optimizer on the local model through a real CT server (SQLite);
+    ``on_row`` gets the rows so far after each job (the table is written as it grows)."""
     tickets = _tickets()
     rows = []
     with local_llm(llm_base) as base:
@@ -183,6 +188,7 @@ def quality_rows(workdir: Path, llm_base: str | None = None) -> list[QualityRow]
             for optimizer in OPTIMIZERS:
                 rows.append(_run_job(api, optimizer, tickets))
                 print(rows[-1], flush=True)
+                on_row(rows)
     return rows
 
 

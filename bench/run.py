@@ -603,7 +603,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_description()
     if "quality" in only:  # the local-model benchmark runs only when asked for
         with tempfile.TemporaryDirectory(prefix="kaizen-quality-") as tmp:
-            quality = quality_rows(Path(tmp), args.llm_base)
+            quality = quality_rows(
+                Path(tmp),
+                args.llm_base,
+                on_row=lambda rows: write_quality_table(rows, machine, args.out),
+            )
         path = write_quality_table(quality, machine, args.out)
         print(path.read_text())
         return 0 if all(row.status == "SUCCESS" for row in quality) else 1
