@@ -22,7 +22,7 @@
 #   KAIZEN_LOCAL_LLM_CTX        context size in tokens             (default 4096)
 #   KAIZEN_LOCAL_LLM_VENV       an existing virtualenv to use instead of bootstrapping .venv
 #   KAIZEN_LOCAL_LLM_MODEL_DIR  where the joined GGUF file goes    (default <venv>/share/kaizen-local-llm)
-#   KAIZEN_LOCAL_LLM_LOG        the server's log                   (default .demo/local-llm.log)
+#   KAIZEN_LOCAL_LLM_LOG        the server's log                   (default .demo/local-llm-<port>.log)
 #   KAIZEN_WHEEL_CACHE          the llama-cpp-python wheel cache   (default ~/.cache/kaizen/wheels)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -48,7 +48,7 @@ THREADS="${KAIZEN_LOCAL_LLM_THREADS:-2}"
 CTX="${KAIZEN_LOCAL_LLM_CTX:-4096}"
 WHEELS="${KAIZEN_WHEEL_CACHE:-$HOME/.cache/kaizen/wheels}"
 MODEL_DIR="${KAIZEN_LOCAL_LLM_MODEL_DIR:-$VENV/share/kaizen-local-llm}"
-LOG="${KAIZEN_LOCAL_LLM_LOG:-$ROOT/.demo/local-llm.log}"
+LOG="${KAIZEN_LOCAL_LLM_LOG:-$ROOT/.demo/local-llm-$PORT.log}"
 
 # The pins. llama-cpp-python ships only an sdist on PyPI, so it is built once into the cache.
 LLAMA_VERSION="0.3.36"
