@@ -32,6 +32,7 @@ from tests.support.postgres import PG_HOST, PG_PORT, PG_USER, postgres_running
 
 __all__ = [
     "AppProcess",
+    "answers",
     "app_process",
     "ct_server",
     "postgres_database",
@@ -54,9 +55,10 @@ def wait_until(
         time.sleep(interval)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """True when ``url`` answers without a server error (False while nothing listens)."""
     try:
-        return httpx.get(url, timeout=1.0).status_code < 500
+        return httpx.get(url, timeout=timeout).status_code < 500
     except httpx.TransportError:
         return False
 
@@ -82,7 +84,7 @@ def app_process(variant: str, env: Mapping[str, str], probe: str = "/docs") -> I
     app = AppProcess(process, f"http://127.0.0.1:{port}")
     try:
         wait_until(
-            lambda: process.poll() is not None or _answers(app.base_url + probe),
+            lambda: process.poll() is not None or answers(app.base_url + probe),
             60,
             f"the {variant} app start-up",
         )

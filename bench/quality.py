@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.processes import ct_server
+from bench.processes import answers, ct_server
 from tests.support.ports import free_port
 
 __all__ = ["OPTIMIZERS", "QualityRow", "quality_rows", "write_quality_table"]
@@ -67,13 +67,6 @@ def _tickets() -> list[dict[str, str]]:
     return [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2.0).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @contextlib.contextmanager
 def local_llm(base: str | None) -> Iterator[str]:
     """The model's ``/v1`` base URL: ``base`` as given, or a ``scripts/local_llm.sh`` server."""
@@ -95,7 +88,7 @@ def local_llm(base: str | None) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + LLM_START_DEADLINE_S
-        while not _answers(f"{url}/models"):
+        while not answers(f"{url}/models", timeout=2.0):
             if process.poll() is not None:
                 raise RuntimeError(f"scripts/local_llm.sh exited; see {log}")
             if time.monotonic() > deadline:

@@ -73,24 +73,7 @@ trap 'stop; exit 143' TERM
 trap stop EXIT
 
 wait_for() {  # wait_for NAME URL LOG PID: poll URL until 200, with a deadline
-    "$PY" - "$@" <<'PYEOF'
-import os, sys, time
-import httpx
-name, url, log, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(f"{name} exited during start-up; see {log}")
-    try:
-        if httpx.get(url, timeout=1.0).status_code == 200:
-            sys.exit(0)
-    except httpx.TransportError:
-        pass
-    time.sleep(0.2)
-sys.exit(f"{name} did not answer {url} within 60 s; see {log}")
-PYEOF
+    "$PY" "$ROOT/scripts/wait_for_url.py" "$@"
 }
 
 echo "==> CT server on http://$HOST:$CT_PORT (SQLite in $STATE, log $STATE/ct-server.log)"

@@ -151,24 +151,7 @@ trap 'stop; exit 143' TERM
 trap stop EXIT
 
 # Poll /v1/models until 200, with a deadline (loading the model takes a few seconds).
-"$PY" - "http://127.0.0.1:$PORT/v1/models" "$LOG" "$pid" <<'PYEOF'
-import os, sys, time
-import httpx
-url, log, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-deadline = time.monotonic() + 120
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(f"the local LM exited during start-up; see {log}")
-    try:
-        if httpx.get(url, timeout=1.0).status_code == 200:
-            sys.exit(0)
-    except httpx.TransportError:
-        pass
-    time.sleep(0.5)
-sys.exit(f"the local LM did not answer {url} within 120 s; see {log}")
-PYEOF
+"$PY" "$ROOT/scripts/wait_for_url.py" "the local LM" "http://127.0.0.1:$PORT/v1/models" "$LOG" "$pid" 120
 
 cat <<EOT
 
