@@ -78,6 +78,8 @@ class Task(Base):
     prompt_format: Mapped[str | None] = mapped_column(String(16))
     auto_activate: Mapped[bool] = mapped_column(Boolean, default=False)
     activation_margin: Mapped[float] = mapped_column(Float, default=0.0)
+    mode: Mapped[str] = mapped_column(String(16), default="optimize_only")
+    """``optimize_only``, ``auto_pr`` or ``pr_preview`` (see ``kaizen_sdk.models.TaskMode``)."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -146,6 +148,10 @@ class OptimizationJob(Base):
     status: Mapped[str] = mapped_column(String(16), default="PENDING")
     progress_step: Mapped[str | None] = mapped_column(Text)
     pr_url: Mapped[str | None] = mapped_column(Text)
+    pr_preview: Mapped[dict[str, Any] | None]
+    """What a ``pr_preview`` job's pull request would contain (``PullRequestPreview``)."""
+    pr_review: Mapped[str | None] = mapped_column(String(32))
+    """``awaiting_approval``, ``approved`` or ``rejected``; None when nothing was proposed."""
     error_message: Mapped[str | None] = mapped_column(Text)
     job_metadata: Mapped[dict[str, Any] | None]
     result: Mapped[str | None] = mapped_column(String(32))
