@@ -23,6 +23,7 @@ from kaizen_server.db.engine import Database
 from kaizen_server.events.broker import build_broker
 from kaizen_server.http.body_limit import BodyLimitMiddleware
 from kaizen_server.http.cached_prompt import CachedPromptMiddleware
+from kaizen_server.http.offline_docs import install_offline_docs
 from kaizen_server.http.problems import install_problem_handlers
 from kaizen_server.http.request_log import RequestLogMiddleware
 from kaizen_server.http.trailing_slash import TrailingSlashMiddleware
@@ -100,6 +101,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # install_offline_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.context = context
     install_problem_handlers(app)
@@ -112,9 +115,10 @@ def create_app(
     app.add_middleware(
         SecurityHeadersMiddleware,
         content_security_policy=API_CONTENT_SECURITY_POLICY,
-        # FastAPI's interactive docs load Swagger UI / ReDoc with inline scripts.
+        # The docs pages set their own policy (offline_docs: inline scripts by hash).
         policy_exempt_paths=("/docs", "/redoc"),
     )
+    install_offline_docs(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
     return app
