@@ -193,6 +193,8 @@ class ClientBase(Generic[TransportT]):
     get_job = Operation(ops.get_job)
     list_jobs = Operation(ops.list_jobs)
     wait_for_job = Operation(ops.wait_for_job)
+    create_pull_request = Operation(ops.create_pull_request)
+    reject_job = Operation(ops.reject_job)
     list_tasks = Operation(ops.list_tasks)
     get_task = Operation(ops.get_task)
     create_task = Operation(ops.create_task)

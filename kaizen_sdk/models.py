@@ -41,6 +41,7 @@ __all__ = [
     "CostEstimate",
     "FeedbackItem",
     "FeedbackResult",
+    "FileChange",
     "Job",
     "JobResult",
     "JobStatus",
@@ -50,7 +51,10 @@ __all__ = [
     "Prompt",
     "PromptStatus",
     "PromptVersion",
+    "PullRequestPreview",
+    "PullRequestReview",
     "Task",
+    "TaskMode",
     "TraceItem",
     "TraceResult",
     "WireItem",
@@ -102,6 +106,31 @@ class PromptStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class TaskMode(StrEnum):
+    """What a job does with an improved prompt (a task's ``mode``)."""
+
+    OPTIMIZE_ONLY = "optimize_only"
+    """Store the version only (a draft, or active with ``auto_activate``); never a pull request."""
+    AUTO_PR = "auto_pr"
+    """Store the version and open the pull request in the task's ``github_repo`` at once."""
+    PR_PREVIEW = "pr_preview"
+    """Store the version as a draft and the pull request it would open on the job
+    (``Job.pr_preview``); an operator approves it (``POST /jobs/{id}/create-pr``) or rejects
+    it (``POST /jobs/{id}/reject``)."""
+
+
+class PullRequestReview(StrEnum):
+    """Where a job's proposed pull request stands (``Job.pr_review``)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Proposed (a ``pr_preview`` job, or its pull request failed after approval): an operator
+    may open it (``create-pr``) or reject it."""
+    APPROVED = "approved"
+    """An operator asked for it; opened once the job has a ``pr_url``."""
+    REJECTED = "rejected"
+    """An operator rejected the job's version: the pull request will not be opened."""
+
+
 # ``schema_json`` is the wire name of a task field; it shadows a deprecated BaseModel method.
 warnings.filterwarnings("ignore", message='Field name "schema_json"', category=UserWarning)
 
@@ -132,6 +161,8 @@ class Task(WireModel):
     prompt_format: str | None = None
     auto_activate: bool = False
     activation_margin: float = 0.0
+    mode: str = TaskMode.OPTIMIZE_ONLY
+    """A :class:`TaskMode` value: what a job does with an improved prompt."""
     created_at: datetime | None = None
     feedback_count: int = 0
     last_optimization: datetime | None = None
@@ -197,6 +228,48 @@ class FeedbackResult(WireModel):
     created_at: datetime | None = None
 
 
+class FileChange(WireModel):
+    """One file a proposed pull request writes: its text on the base branch and after."""
+
+    path: str
+    old_content: str | None = None
+    """The file on the base branch; None when it does not exist there (or could not be read)."""
+    new_content: str
+
+
+class PullRequestPreview(WireModel):
+    """The pull request a ``pr_preview`` job proposes, as it would be opened.
+
+    Example:
+        >>> preview = PullRequestPreview(repo="acme/app", branch="kaizen/t-v2-1f0c", pr_title="T",
+        ...     pr_body="...", file_path="prompts/t.txt", new_prompt="Hi", version_number=2,
+        ...     file_changes=[FileChange(path="prompts/t.txt", new_content="Hi\\n")])
+        >>> preview.file_changes[0].old_content is None
+        True
+    """
+
+    repo: str
+    """``owner/name`` on GitHub or a repository name under ``KAIZEN_PR_REPO_DIR``."""
+    base_branch: str | None = None
+    """The branch the pull request targets (None: the repository's default branch)."""
+    branch: str
+    """The new branch the pull request comes from."""
+    pr_title: str
+    pr_body: str
+    """The pull request's description (score comparison and the diff)."""
+    file_path: str
+    old_prompt: str | None = None
+    """The active prompt's text when the job ran (None: there was none)."""
+    new_prompt: str
+    """The proposed version's prompt text."""
+    version_number: int
+    file_changes: list[FileChange] = Field(default_factory=list)
+    diff: str = ""
+    """Unified diff of :attr:`file_path` against the base branch."""
+    warning: str | None = None
+    """Set when the base branch could not be read (the diff is then against an empty file)."""
+
+
 class Job(WireModel):
     """An optimization job; poll it with ``get_job`` or ``wait_for_job``.
 
@@ -216,6 +289,10 @@ class Job(WireModel):
     job_metadata: dict[str, Any] | None = None
     result: str | None = None
     """A SUCCESS job's decision, a :class:`JobResult` value; None while running or on failure."""
+    pr_preview: PullRequestPreview | None = None
+    """The pull request a ``pr_preview`` job proposes (None for other modes)."""
+    pr_review: str | None = None
+    """A :class:`PullRequestReview` value; None when no operator decision is involved."""
     progress_step: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -225,6 +302,17 @@ class Job(WireModel):
     def is_terminal(self) -> bool:
         """True once the job reached SUCCESS, FAILURE or PR_FAILED."""
         return self.status in TERMINAL_JOB_STATUSES
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """True when the job proposes a pull request that an operator has yet to open or reject.
+
+        Example:
+            >>> Job(id="j1", task_id="t1", status="SUCCESS",
+            ...     pr_review="awaiting_approval").awaiting_approval
+            True
+        """
+        return self.pr_review == PullRequestReview.AWAITING_APPROVAL and self.pr_url is None
 
 
 class CostEstimate(WireModel):

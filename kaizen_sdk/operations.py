@@ -37,6 +37,7 @@ __all__ = [
     "activate_prompt",
     "call",
     "create_prompt_version",
+    "create_pull_request",
     "create_task",
     "fetch_prompt",
     "get_job",
@@ -45,6 +46,7 @@ __all__ = [
     "list_prompt_versions",
     "list_tasks",
     "path_segment",
+    "reject_job",
     "trigger_optimization",
     "wait_for_job",
 ]
@@ -302,6 +304,64 @@ def list_jobs(client: Caller, task_id: str) -> Steps[list[Job]]:
     """
     return call(
         RequestSpec("GET", f"{API}/jobs", parse_as(list[Job]), params={"task_id": task_id}), client
+    )
+
+
+def create_pull_request(client: Caller, job_id: str) -> Steps[Job]:
+    """Approve the pull request a job proposes and open it (``POST /jobs/{id}/create-pr``).
+
+    For a ``pr_preview`` job awaiting approval (``job.awaiting_approval``) or a ``PR_FAILED``
+    job. A job that already has a pull request is returned as it is, so calling again (or a
+    retry) never opens a second one.
+
+    Returns:
+        Job: the job, with ``pr_url`` and ``pr_review == "approved"``.
+
+    Raises:
+        CTConflictError: the job proposes no pull request (running, failed, ``optimize_only``,
+            not improved, rejected) or its task's repository settings changed since.
+        CTServerError: opening the pull request failed (the job is then ``PR_FAILED``).
+
+    Example:
+        >>> job = client.wait_for_job(result.job.id)  # doctest: +SKIP
+        >>> if job.awaiting_approval:  # doctest: +SKIP
+        ...     print(job.pr_preview.diff)
+        ...     job = client.create_pull_request(job.id)
+    """
+    return call(
+        RequestSpec(
+            "POST",
+            f"{API}/jobs/{path_segment(job_id)}/create-pr",
+            parse_as(Job),
+            retry_safe=True,
+        ),
+        client,
+    )
+
+
+def reject_job(client: Caller, job_id: str, reason: str | None = None) -> Steps[Job]:
+    """Reject the prompt version a job stored (``POST /jobs/{id}/reject``): it becomes
+    ``rejected`` with ``reason``, and the job's proposed pull request will not be opened.
+    Rejecting again changes nothing.
+
+    Returns:
+        Job: the job, with ``pr_review == "rejected"`` when it proposed a pull request.
+
+    Raises:
+        CTConflictError: the job stored no version, or its version is active or archived.
+
+    Example:
+        >>> client.reject_job(job.id, reason="Too long for the mobile app.")  # doctest: +SKIP
+    """
+    return call(
+        RequestSpec(
+            "POST",
+            f"{API}/jobs/{path_segment(job_id)}/reject",
+            parse_as(Job),
+            json={"reason": reason} if reason is not None else None,
+            retry_safe=True,
+        ),
+        client,
     )
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "ActivateRequest",
     "FeedbackBatch",
     "FeedbackCreate",
+    "JobRejection",
     "JsonObject",
     "PromptVersionCreate",
     "TaskCreate",
@@ -138,6 +139,16 @@ class TaskFields(RequestModel):
     prompt_format: Literal["text", "json", "yaml"] | None = None
     auto_activate: StrictBool = False
     activation_margin: Score = 0.0
+    mode: Literal["optimize_only", "auto_pr", "pr_preview"] | None = Field(
+        default=None,
+        description=(
+            "What a job does with an improved prompt: `optimize_only` stores the version, "
+            "`auto_pr` also opens the pull request, `pr_preview` stores the pull request on "
+            "the job for an operator to approve (`POST /jobs/{id}/create-pr`) or reject "
+            "(`POST /jobs/{id}/reject`). `auto_pr` and `pr_preview` need `github_repo`. "
+            "Default on creation: `auto_pr` with a `github_repo`, else `optimize_only`."
+        ),
+    )
 
     @field_validator(*_PUBLISHING_TARGETS)
     @classmethod
@@ -282,6 +293,20 @@ class PromptVersionCreate(RequestModel):
     prompt_text: Annotated[str, StringConstraints(min_length=1, max_length=1_000_000)]
     activate: StrictBool = False
     eval_score: Score | None = None
+
+
+class JobRejection(RequestModel):
+    """Body of ``POST /api/v1/jobs/{job_id}/reject`` (optional): why the version is rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "Too long for the mobile app's summary box."}]},
+    )
+
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        default=None,
+        description="Stored as the version's `status_reason` (default: rejected by an operator).",
+    )
 
 
 class ActivateRequest(RequestModel):

@@ -3,8 +3,10 @@
 
 The process claims the PENDING job, loads its inputs, runs the pipeline (reporting progress
 steps), passes the candidate through the gate (unchanged: no version; evaluated and not better:
-``rejected``, no pull request; better: draft / auto-activate and pull request), and records
-the verdict (``result``) with estimated and actual usage in ``job_metadata``.
+``rejected``, no pull request; better: draft / auto-activate), publishes it as the task's
+``mode`` says (``optimize_only``: nothing; ``auto_pr``: the pull request; ``pr_preview``: the
+pull request it would open, stored on the job for approval), and records the verdict
+(``result``) with estimated and actual usage in ``job_metadata``.
 The database URL comes from ``KAIZEN_DATABASE_URL``. It exits by itself if its parent (the
 server) dies, so a killed server never leaves an orphan job running.
 
@@ -24,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from kaizen_sdk.models import JobStatus
+from kaizen_sdk.models import JobStatus, TaskMode
 from kaizen_server.db.engine import Database
 from kaizen_server.optimization.errors import OptimizationError
 from kaizen_server.optimization.job_store import (
@@ -38,12 +40,19 @@ from kaizen_server.optimization.pipeline import (
     OptimizationOutcome,
     run_optimization,
 )
-from kaizen_server.optimization.publishing import PullRequestError, open_pull_request
+from kaizen_server.optimization.publishing import (
+    PullRequestError,
+    open_pull_request,
+    preview_pull_request,
+)
 from kaizen_server.optimization.result_handling import (
     event_broker,
     judge_candidate,
+    publishing_step,
     pull_request_spec,
+    store_preview,
     store_version,
+    task_mode,
 )
 from kaizen_server.optimization.runner import CLAIMED_LINE
 from kaizen_server.optimization.settings import OptimizationSettings
@@ -144,13 +153,21 @@ async def run_job(
             metadata["version_number"] = version.version_number
         metadata["activated"] = verdict.activate
         metadata["decision"] = verdict.reason
+        metadata["mode"] = task_mode(loaded.task).value
+        publishing = publishing_step(loaded.task, verdict)
         spec = (
             pull_request_spec(loaded.task, version, job_id, outcome.baseline_score)
-            if version is not None and verdict.opens_pull_request
+            if version is not None and publishing is not None
             else None
         )
         status, pr_url, error = JobStatus.SUCCESS, None, None
-        if spec is not None:
+        if spec is not None and publishing is TaskMode.PR_PREVIEW:
+            await set_progress(database, job_id, "previewing the pull request")
+            preview = await asyncio.to_thread(
+                preview_pull_request, spec, optimization, old_prompt=active_text
+            )
+            await store_preview(database, job_id, preview)
+        elif spec is not None:
             await set_progress(database, job_id, "opening the pull request")
             try:
                 pr_url = await asyncio.to_thread(open_pull_request, spec, optimization)

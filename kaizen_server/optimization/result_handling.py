@@ -2,10 +2,14 @@
 
 The gate (:func:`judge_candidate`): a candidate whose text equals the active prompt's creates no
 version; an evaluated candidate that beats the active prompt on the held-out split by more than
-the task's ``activation_margin`` becomes a ``draft`` (``active`` with ``auto_activate``) and gets
-a pull request when the task has a repository; an evaluated candidate that does not is stored as
-``rejected`` with the reason and gets no pull request; an unevaluated one (no LM) stays a draft
-that says so (``evaluated: false``).
+the task's ``activation_margin`` becomes a ``draft`` (``active`` with ``auto_activate``, except
+in ``pr_preview`` mode); an evaluated candidate that does not is stored as ``rejected`` with the
+reason and gets no pull request; an unevaluated one (no LM) stays a draft that says so
+(``evaluated: false``).
+
+Then the task's ``mode`` (:func:`publishing_step`): ``optimize_only`` stops at the version,
+``auto_pr`` opens the pull request, ``pr_preview`` stores the pull request it would open on the
+job (:func:`store_preview`) for an operator to approve or reject.
 
 Example:
     >>> from kaizen_sdk.models import Task
@@ -14,6 +18,9 @@ Example:
     <JobResult.IMPROVED: 'improved'>
     >>> judge_scores(task, candidate=0.82, baseline=0.8, split_size=10).status
     <PromptStatus.REJECTED: 'rejected'>
+    >>> preview = Task(id="t", name="t", github_repo="acme/app", mode="pr_preview")
+    >>> publishing_step(preview, judge_scores(preview, candidate=0.9, baseline=0.8, split_size=10))
+    <TaskMode.PR_PREVIEW: 'pr_preview'>
 """
 
 from __future__ import annotations
@@ -22,10 +29,19 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kaizen_sdk.models import JobResult, PromptStatus
+from sqlalchemy import update
+
+from kaizen_sdk.models import (
+    JobResult,
+    JobStatus,
+    PromptStatus,
+    PullRequestPreview,
+    PullRequestReview,
+    TaskMode,
+)
 from kaizen_sdk.models import Task as WireTask
 from kaizen_server.db.engine import Database
-from kaizen_server.db.models import PromptVersion, Task
+from kaizen_server.db.models import OptimizationJob, PromptVersion, Task
 from kaizen_server.events.broker import PromptEventBroker, build_broker
 from kaizen_server.optimization.publishing import PullRequestSpec
 from kaizen_server.services.prompts import create_version
@@ -39,8 +55,11 @@ __all__ = [
     "event_broker",
     "judge_candidate",
     "judge_scores",
+    "publishing_step",
     "pull_request_spec",
+    "store_preview",
     "store_version",
+    "task_mode",
 ]
 
 
@@ -64,11 +83,30 @@ class Verdict:
         return self.status in (PromptStatus.DRAFT, PromptStatus.ACTIVE)
 
 
+def task_mode(task: WireTask) -> TaskMode:
+    """The task's mode; an unknown stored value counts as ``optimize_only`` (never a PR)."""
+    try:
+        return TaskMode(task.mode)
+    except ValueError:
+        return TaskMode.OPTIMIZE_ONLY
+
+
+def publishing_step(task: WireTask, verdict: Verdict) -> TaskMode | None:
+    """After the version is stored: ``AUTO_PR`` (open the pull request), ``PR_PREVIEW`` (store
+    it for approval) or None (nothing: ``optimize_only``, no repository, or no version that a
+    pull request could propose)."""
+    mode = task_mode(task)
+    if not verdict.opens_pull_request or not task.github_repo or mode is TaskMode.OPTIMIZE_ONLY:
+        return None
+    return mode
+
+
 def judge_scores(task: WireTask, *, candidate: float, baseline: float, split_size: int) -> Verdict:
     """The verdict on an evaluated candidate, from both scores on the same held-out split."""
     margin = task.activation_margin
     if candidate > baseline + margin:
-        status = PromptStatus.ACTIVE if task.auto_activate else PromptStatus.DRAFT
+        activate = task.auto_activate and task_mode(task) is not TaskMode.PR_PREVIEW
+        status = PromptStatus.ACTIVE if activate else PromptStatus.DRAFT
         return Verdict(JobResult.IMPROVED, status)
     reason = (
         f"Scored {candidate:.4g} against the active prompt's {baseline:.4g} on the same "
@@ -135,6 +173,25 @@ async def store_version(
             job_id=uuid.UUID(job_id),
         )
     return version
+
+
+async def store_preview(database: Database, job_id: str, preview: PullRequestPreview) -> None:
+    """Store the pull request a RUNNING job proposes, awaiting an operator's approval (before
+    the job is finished, so a SUCCESS job is never seen without its preview)."""
+    async with database.writer() as session:
+        await session.execute(
+            update(OptimizationJob)
+            .where(
+                OptimizationJob.id == uuid.UUID(job_id),
+                OptimizationJob.status == JobStatus.RUNNING.value,
+            )
+            .values(
+                pr_preview=preview.model_dump(mode="json"),
+                pr_review=PullRequestReview.AWAITING_APPROVAL.value,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
 
 
 def pull_request_spec(

@@ -1,4 +1,4 @@
-"""Prompt versions: the active prompt, version history, new versions, activation.
+"""Prompt versions: the active prompt, version history, new versions, activation, rejection.
 
 Activation archives the previously active version, stores a ``prompt_events`` row and
 announces it through the broker, all in one transaction.
@@ -16,13 +16,19 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kaizen_sdk.models import PromptStatus
-from kaizen_server.db.models import PromptEvent, PromptVersion, Task
+from kaizen_sdk.models import JobStatus, PromptStatus, PullRequestReview
+from kaizen_server.db.models import (
+    ACTIVE_JOB_STATUSES,
+    OptimizationJob,
+    PromptEvent,
+    PromptVersion,
+    Task,
+)
 from kaizen_server.events.broker import PromptEventBroker
-from kaizen_server.services.errors import NotFoundError
+from kaizen_server.services.errors import ConflictError, NotFoundError
 from kaizen_server.services.tasks import find_task, parse_uuid, task_matches
 from kaizen_server.services.transactions import retry_on_conflict
 
@@ -33,9 +39,11 @@ __all__ = [
     "create_version",
     "list_versions",
     "prompt_etag",
+    "reject_version",
 ]
 
 PROMPT_ACTIVATED = "prompt.activated"
+DEFAULT_REJECTION_REASON = "Rejected by an operator."
 
 
 def prompt_etag(version: PromptVersion) -> str:
@@ -184,4 +192,85 @@ async def activate_version(
     version = await retry_on_conflict(session, attempt, what="activation")
     broker.wake_local()
     assert version is not None
+    return version
+
+
+async def _version_of(session: AsyncSession, task: Task, version_ref: str) -> PromptVersion:
+    version_id = parse_uuid(version_ref)
+    version = None if version_id is None else await session.get(PromptVersion, version_id)
+    if version is None or version.task_id != task.id:
+        raise NotFoundError(
+            f"Prompt version {version_ref[:100]!r} not found for task {task.name!r}"
+        )
+    return version
+
+
+async def reject_version(
+    session: AsyncSession, task_ref: str, version_ref: str, reason: str | None = None
+) -> PromptVersion:
+    """Mark the draft ``version_ref`` of the task ``rejected`` with ``reason`` (committed), and
+    close every pull request of it that is proposed or failed but not opened: those jobs get
+    ``pr_review: rejected``, so no ``create-pr`` or ``retry-pr`` opens one any more.
+
+    Rejecting a rejected version again changes nothing. :class:`ConflictError` when the
+    version is ``active`` or ``archived``, or a job is still running on it or opening its pull
+    request; :class:`NotFoundError` for an unknown task or version.
+
+    Example:
+        >>> version = await reject_version(session, "summarize_ticket", version_id,
+        ...                                "Too long for the mobile app.")  # doctest: +SKIP
+        >>> version.status  # doctest: +SKIP
+        'rejected'
+    """
+    task = await find_task(session, task_ref, for_update=True)
+    version = await _version_of(session, task, version_ref)
+    if version.status == PromptStatus.REJECTED.value:
+        return version
+    if version.status != PromptStatus.DRAFT.value:
+        raise ConflictError(
+            f"Prompt version v{version.version_number} of task {task.name!r} is "
+            f"{version.status}; only a draft can be rejected"
+        )
+    # Lock the version's jobs: a pull request being opened now holds one of them.
+    jobs = list(
+        await session.scalars(
+            select(OptimizationJob)
+            .where(
+                or_(
+                    OptimizationJob.prompt_version_id == version.id,
+                    OptimizationJob.id == version.job_id,  # a RUNNING job links it at the end
+                )
+            )
+            .with_for_update()
+        )
+    )
+    for job in jobs:
+        if job.status in ACTIVE_JOB_STATUSES:
+            raise ConflictError(
+                f"Job {job.id} is {job.status}; reject its version once it has finished"
+            )
+        if job.pr_review == PullRequestReview.APPROVED.value and job.pr_url is None:
+            raise ConflictError(
+                f"Job {job.id} is opening the pull request of v{version.version_number} "
+                "(pr_review approved); reject it once that has finished"
+            )
+    version.status = PromptStatus.REJECTED.value
+    version.status_reason = (reason or "").strip() or DEFAULT_REJECTION_REASON
+    await session.execute(
+        update(OptimizationJob)
+        .where(
+            OptimizationJob.prompt_version_id == version.id,
+            OptimizationJob.pr_url.is_(None),
+            or_(
+                OptimizationJob.pr_review == PullRequestReview.AWAITING_APPROVAL.value,
+                and_(
+                    OptimizationJob.status == JobStatus.PR_FAILED.value,
+                    OptimizationJob.pr_review.is_(None),
+                ),
+            ),
+        )
+        .values(pr_review=PullRequestReview.REJECTED.value)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
     return version

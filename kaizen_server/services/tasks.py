@@ -27,6 +27,7 @@ from kaizen_server.services.views import TaskStats, task_view
 
 __all__ = [
     "create_task",
+    "default_mode",
     "delete_task",
     "find_row",
     "find_task",
@@ -144,9 +145,39 @@ def _task_values(body: TaskCreate | TaskUpdate, *, only_set: bool) -> dict[str, 
     return values
 
 
+def default_mode(github_repo: str | None) -> wire.TaskMode:
+    """The mode of a task created without one: ``auto_pr`` when it names a repository (what
+    such a task always did), else ``optimize_only``.
+
+    Example:
+        >>> default_mode("acme/app"), default_mode(None)
+        (<TaskMode.AUTO_PR: 'auto_pr'>, <TaskMode.OPTIMIZE_ONLY: 'optimize_only'>)
+    """
+    return wire.TaskMode.AUTO_PR if github_repo else wire.TaskMode.OPTIMIZE_ONLY
+
+
+def _check_mode(mode: str, github_repo: str | None, *, changed: str) -> None:
+    """A mode that opens pull requests needs a repository; the error names ``changed``."""
+    if mode == wire.TaskMode.OPTIMIZE_ONLY or github_repo:
+        return
+    if changed == "mode":
+        message = f"mode {mode!r} needs a github_repo (where the pull request goes)"
+    else:
+        message = f"may not be cleared while mode is {mode!r} (send mode 'optimize_only' with it)"
+    raise InputValidationError(
+        f"body.{changed}: {message}",
+        errors=[{"loc": ["body", changed], "msg": message, "type": "value_error"}],
+    )
+
+
 async def create_task(session: AsyncSession, body: TaskCreate) -> Task:
-    """Store a new task; :class:`ConflictError` when the name is taken."""
-    task = Task(**_task_values(body, only_set=False))
+    """Store a new task; :class:`ConflictError` when the name is taken, 422 for a mode that
+    opens pull requests without a ``github_repo``."""
+    values = _task_values(body, only_set=False)
+    if values.get("mode") is None:
+        values["mode"] = default_mode(values.get("github_repo")).value
+    _check_mode(values["mode"], values.get("github_repo"), changed="mode")
+    task = Task(**values)
     session.add(task)
     await _commit_named(session, body.name)
     return task
@@ -163,10 +194,16 @@ async def _commit_named(session: AsyncSession, name: str | None) -> None:
 async def update_task(session: AsyncSession, ref: str, body: TaskUpdate) -> Task:
     """Change the fields sent in ``body``; :class:`ConflictError` on a taken name."""
     values = _task_values(body, only_set=True)
-    for field in ("name", "feedback_threshold", "auto_activate", "activation_margin"):
+    for field in ("name", "feedback_threshold", "auto_activate", "activation_margin", "mode"):
         if field in values and values[field] is None:
             raise InputValidationError(f"body.{field}: may not be null")
     task = await find_task(session, ref, for_update=True)
+    if "mode" in values or "github_repo" in values:
+        _check_mode(
+            values.get("mode", task.mode),
+            values.get("github_repo", task.github_repo),
+            changed="mode" if "mode" in values else "github_repo",
+        )
     for field, value in values.items():
         setattr(task, field, value)
     await _commit_named(session, values.get("name"))

@@ -180,3 +180,39 @@ def test_migration_cuts_prefixes_stored_by_earlier_versions(tmp_path: Path) -> N
     asyncio.run(at_0001_with_old_rows())
     assert "revision 0004" in _run(url, "migrate")
     assert _stored_key_prefixes(url) == ["devk", "kz-AbCd"]
+
+
+def test_migration_keeps_what_existing_tasks_did_as_their_mode(tmp_path: Path) -> None:
+    """0004: a task stored with a github_repo opened pull requests, so it becomes auto_pr."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'modes.db'}"
+
+    async def at_0003_then_migrated() -> list[tuple[str, str]]:
+        database = Database.connect(url)
+        try:
+            async with database.write_engine.connect() as connection:
+                await connection.run_sync(
+                    lambda sync: command.upgrade(alembic_config(sync), "0003")
+                )
+                for name, repo in (("with_repo", "acme/app"), ("without_repo", None)):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO tasks (id, name, feedback_threshold, auto_activate,"
+                            " activation_margin, github_repo, created_at, updated_at)"
+                            " VALUES (:id, :name, 50, 0, 0.0, :repo, '2026-01-01', '2026-01-01')"
+                        ),
+                        {"id": uuid.uuid4().hex, "name": name, "repo": repo},
+                    )
+                await connection.run_sync(
+                    lambda sync: command.upgrade(alembic_config(sync), "0004")
+                )
+                rows = await connection.execute(text("SELECT name, mode FROM tasks ORDER BY name"))
+                modes = [(row[0], row[1]) for row in rows]
+                await connection.commit()
+                return modes
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(at_0003_then_migrated()) == [
+        ("with_repo", "auto_pr"),
+        ("without_repo", "optimize_only"),
+    ]

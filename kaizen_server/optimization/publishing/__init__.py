@@ -1,4 +1,4 @@
-"""Pull requests of optimized prompts: to a local git repository or to GitHub.
+"""Pull requests of optimized prompts: to a local git repository or to GitHub, or previewed.
 
 Example:
     >>> from kaizen_server.optimization.publishing import PullRequestSpec
@@ -8,7 +8,16 @@ Example:
 """
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
-from kaizen_server.optimization.publishing.publisher import open_pull_request
-from kaizen_server.optimization.publishing.spec import PullRequestSpec
+from kaizen_server.optimization.publishing.preview import preview_differences, preview_pull_request
+from kaizen_server.optimization.publishing.publisher import open_pull_request, read_base_file
+from kaizen_server.optimization.publishing.spec import BaseFile, PullRequestSpec
 
-__all__ = ["PullRequestError", "PullRequestSpec", "open_pull_request"]
+__all__ = [
+    "BaseFile",
+    "PullRequestError",
+    "PullRequestSpec",
+    "open_pull_request",
+    "preview_differences",
+    "preview_pull_request",
+    "read_base_file",
+]

@@ -19,9 +19,9 @@ from urllib.parse import quote
 import httpx
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
-from kaizen_server.optimization.publishing.spec import PullRequestSpec
+from kaizen_server.optimization.publishing.spec import BaseFile, PullRequestSpec
 
-__all__ = ["publish_to_github", "repository_slug"]
+__all__ = ["publish_to_github", "read_from_github", "repository_slug"]
 
 _SLUG = re.compile(r"^(?:https?://[^/]+/)?([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 
@@ -66,20 +66,50 @@ class _GitHub:
         return response
 
 
-def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
-    """Open the pull request; returns its ``html_url``."""
-    slug = repository_slug(spec.repo)
+def _client(token: str, api_url: str) -> httpx.Client:
     headers = {
         "Authorization": f"Bearer {token}",
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": "2022-11-28",
     }
-    with httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=30.0) as client:
-        github = _GitHub(client, slug)
-        base = (
-            spec.base_branch
-            or github.call("GET", "", "reading the repository").json()["default_branch"]
+    return httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=30.0)
+
+
+def _base_branch(github: _GitHub, spec: PullRequestSpec) -> str:
+    if spec.base_branch:
+        return spec.base_branch
+    return str(github.call("GET", "", "reading the repository").json()["default_branch"])
+
+
+def _decoded(payload: Any) -> str:
+    content = payload.get("content", "") if isinstance(payload, dict) else ""
+    return base64.b64decode(content).decode("utf-8", "replace")
+
+
+def read_from_github(spec: PullRequestSpec, token: str, api_url: str) -> BaseFile:
+    """The prompt file of ``spec`` on its base branch (two reads; nothing is written)."""
+    with _client(token, api_url) as client:
+        github = _GitHub(client, repository_slug(spec.repo))
+        base = _base_branch(github, spec)
+        current = github.call(
+            "GET",
+            f"/contents/{quote(spec.file_path)}",
+            "reading the prompt file",
+            ok=(200, 404),
+            params={"ref": base},
         )
+        if current.status_code == 404:
+            github.call("GET", f"/git/ref/heads/{quote(base)}", f"reading branch {base}")
+            return BaseFile(base, None)
+        return BaseFile(base, _decoded(current.json()))
+
+
+def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
+    """Open the pull request; returns its ``html_url``."""
+    slug = repository_slug(spec.repo)
+    with _client(token, api_url) as client:
+        github = _GitHub(client, slug)
+        base = _base_branch(github, spec)
         head = github.call("GET", f"/git/ref/heads/{quote(base)}", f"reading branch {base}")
         base_sha = head.json()["object"]["sha"]
         path = quote(spec.file_path)
@@ -94,7 +124,7 @@ def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
         if current.status_code == 200:
             payload = current.json()
             old_sha = payload.get("sha")
-            old_content = base64.b64decode(payload.get("content", "")).decode("utf-8", "replace")
+            old_content = _decoded(payload)
         created = github.call(
             "POST",
             "/git/refs",

@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
-from kaizen_server.optimization.publishing.spec import PullRequestSpec
+from kaizen_server.optimization.publishing.spec import BaseFile, PullRequestSpec
 from kaizen_server.optimization.publishing.targets import resolve_inside
 
-__all__ = ["GIT_TIMEOUT_S", "publish_to_git"]
+__all__ = ["GIT_TIMEOUT_S", "publish_to_git", "read_from_git"]
 
 GIT_TIMEOUT_S = 60.0
 _GIT_ENV = {
@@ -32,7 +32,7 @@ _GIT_ENV = {
 }
 
 
-def _git(args: list[str], cwd: Path | None, what: str) -> str:
+def _git(args: list[str], cwd: Path | None, what: str, *, strip: bool = True) -> str:
     try:
         completed = subprocess.run(
             ["git", *args],
@@ -48,7 +48,42 @@ def _git(args: list[str], cwd: Path | None, what: str) -> str:
     if completed.returncode != 0:
         detail = (completed.stderr or completed.stdout).strip().replace("\n", " | ")
         raise PullRequestError(f"{what} failed: {detail or f'exit code {completed.returncode}'}")
-    return completed.stdout.strip()
+    return completed.stdout.strip() if strip else completed.stdout
+
+
+def _blob_exists(repository: Path, revision: str) -> bool:
+    try:
+        completed = subprocess.run(
+            ["git", "cat-file", "-e", revision],
+            cwd=repository,
+            env={**os.environ, **_GIT_ENV},
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PullRequestError(f"reading {revision} failed: {exc}") from exc
+    return completed.returncode == 0
+
+
+def read_from_git(spec: PullRequestSpec, repository: Path) -> BaseFile:
+    """The prompt file of ``spec`` on its base branch of the local ``repository`` (read from
+    the object database: nothing is checked out or written)."""
+    base = spec.base_branch or _git(
+        ["symbolic-ref", "--short", "HEAD"], repository, "reading the default branch"
+    )
+    _git(
+        ["rev-parse", "--verify", "--quiet", f"refs/heads/{base}^{{commit}}"],
+        repository,
+        f"reading branch {base}",
+    )
+    revision = f"refs/heads/{base}:{spec.file_path}"
+    if not _blob_exists(repository, revision):
+        return BaseFile(base, None)
+    content = _git(
+        ["cat-file", "blob", revision], repository, f"reading {spec.file_path}", strip=False
+    )
+    return BaseFile(base, content)
 
 
 def publish_to_git(spec: PullRequestSpec, repository: Path) -> str:

@@ -15,13 +15,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TypeVar
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
-from kaizen_server.optimization.publishing.github import publish_to_github
-from kaizen_server.optimization.publishing.local_git import publish_to_git
-from kaizen_server.optimization.publishing.spec import PullRequestSpec
+from kaizen_server.optimization.publishing.github import publish_to_github, read_from_github
+from kaizen_server.optimization.publishing.local_git import publish_to_git, read_from_git
+from kaizen_server.optimization.publishing.spec import BaseFile, PullRequestSpec
 from kaizen_server.optimization.publishing.targets import (
     normalize_branch,
     normalize_prompt_path,
@@ -30,7 +32,9 @@ from kaizen_server.optimization.publishing.targets import (
 )
 from kaizen_server.optimization.settings import OptimizationSettings, get_optimization_settings
 
-__all__ = ["destination", "open_pull_request"]
+__all__ = ["destination", "open_pull_request", "read_base_file"]
+
+T = TypeVar("T")
 
 
 def destination(repo: str, settings: OptimizationSettings) -> Literal["git", "github", "none"]:
@@ -59,8 +63,13 @@ def _checked(spec: PullRequestSpec) -> PullRequestSpec:
         raise PullRequestError(f"refusing to open the pull request: {exc}") from exc
 
 
-def open_pull_request(spec: PullRequestSpec, settings: OptimizationSettings | None = None) -> str:
-    """Open the pull request of ``spec``; returns its URL or raises :class:`PullRequestError`."""
+def _through(
+    spec: PullRequestSpec,
+    settings: OptimizationSettings | None,
+    on_git: Callable[[PullRequestSpec, Path], T],
+    on_github: Callable[[PullRequestSpec, str, str], T],
+) -> T:
+    """Run ``on_git`` or ``on_github`` for the destination of ``spec`` (checked first)."""
     settings = settings or get_optimization_settings()
     spec = _checked(spec)
     try:
@@ -68,11 +77,22 @@ def open_pull_request(spec: PullRequestSpec, settings: OptimizationSettings | No
     except ValueError as exc:
         raise PullRequestError(f"refusing to open the pull request: {exc}") from exc
     if local is not None:
-        return publish_to_git(spec, local)
+        return on_git(spec, local)
     if settings.github_token and spec.repo.count("/") == 1:
-        return publish_to_github(spec, settings.github_token, settings.github_api_url)
+        return on_github(spec, settings.github_token, settings.github_api_url)
     where = str(settings.pr_repo_dir) if settings.pr_repo_dir else "KAIZEN_PR_REPO_DIR (not set)"
     raise PullRequestError(
         f"Repository '{spec.repo}' is not a git repository under {where}, and no GitHub token "
         "is configured (KAIZEN_GITHUB_TOKEN)."
     )
+
+
+def open_pull_request(spec: PullRequestSpec, settings: OptimizationSettings | None = None) -> str:
+    """Open the pull request of ``spec``; returns its URL or raises :class:`PullRequestError`."""
+    return _through(spec, settings, publish_to_git, publish_to_github)
+
+
+def read_base_file(spec: PullRequestSpec, settings: OptimizationSettings | None = None) -> BaseFile:
+    """The prompt file of ``spec`` on its base branch, read from where the pull request would
+    go (nothing is written); raises :class:`PullRequestError` when it cannot be read."""
+    return _through(spec, settings, read_from_git, read_from_github)

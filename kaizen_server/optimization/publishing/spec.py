@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PROMPT_FORMATS", "PullRequestSpec", "render_prompt_file"]
+__all__ = ["PROMPT_FORMATS", "BaseFile", "PullRequestSpec", "render_prompt_file"]
 
 PROMPT_FORMATS = {"text": "txt", "json": "json", "yaml": "yaml"}
 """Supported ``prompt_format`` values and their default file extension."""
@@ -47,6 +47,16 @@ def render_prompt_file(prompt_text: str, prompt_format: str, fields: dict[str, A
 
 def _score(value: float | None) -> str:
     return "not evaluated" if value is None else f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class BaseFile:
+    """The prompt file as it is on the branch a pull request targets."""
+
+    branch: str
+    """The base branch (the repository's default branch when the task names none)."""
+    content: str | None
+    """The file's text; None when the file does not exist on that branch."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +113,30 @@ class PullRequestSpec:
         }
         return render_prompt_file(self.prompt_text, self.format, fields)
 
-    def body(self, old_content: str | None) -> str:
-        """The PR description: score comparison, then the diff against the base branch."""
-        new_content = self.file_content()
-        diff = "".join(
+    def diff(self, old_content: str | None) -> str:
+        """Unified diff of :attr:`file_path` from ``old_content`` (None: a new file).
+
+        Example:
+            >>> spec = PullRequestSpec(repo="r", task_name="t", version_number=2, prompt_text="B")
+            >>> print(spec.diff("A\\n"), end="")
+            --- a/prompts/t.txt
+            +++ b/prompts/t.txt
+            @@ -1 +1 @@
+            -A
+            +B
+        """
+        return "".join(
             difflib.unified_diff(
                 (old_content or "").splitlines(keepends=True),
-                new_content.splitlines(keepends=True),
+                self.file_content().splitlines(keepends=True),
                 fromfile=f"a/{self.file_path}" if old_content is not None else "/dev/null",
                 tofile=f"b/{self.file_path}",
             )
         )
+
+    def body(self, old_content: str | None) -> str:
+        """The PR description: score comparison, then the diff against the base branch."""
+        diff = self.diff(old_content)
         if self.eval_score is not None and self.baseline_score is not None:
             change = f"{self.eval_score - self.baseline_score:+.3f}"
         else:
