@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from kaizen_fastapi.security_headers import SecurityHeadersMiddleware
 from kaizen_server.api import build_api_router, health
+from kaizen_server.console import install_console
 from kaizen_server.context import ServerContext
 from kaizen_server.db.engine import Database
 from kaizen_server.events.broker import build_broker
@@ -121,4 +122,5 @@ def create_app(
     install_offline_docs(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
+    install_console(app)
     return app

@@ -60,6 +60,12 @@ class ServerSettings(BaseSettings):
         "activations on any replica invalidate it at once, this bounds anything else.",
     )
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
+    console_session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a console sign-in lasts before the browser must sign in again.",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses/networks of reverse proxies whose "

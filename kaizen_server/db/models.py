@@ -34,6 +34,7 @@ __all__ = [
     "ACTIVE_JOB_STATUSES",
     "ApiKey",
     "Base",
+    "ConsoleSession",
     "Feedback",
     "OptimizationJob",
     "PromptEvent",
@@ -207,6 +208,21 @@ class ApiKey(Base):
     is_bootstrap: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser: the cookie holds a random token, this row its hash."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
 
 
 class PromptEvent(Base):

@@ -15,15 +15,16 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cachetools import TTLCache
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.engine import Database
-from kaizen_server.db.models import ApiKey
+from kaizen_server.db.models import ApiKey, ConsoleSession
 from kaizen_server.services.errors import NotFoundError
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "has_active_keys",
     "hash_key",
     "list_keys",
+    "mark_used",
     "revoke_key",
     "verify_key",
 ]
@@ -102,6 +104,8 @@ async def revoke_key(session: AsyncSession, key_ref: str) -> ApiKey:
     key = keys[0]
     if key.revoked_at is None:
         key.revoked_at = utc_now()
+        # Its console sessions end with it (find_session also checks the key).
+        await session.execute(delete(ConsoleSession).where(ConsoleSession.api_key_id == key.id))
         await session.commit()
     return key
 
@@ -137,17 +141,38 @@ async def has_active_keys(session: AsyncSession) -> bool:
     ) is not None
 
 
-async def verify_key(session: AsyncSession, secret: str) -> uuid.UUID | None:
-    """The id of the active key ``secret``, ``None`` when unknown or revoked."""
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""``last_used_at`` is rewritten at most this often per key (not one write per request)."""
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """An active key found by its secret, and whether its ``last_used_at`` is stale."""
+
+    key_id: uuid.UUID
+    last_used_stale: bool
+
+
+async def verify_key(session: AsyncSession, secret: str) -> VerifiedKey | None:
+    """The active key ``secret``, ``None`` when unknown or revoked."""
     row = (
         await session.execute(
-            select(ApiKey.id, ApiKey.revoked_at).where(ApiKey.key_hash == hash_key(secret))
+            select(ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at).where(
+                ApiKey.key_hash == hash_key(secret)
+            )
         )
     ).first()
     if row is None or row[1] is not None:
         return None
-    key_id: uuid.UUID = row[0]
-    return key_id
+    last_used: datetime | None = row[2]
+    stale = last_used is None or utc_now() - last_used >= LAST_USED_RESOLUTION
+    return VerifiedKey(row[0], stale)
+
+
+async def mark_used(session: AsyncSession, key_id: uuid.UUID) -> None:
+    """Record that the key ``key_id`` was used now."""
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utc_now()))
+    await session.commit()
 
 
 class KeyVerifier:
@@ -179,7 +204,12 @@ class KeyVerifier:
         if key_id is not None:
             return key_id
         async with self._database.reader() as session:
-            key_id = await verify_key(session, secret)
-        if key_id is not None and self._trust:
-            self._trusted[key_hash] = key_id
-        return key_id
+            verified = await verify_key(session, secret)
+        if verified is None:
+            return None
+        if verified.last_used_stale:
+            async with self._database.writer() as session:
+                await mark_used(session, verified.key_id)
+        if self._trust:
+            self._trusted[key_hash] = verified.key_id
+        return verified.key_id
