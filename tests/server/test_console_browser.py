@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.optimization.job_helpers import git
+from tests.optimization.job_helpers import create_task, git, post_feedback
 from tests.support.console_browser import (
     CHROMIUM,
     ConsoleBrowser,
@@ -157,6 +157,34 @@ def test_a_pull_request_preview_is_approved_from_the_job_page(
     expect(page.locator(".facts")).to_contain_text(job["pr_url"])
     branches = git(seed.repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
     assert len(branches) == 2, branches  # main and the proposal's branch
+
+
+def test_a_running_job_updates_live_to_its_verdict(
+    seed: SeededConsole, browser: ConsoleBrowser
+) -> None:
+    page, base = browser.page, seed.server.base_url
+    with seed.server.client() as api:
+        task = create_task(
+            api,
+            teacher_model="fake-teacher",
+            feedback_threshold=1000,
+            evaluator_config={"api_base": seed.slow_lm.api_base},
+        )
+        post_feedback(api, task["id"], 12)
+        started = api.post(f"/api/v1/optimize/{task['id']}")
+        assert started.status_code == 200, started.text
+        job_id = started.json()["job"]["id"]
+        page.goto(f"{base}/console/jobs/{job_id}")
+        live = page.locator("#job-live")
+        assert live.get_attribute("data-live-done") == "false", "the job ended before the page"
+        # console.js polls the fragment and reloads the page once the job ends.
+        expect(page.locator("#job-live .badge").first).to_have_text("SUCCESS", timeout=60_000)
+        expect(live).to_have_attribute("data-live-done", "true")
+        final = api.get(f"/api/v1/jobs/{job_id}").json()
+    expect(page.locator(".facts")).to_contain_text(final["result"])
+    expect(page.locator("table.before-after tbody tr")).to_have_count(
+        len(final["job_metadata"]["evaluation"]["examples"])
+    )
 
 
 def test_a_key_is_shown_once_works_and_stops_working_when_revoked(

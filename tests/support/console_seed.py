@@ -9,6 +9,7 @@ screenshot command ``python -m bench.console_screenshots``.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ class SeededConsole:
 
     server: CTServerProcess
     lm: FakeLLM
+    slow_lm: FakeLLM
+    """Answers after a pause: a task naming it in ``evaluator_config.api_base`` runs for a
+    few seconds (for following a running job)."""
     repo: Path
     improved_task: dict[str, Any]
     improved_job: dict[str, Any]
@@ -60,7 +64,7 @@ def _run_job(client: httpx.Client, task: dict[str, Any]) -> dict[str, Any]:
     return watch_job(client, started.json()["job"]["id"], deadline_s=120).job
 
 
-def _seed(server: CTServerProcess, lm: FakeLLM, repo: Path) -> SeededConsole:
+def _seed(server: CTServerProcess, lm: FakeLLM, slow_lm: FakeLLM, repo: Path) -> SeededConsole:
     with server.client() as client:
         improved = create_task(
             client, name=unique("summarize"), teacher_model="fake-teacher", feedback_threshold=1000
@@ -123,6 +127,7 @@ def _seed(server: CTServerProcess, lm: FakeLLM, repo: Path) -> SeededConsole:
     return SeededConsole(
         server=server,
         lm=lm,
+        slow_lm=slow_lm,
         repo=repo,
         improved_task=improved,
         improved_job=improved_job,
@@ -138,9 +143,13 @@ def _seed(server: CTServerProcess, lm: FakeLLM, repo: Path) -> SeededConsole:
 @contextlib.contextmanager
 def seeded_console(workdir: Path) -> Iterator[SeededConsole]:
     """Start a CT server on a SQLite file under ``workdir``, seed it, yield it."""
-    with FakeLLM() as lm:
-        env = {"KAIZEN_LLM_API_BASE": lm.api_base, "KAIZEN_LLM_NUM_RETRIES": "0"}
+    with FakeLLM() as lm, FakeLLM(delay_s=0.15) as slow_lm:
+        env = {
+            "KAIZEN_LLM_API_BASE": lm.api_base,
+            "KAIZEN_LLM_NUM_RETRIES": "0",
+            "KAIZEN_LLM_ALLOWED_API_BASES": json.dumps([slow_lm.api_base]),
+        }
         url = f"sqlite+aiosqlite:///{workdir / 'kaizen.db'}"
         with running_ct_server(url, workdir, env) as server:
             repo = bare_repo(workdir, server.repo_dir)
-            yield _seed(server, lm, repo)
+            yield _seed(server, lm, slow_lm, repo)
