@@ -126,6 +126,19 @@ def _evaluations(jobs: list[OptimizationJob]) -> dict[Any, dict[str, Any]]:
     return found
 
 
+def _baseline_measurements(detail: TaskDetail) -> dict[int, list[tuple[float, int]]]:
+    """Scores a version got as the baseline of a later candidate: its number -> [(score,
+    candidate number)] (a hand-written version is measured only that way)."""
+    jobs = {job.id: job for job in detail.jobs}
+    found: dict[int, list[tuple[float, int]]] = {}
+    for version in detail.versions:
+        job = jobs.get(version.job_id) if version.job_id else None
+        baseline = (job.job_metadata or {}).get("baseline_version_number") if job else None
+        if isinstance(baseline, int) and version.baseline_score is not None:
+            found.setdefault(baseline, []).append((version.baseline_score, version.version_number))
+    return found
+
+
 def _previous_active(detail: TaskDetail) -> PromptVersion | None:
     """The version a rollback returns to: the newest archived one (it was active last)."""
     archived = [v for v in detail.versions if v.status == "archived"]
@@ -150,6 +163,7 @@ async def task_page(
             "evaluations": _evaluations(jobs),
             "jobs_by_id": {job.id: job for job in jobs},
             "rollback_to": _previous_active(detail),
+            "as_baseline": _baseline_measurements(detail),
         },
     )
 

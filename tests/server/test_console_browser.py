@@ -80,6 +80,9 @@ def test_every_page_shows_what_the_api_holds_from_the_server_alone(
     examples = evaluation["evaluation"]["examples"]
     expect(review.locator("table.before-after tbody tr")).to_have_count(len(examples))
     expect(page.locator(".versions tbody tr").last).to_contain_text("not evaluated")
+    expect(page.locator(".versions tbody tr").last).to_contain_text(
+        f"{draft['baseline_score']:.2f} as the baseline of v2"
+    )
     expect(page.locator("figure.chart circle")).to_have_count(1)  # only v2 was measured
 
     page.goto(base + pages["diff"])
