@@ -29,6 +29,7 @@ from collections.abc import Callable
 from kaizen_sdk.models import JobStatus, TaskMode
 from kaizen_server.db.engine import Database
 from kaizen_server.optimization.errors import OptimizationError
+from kaizen_server.optimization.job_log_relay import configure_job_process_logging
 from kaizen_server.optimization.job_store import (
     claim_job,
     finish_job,
@@ -196,10 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m kaizen_server.optimization.job_process <job_id>", file=sys.stderr)
         return 2
     _watch_parent(os.getppid())
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("dspy", "LiteLLM", "litellm", "optuna", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     settings = load_settings()
+    configure_job_process_logging(settings.log_level)  # the runner relays the records
     status = asyncio.run(
         run_job(
             args[0],

@@ -30,6 +30,7 @@ from kaizen_server.db.models import (
     Task,
 )
 from kaizen_server.optimization.feedback_rows import FeedbackRow
+from kaizen_server.services import lifecycle_log
 from kaizen_server.services.tasks import task_views
 
 __all__ = [
@@ -74,10 +75,25 @@ async def _update(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def _task_name(session: AsyncSession, task_id: uuid.UUID) -> str | None:
+    name: str | None = await session.scalar(select(Task.name).where(Task.id == task_id))
+    return name
+
+
+async def _task_name_of_job(session: AsyncSession, job_id: str | uuid.UUID) -> str | None:
+    name: str | None = await session.scalar(
+        select(Task.name)
+        .join(OptimizationJob, OptimizationJob.task_id == Task.id)
+        .where(OptimizationJob.id == _uuid(job_id))
+    )
+    return name
+
+
 async def claim_job(database: Database, job_id: str) -> bool:
     """PENDING -> RUNNING (with ``started_at``); False when the job is not PENDING any more."""
     async with database.writer() as session:
-        return await _update(
+        task_name = await _task_name_of_job(session, job_id)
+        claimed = await _update(
             session,
             job_id,
             [JobStatus.PENDING.value],
@@ -85,6 +101,9 @@ async def claim_job(database: Database, job_id: str) -> bool:
             started_at=utc_now(),
             progress_step="starting",
         )
+        if claimed:
+            lifecycle_log.job_started(str(job_id), task_name)
+        return claimed
 
 
 async def set_progress(database: Database, job_id: str, step: str) -> None:
@@ -97,13 +116,15 @@ async def set_progress(database: Database, job_id: str, step: str) -> None:
         metadata = dict(job.job_metadata or {})
         history = [*metadata.get("progress", []), {"step": step, "at": utc_now().isoformat()}]
         metadata["progress"] = history
-        await _update(
+        task_name = await _task_name(session, job.task_id)
+        if await _update(
             session,
             job_id,
             [JobStatus.RUNNING.value],
             progress_step=step[:500],
             job_metadata=metadata,
-        )
+        ):
+            lifecycle_log.job_step(str(job_id), task_name, step)
 
 
 async def finish_job(
@@ -139,7 +160,23 @@ async def finish_job(
             values["pr_url"] = pr_url
         if prompt_version_id is not None:
             values["prompt_version_id"] = prompt_version_id
-        return await _update(session, job_id, allowed, **values)
+        started_at, stored_result = job.started_at, job.result
+        task_name = await _task_name(session, job.task_id)
+        finished = await _update(session, job_id, allowed, **values)
+        if finished:
+            duration = merged.get("duration_s")
+            if not isinstance(duration, int | float) and started_at is not None:
+                duration = round((values["completed_at"] - started_at).total_seconds(), 3)
+            lifecycle_log.job_finished(
+                str(job_id),
+                task_name,
+                status=status.value,
+                result=result or stored_result,
+                version=merged.get("version_number"),
+                duration_s=duration if isinstance(duration, int | float) else None,
+                error=error_message,
+            )
+        return finished
 
 
 async def load_job_inputs(database: Database, job_id: str) -> JobInputs:

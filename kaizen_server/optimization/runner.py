@@ -22,6 +22,7 @@ import sys
 
 from kaizen_sdk.models import JobStatus
 from kaizen_server.db.engine import Database
+from kaizen_server.optimization.job_log_relay import read_job_stderr
 from kaizen_server.optimization.job_store import fail_stale_jobs, finish_job, pending_job_ids
 from kaizen_server.optimization.settings import OptimizationSettings, get_optimization_settings
 from kaizen_server.settings import ServerSettings
@@ -112,6 +113,7 @@ class SubprocessJobRunner:
         env["KAIZEN_DATABASE_URL"] = self.settings.database_url
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
         env["PYTHONUNBUFFERED"] = "1"
+        env["KAIZEN_LOG_LEVEL"] = self.settings.log_level
         return env
 
     async def _kill_and_fail(
@@ -148,7 +150,8 @@ class SubprocessJobRunner:
         )
         assert process.stdout is not None
         assert process.stderr is not None
-        stderr_reader = asyncio.create_task(process.stderr.read())
+        # Relays the job's log records to this process's log; keeps the rest for errors.
+        stderr_reader = asyncio.create_task(read_job_stderr(process.stderr, pid=process.pid))
         try:
             try:
                 await asyncio.wait_for(_until_claimed(process.stdout), timeout=JOB_START_LIMIT_S)

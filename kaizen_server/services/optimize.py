@@ -41,6 +41,7 @@ from kaizen_server.db.engine import Database
 from kaizen_server.db.models import ACTIVE_JOB_STATUSES, Feedback, OptimizationJob, Task
 from kaizen_server.optimization.cost import estimate_for_task
 from kaizen_server.optimization.dispatch import JobDispatcher
+from kaizen_server.services import lifecycle_log
 from kaizen_server.services.errors import BadRequestError, ConflictError
 from kaizen_server.services.optimization_window import AUTO_TRIGGERED_BY, threshold_reached
 from kaizen_server.services.tasks import find_task, task_views
@@ -120,6 +121,7 @@ async def start_optimization(
         await session.rollback()
         raise _conflict(task_name, None) from exc
     await dispatcher.dispatch(str(job.id))
+    lifecycle_log.job_queued(str(job.id), task_name, triggered_by)
     return StartedOptimization(job, estimate, warning)
 
 

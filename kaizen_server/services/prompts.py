@@ -28,6 +28,7 @@ from kaizen_server.db.models import (
     Task,
 )
 from kaizen_server.events.broker import PromptEventBroker
+from kaizen_server.services import lifecycle_log
 from kaizen_server.services.errors import ConflictError, NotFoundError
 from kaizen_server.services.tasks import find_task, parse_uuid, task_matches
 from kaizen_server.services.transactions import retry_on_conflict
@@ -93,9 +94,10 @@ async def _activate_in_transaction(
     task_id: uuid.UUID,
     task_name: str,
     version: PromptVersion,
-) -> None:
+) -> int | None:
+    """Archive the active version, activate ``version``; returns the archived one's number."""
     await broker.prepare_event(session)
-    await session.execute(
+    archived = await session.scalars(
         update(PromptVersion)
         .where(
             PromptVersion.task_id == task_id,
@@ -103,8 +105,10 @@ async def _activate_in_transaction(
             PromptVersion.id != version.id,
         )
         .values(status=PromptStatus.ARCHIVED.value)
+        .returning(PromptVersion.version_number)
         .execution_options(synchronize_session=False)
     )
+    previous = max(archived.all(), default=None)
     version.status = PromptStatus.ACTIVE.value
     await session.flush()
     event = PromptEvent(
@@ -117,6 +121,7 @@ async def _activate_in_transaction(
     session.add(event)
     await session.flush()
     await broker.announce(session, event.id)
+    return previous
 
 
 async def create_version(
@@ -137,8 +142,10 @@ async def create_version(
 ) -> PromptVersion:
     """Store the next version of ``task`` (committed); with ``activate`` it becomes active."""
     task_id, task_name = task.id, task.name  # a retry's rollback expires ``task``
+    previous: int | None = None
 
     async def attempt() -> PromptVersion:
+        nonlocal previous
         # Writers of one task's versions queue on the task row (SQLite: BEGIN IMMEDIATE).
         await session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
         latest = await session.scalar(
@@ -160,12 +167,13 @@ async def create_version(
         session.add(version)
         await session.flush()
         if activate:
-            await _activate_in_transaction(session, broker, task_id, task_name, version)
+            previous = await _activate_in_transaction(session, broker, task_id, task_name, version)
         await session.commit()
         return version
 
     version = await retry_on_conflict(session, attempt, what="prompt version")
     if activate:
+        lifecycle_log.prompt_activated(task_name, version.version_number, previous)
         broker.wake_local()
     return version
 
@@ -175,7 +183,10 @@ async def activate_version(
 ) -> PromptVersion:
     """Make ``version_ref`` the active version of the task (the old active one is archived)."""
 
+    activated: tuple[str, int | None] | None = None  # (task name, previous) once committed
+
     async def attempt() -> PromptVersion | None:
+        nonlocal activated
         task = await find_task(session, task_ref, for_update=True)
         version_id = parse_uuid(version_ref)
         version = None if version_id is None else await session.get(PromptVersion, version_id)
@@ -185,13 +196,17 @@ async def activate_version(
             )
         if version.status == PromptStatus.ACTIVE.value:
             return version
-        await _activate_in_transaction(session, broker, task.id, task.name, version)
+        task_name = task.name
+        previous = await _activate_in_transaction(session, broker, task.id, task_name, version)
         await session.commit()
+        activated = (task_name, previous)
         return version
 
     version = await retry_on_conflict(session, attempt, what="activation")
     broker.wake_local()
     assert version is not None
+    if activated is not None:
+        lifecycle_log.prompt_activated(activated[0], version.version_number, activated[1])
     return version
 
 
