@@ -238,3 +238,28 @@ def test_a_session_ends_when_it_expires(tmp_path: Path) -> None:
             await database.dispose()
 
     asyncio.run(scenario())
+
+
+def test_every_list_page_answers_on_both_databases(any_ct_server: CTServerProcess) -> None:
+    name = f"both_{uuid.uuid4().hex[:8]}"
+    with any_ct_server.client() as api:
+        assert api.post("/api/v1/tasks", json={"name": name}).status_code == 201
+        created = api.post(
+            f"/api/v1/prompts/{name}/versions", json={"prompt_text": "Hi.", "activate": True}
+        )
+        assert created.status_code == 201
+        rated = api.post("/api/v1/feedback", json={"task_id": name, "output": "x", "score": 0.2})
+        assert rated.status_code == 201
+    with signed_in(any_ct_server) as client:
+        for path in (
+            "/console",
+            f"/console/tasks/{name}",
+            f"/console/feedback?task={name}&max_score=0.3&since=2020-01-01",
+            "/console/traces",
+            "/console/jobs?status=SUCCESS",
+            "/console/keys",
+        ):
+            answer = client.get(path)
+            assert answer.status_code == 200, (path, answer.text[:500])
+        assert name in client.get("/console").text
+        assert "0.20" in client.get(f"/console/feedback?task={name}&max_score=0.3").text
