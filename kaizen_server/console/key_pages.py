@@ -5,10 +5,12 @@ once, on the answer to the form, and never again), revoke (its console sessions 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.api.dependencies import ReadSession, WriteSession
 from kaizen_server.console.auth import SESSION_COOKIE, CheckedForm, ConsoleUser
 from kaizen_server.console.templating import CONSOLE_PREFIX, page, redirect
+from kaizen_server.db.models import ApiKey
 from kaizen_server.services.api_keys import create_key, list_keys, revoke_key
 
 __all__ = ["router"]
@@ -21,7 +23,7 @@ MAX_KEY_NAME = 200
 async def _keys_page(
     request: Request,
     user: ConsoleUser,
-    session: ReadSession | WriteSession,
+    session: AsyncSession,
     *,
     created_secret: str | None = None,
     error: str | None = None,
@@ -38,6 +40,11 @@ async def _keys_page(
         },
         status_code=status_code,
     )
+
+
+async def _key(session: AsyncSession, key_id: str) -> ApiKey | None:
+    """The key whose id is exactly ``key_id`` (a form never revokes by prefix)."""
+    return next((key for key in await list_keys(session) if str(key.id) == key_id), None)
 
 
 @router.get("/keys", name="console_keys")
@@ -69,12 +76,11 @@ async def confirm_revoke(
     request: Request, key_id: str, user: ConsoleUser, session: ReadSession
 ) -> Response:
     """The confirmation page of a revocation."""
-    matching = [key for key in await list_keys(session) if str(key.id) == key_id]
-    if not matching:
+    key = await _key(session, key_id)
+    if key is None:
         return await _keys_page(
             request, user, session, error=f"No API key {key_id[:40]!r}", status_code=404
         )
-    key = matching[0]
     own = key.id == user.identity.key_id
     return page(
         request,
@@ -97,11 +103,11 @@ async def revoke(
     key_id: str, user: ConsoleUser, _form: CheckedForm, session: WriteSession
 ) -> Response:
     """Revoke the key (only an exact id: no prefix matching from a form)."""
-    matching = [key for key in await list_keys(session) if str(key.id) == key_id]
-    if not matching:
+    key = await _key(session, key_id)
+    if key is None:
         return redirect(f"{CONSOLE_PREFIX}/keys")
-    await revoke_key(session, str(matching[0].id))
-    if matching[0].id == user.identity.key_id:
+    await revoke_key(session, str(key.id))
+    if key.id == user.identity.key_id:
         response = redirect(f"{CONSOLE_PREFIX}/sign-in")
         response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PREFIX)
         return response

@@ -5,17 +5,21 @@ Every comment, output and input is rendered escaped (the templates autoescape).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kaizen_server.api.dependencies import Cursor, ReadSession
-from kaizen_server.console.auth import ConsoleUser
+from kaizen_server.api.dependencies import ReadSession
+from kaizen_server.console.auth import ConsoleUser, SignedInUser
 from kaizen_server.console.query_values import optional_day, optional_score, optional_uuid
 from kaizen_server.console.templating import page
 from kaizen_server.db.models import Feedback, PromptVersion, Task
+from kaizen_server.services.pagination import Page
 from kaizen_server.services.prompts import list_versions
 from kaizen_server.services.record_search import (
     RecordQuery,
@@ -31,9 +35,6 @@ router = APIRouter()
 
 ROWS_PER_PAGE = 50
 
-TaskChoice = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
-Text = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")]
-
 
 def _start_of(day: date | None, *, days_after: int = 0) -> datetime | None:
     if day is None:
@@ -41,106 +42,88 @@ def _start_of(day: date | None, *, days_after: int = 0) -> datetime | None:
     return datetime.combine(day, time.min, UTC) + timedelta(days=days_after)
 
 
-def _query(filters: dict[str, str]) -> RecordQuery:
-    return RecordQuery(
-        task_ref=filters["task"] or None,
-        min_score=optional_score("min_score", filters["min_score"]),
-        max_score=optional_score("max_score", filters["max_score"]),
-        source=filters.get("source") or None,
-        version_id=optional_uuid("version", filters["version"]),
-        since=_start_of(optional_day("since", filters["since"])),
-        until=_start_of(optional_day("until", filters["until"]), days_after=1),
-    )
-
-
-async def _choices(session: ReadSession, task: str | None) -> dict[str, Any]:
+async def _choices(session: AsyncSession, task: str | None) -> dict[str, Any]:
     """The task and version options of the filter form."""
     names = list((await session.scalars(select(Task.name).order_by(Task.name).limit(500))).all())
     versions: list[PromptVersion] = await list_versions(session, task) if task else []
     return {"task_names": names, "versions": versions}
 
 
-def _filters(**values: str | None) -> dict[str, str]:
-    """The filters as sent: they go back into the form and into the next page's link."""
-    return {key: value or "" for key, value in values.items()}
+class RecordFilters(BaseModel):
+    """The filter form's fields as sent (an empty field filters nothing)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    task: Annotated[str, Field(max_length=200, pattern=r"^[^\x00]*$")] = ""
+    min_score: Annotated[str, Field(max_length=100)] = ""
+    max_score: Annotated[str, Field(max_length=100)] = ""
+    source: Annotated[str, Field(max_length=100, pattern=r"^[^\x00]*$")] = ""
+    version: Annotated[str, Field(max_length=100)] = ""
+    since: Annotated[str, Field(max_length=100)] = ""
+    until: Annotated[str, Field(max_length=100)] = ""
+    cursor: Annotated[str, Field(max_length=200)] = ""
+
+    def query(self) -> RecordQuery:
+        """What to search for; :class:`ConsoleError` (422) naming a bad field."""
+        return RecordQuery(
+            task_ref=self.task or None,
+            min_score=optional_score("min_score", self.min_score),
+            max_score=optional_score("max_score", self.max_score),
+            source=self.source or None,
+            version_id=optional_uuid("version", self.version),
+            since=_start_of(optional_day("since", self.since)),
+            until=_start_of(optional_day("until", self.until), days_after=1),
+        )
+
+    def sent(self) -> dict[str, str]:
+        """The filters for the form and the next page's link (not the cursor)."""
+        return self.model_dump(exclude={"cursor"})
+
+
+Filters = Annotated[RecordFilters, Query()]
+Search = Callable[..., Awaitable[Page[Any]]]
+
+
+async def _browse(
+    request: Request,
+    user: SignedInUser,
+    session: AsyncSession,
+    filters: RecordFilters,
+    search: Search,
+    template: str,
+) -> Response:
+    rows = await search(
+        session, filters.query(), limit=ROWS_PER_PAGE, cursor=filters.cursor or None
+    )
+    return page(
+        request,
+        template,
+        {
+            "user": user,
+            "rows": rows.items,
+            "next_cursor": rows.next_cursor,
+            "names": await task_names(session, [row.task_id for row in rows.items]),
+            "filters": filters.sent(),
+            **await _choices(session, filters.task or None),
+        },
+    )
 
 
 @router.get("/feedback", name="console_feedback")
 async def feedback(
-    request: Request,
-    user: ConsoleUser,
-    session: ReadSession,
-    task: TaskChoice = None,
-    min_score: Text = None,
-    max_score: Text = None,
-    source: Text = None,
-    version: Text = None,
-    since: Text = None,
-    until: Text = None,
-    cursor: Cursor = None,
+    request: Request, user: ConsoleUser, session: ReadSession, filters: Filters
 ) -> Response:
     """Feedback, newest first, filtered."""
-    filters = _filters(
-        task=task,
-        min_score=min_score,
-        max_score=max_score,
-        source=source,
-        version=version,
-        since=since,
-        until=until,
-    )
-    query = _query(filters)
-    rows = await search_feedback(session, query, limit=ROWS_PER_PAGE, cursor=cursor or None)
-    return page(
-        request,
-        "feedback.html",
-        {
-            "user": user,
-            "rows": rows.items,
-            "next_cursor": rows.next_cursor,
-            "names": await task_names(session, [row.task_id for row in rows.items]),
-            "filters": filters,
-            **await _choices(session, task),
-        },
-    )
+    return await _browse(request, user, session, filters, search_feedback, "feedback.html")
 
 
 @router.get("/traces", name="console_traces")
 async def traces(
-    request: Request,
-    user: ConsoleUser,
-    session: ReadSession,
-    task: TaskChoice = None,
-    min_score: Text = None,
-    max_score: Text = None,
-    version: Text = None,
-    since: Text = None,
-    until: Text = None,
-    cursor: Cursor = None,
+    request: Request, user: ConsoleUser, session: ReadSession, filters: Filters
 ) -> Response:
-    """Traces, newest first, filtered."""
-    filters = _filters(
-        task=task,
-        min_score=min_score,
-        max_score=max_score,
-        version=version,
-        since=since,
-        until=until,
-    )
-    query = _query(filters)
-    rows = await search_traces(session, query, limit=ROWS_PER_PAGE, cursor=cursor or None)
-    return page(
-        request,
-        "traces.html",
-        {
-            "user": user,
-            "rows": rows.items,
-            "next_cursor": rows.next_cursor,
-            "names": await task_names(session, [row.task_id for row in rows.items]),
-            "filters": filters,
-            **await _choices(session, task),
-        },
-    )
+    """Traces, newest first, filtered (by everything but the feedback source)."""
+    filters = filters.model_copy(update={"source": ""})
+    return await _browse(request, user, session, filters, search_traces, "traces.html")
 
 
 @router.get("/traces/{trace_id}", name="console_trace")

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.api.dependencies import Context, Cursor, ReadSession, WriteSession
-from kaizen_server.console.auth import CheckedForm, ConsoleError, ConsoleUser
+from kaizen_server.console.auth import CheckedForm, ConsoleError, ConsoleUser, SignedInUser
 from kaizen_server.console.score_chart import score_chart
 from kaizen_server.console.templating import CONSOLE_PREFIX, page, redirect
 from kaizen_server.console.word_diff import side_by_side
@@ -45,6 +46,18 @@ async def tasks(
     request: Request, user: ConsoleUser, session: ReadSession, cursor: Cursor = None
 ) -> Response:
     """Every task: feedback progress, active version and score, trend, last job."""
+    return await _tasks_page(request, user, session, cursor=cursor)
+
+
+async def _tasks_page(
+    request: Request,
+    user: SignedInUser,
+    session: AsyncSession,
+    *,
+    cursor: str | None = None,
+    form: dict[str, str] | None = None,
+    errors: list[str] | None = None,
+) -> Response:
     overviews = await task_overviews(session, limit=TASKS_PER_PAGE, cursor=cursor)
     return page(
         request,
@@ -54,9 +67,10 @@ async def tasks(
             "overviews": overviews.items,
             "next_cursor": overviews.next_cursor,
             "charts": {o.task.id: score_chart(o.trend) for o in overviews.items},
-            "form": {},
-            "errors": [],
+            "form": form or {},
+            "errors": errors or [],
         },
+        status_code=422 if errors else 200,
     )
 
 
@@ -96,20 +110,8 @@ async def create(
         except ConflictError as exc:
             errors.append(f"name: {exc}")
     if errors:
-        overviews = await task_overviews(session, limit=TASKS_PER_PAGE, cursor=None)
-        return page(
-            request,
-            "tasks.html",
-            {
-                "user": user,
-                "overviews": overviews.items,
-                "next_cursor": overviews.next_cursor,
-                "charts": {o.task.id: score_chart(o.trend) for o in overviews.items},
-                "form": {**fields, "feedback_threshold": threshold, "prompt_text": prompt_text},
-                "errors": errors,
-            },
-            status_code=422,
-        )
+        form_values = {**fields, "feedback_threshold": threshold, "prompt_text": prompt_text}
+        return await _tasks_page(request, user, session, form=form_values, errors=errors)
     await prompts.create_version(
         session, context.broker, task, first.prompt_text, activate=True, optimizer="manual"
     )
