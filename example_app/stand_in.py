@@ -13,8 +13,8 @@ Instructions (anywhere before the examples, case-insensitive):
 Worked examples (``Ticket: ...`` / ``Summary: ...`` pairs, ``Input:``/``Output:``, or DSPy's
 ``[[ ## summary ## ]]`` fields): the answer copies the kind most examples share (bullet points,
 a leading label, or plain text; a tie goes to the first, best-rated, example), takes their
-median length as its word budget, drops greetings when they have none, and ends with a note
-saying how many examples it followed.
+median length as its word budget, and drops greetings when they have none. The answer is the
+summary alone, as a real model's would be.
 
 A prompt that says nothing about the style gets what an untuned model gives: a style that
 varies from ticket to ticket (:meth:`Style.improvised`). Rating those results up or down and
@@ -46,7 +46,9 @@ __all__ = [
 
 STAND_IN_MODEL = "stand-in"
 DEFAULT_WORD_LIMIT = 60
-EXAMPLES_NOTE = "(following {count} rated example{plural})"
+LEGACY_NOTE_PREFIX = "(following "
+"""Earlier stand-ins ended each answer with "(following N rated examples)"; examples stored
+with that note (in prompts optimized then) are read without it."""
 
 _WORD_LIMIT = re.compile(
     r"\b(?:at most|no more than|up to|under|fewer than|within|in)\s+(\d{1,3})\s+words\b", re.I
@@ -112,7 +114,7 @@ class PromptGuide:
 def _flush(lines: list[str] | None, into: list[str]) -> None:
     if lines is None:
         return
-    kept = [line for line in lines if not line.strip().startswith("(following ")]
+    kept = [line for line in lines if not line.strip().startswith(LEGACY_NOTE_PREFIX)]
     text = "\n".join(kept).strip()
     if text:
         into.append(text)
@@ -251,7 +253,7 @@ def stand_in_summary(prompt: str, ticket: str) -> str:
 
     Example:
         >>> stand_in_summary("Ticket: x\\nSummary: Issue: x", "Hello, the app is down.")
-        'Issue: The app is down.\\n(following 1 rated example)'
+        'Issue: The app is down.'
     """
     style = Style.of(PromptGuide.read(prompt))
     if not style.decided:
@@ -274,7 +276,4 @@ def stand_in_summary(prompt: str, ticket: str) -> str:
         body = f"{style.label}: {body}"
     if style.priority:
         body = ("[urgent] " if _URGENT.search(ticket) else "[routine] ") + body
-    if style.example_count:
-        plural = "" if style.example_count == 1 else "s"
-        body += "\n" + EXAMPLES_NOTE.format(count=style.example_count, plural=plural)
     return body

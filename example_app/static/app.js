@@ -5,6 +5,12 @@
 const $ = (id) => document.getElementById(id);
 let config = null;
 let lastResult = null;
+let lastStatus = null;
+// Feedback total the page expects once its own ratings have reached the CT server: the plugin
+// delivers feedback in batches, so a status read right after a rating may not count it yet.
+let expectedFeedbackTotal = 0;
+const PENDING_HINT_AFTER_MS = 30000;
+const RATING_WORDS = { up: "Good", down: "Bad" };
 
 async function call(method, url, body) {
   const response = await fetch(url, {
@@ -44,6 +50,7 @@ async function summarize() {
     for (const b of ["rate-up", "rate-down"]) {
       $(b).disabled = !lastResult.feedback_token;
       $(b).className = "";
+      $(b).setAttribute("aria-pressed", "false");
     }
     $("summarize-status").textContent = "";
   } catch (err) {
@@ -62,7 +69,12 @@ async function rate(rating) {
   try {
     await call("POST", config.feedback_url, body);
     $(`rate-${rating}`).className = `chosen-${rating}`;
-    $("rating-status").textContent = "Thanks! Your rating was sent to Kaizen.";
+    $(`rate-${rating}`).setAttribute("aria-pressed", "true");
+    $("rating-status").textContent =
+      `Thanks! You rated this summary ${RATING_WORDS[rating]}; your rating was sent to Kaizen.`;
+    const counted = lastStatus ? lastStatus.task.feedback_count : 0;
+    expectedFeedbackTotal = Math.max(expectedFeedbackTotal, counted) + 1;
+    if (lastStatus) renderProgress(lastStatus.task, lastStatus.jobs);
     refresh();
   } catch (err) {
     $("rate-up").disabled = $("rate-down").disabled = false;
@@ -70,6 +82,7 @@ async function rate(rating) {
   }
 }
 
+// Activate a draft, or roll back to an archived (formerly active) version: the same admin call.
 async function activate(versionId, button) {
   button.disabled = true;
   try {
@@ -115,13 +128,19 @@ function evaluationDetails(job) {
   const after = job.job_metadata.version_number ? `v${job.job_metadata.version_number}` : "candidate";
   const head = el("tr", {}, ["Ticket", "Rated", `${before} output`, "score", `${after} output`, "score"]
     .map((text) => el("th", { textContent: text })));
+  // Each cell carries its column's name: on a phone the rows are stacked, headers hidden.
+  const cell = (label, props) => {
+    const td = el("td", props);
+    td.dataset.label = label;
+    return td;
+  };
   const rows = evaluation.examples.map((example) => el("tr", { className: "example" }, [
-    el("td", { textContent: Object.values(example.inputs).join(" ") }),
-    el("td", { textContent: example.rated === "down" ? "bad: avoid" : "good" }),
-    el("td", { className: "output", textContent: example.baseline_output }),
-    el("td", { className: "score", textContent: fmt(example.baseline_score) }),
-    el("td", { className: "output", textContent: example.candidate_output }),
-    el("td", { className: "score", textContent: fmt(example.candidate_score) }),
+    cell("Ticket", { textContent: Object.values(example.inputs).join(" ") }),
+    cell("Rated", { textContent: example.rated === "down" ? "bad: avoid" : "good" }),
+    cell(`${before} output`, { className: "output", textContent: example.baseline_output }),
+    cell(`${before} score`, { className: "score", textContent: fmt(example.baseline_score) }),
+    cell(`${after} output`, { className: "output", textContent: example.candidate_output }),
+    cell(`${after} score`, { className: "score", textContent: fmt(example.candidate_score) }),
   ]));
   const summary = `Before / after on ${evaluation.split_size} held-out tickets: ` +
     `${before} ${fmt(evaluation.baseline_score)} → ${after} ${fmt(evaluation.candidate_score)}`;
@@ -131,13 +150,51 @@ function evaluationDetails(job) {
   ]);
 }
 
+// A PENDING job is stored and waits for the CT server's job runner to start its process.
+function pendingExplanation(job) {
+  const waited = job.created_at ? Date.now() - new Date(job.created_at).getTime() : 0;
+  if (waited > PENDING_HINT_AFTER_MS) {
+    return "queued, still waiting to start: the CT server runs one job at a time, or its job "
+      + "runner is off (KAIZEN_JOB_RUNNER=none) or has no worker (procrastinate)";
+  }
+  return "queued: the CT server starts it in a few seconds (it runs in its own process)";
+}
+
+function activeJob(jobs) {
+  return jobs.find((job) => job.status === "PENDING" || job.status === "RUNNING") || null;
+}
+
+// Feedback since the last optimization against the threshold. Once the threshold is reached
+// the bar stays full until the job it started has finished (the server already counts the
+// next round from 0), and ratings the server has not counted yet are counted here.
+function renderProgress(task, jobs) {
+  const [since, needed] = (task.threshold_progress || `0/${task.feedback_threshold}`)
+    .split("/").map(Number);
+  const uncounted = Math.max(0, expectedFeedbackTotal - task.feedback_count);
+  const running = activeJob(jobs);
+  let shown = Math.min(needed, since + uncounted);
+  let note = "";
+  if (running && running.triggered_by === "threshold") {
+    shown = needed;
+    note = `Threshold reached: optimization job ${running.status}.`;
+  } else if (shown >= needed) {
+    note = "Threshold reached: the CT server is starting an optimization job.";
+  } else if (running) {
+    note = `Optimization job ${running.status} (started with "Optimize now").`;
+  }
+  $("feedback-progress").textContent = `${shown}/${needed}`;
+  $("feedback-note").textContent = note;
+  $("feedback-bar").style.width = `${Math.round((shown / Math.max(1, needed)) * 100)}%`;
+}
+
 function renderJobs(jobs) {
   const list = $("jobs");
   list.replaceChildren();
   if (!jobs.length) { list.append(el("li", { className: "muted", textContent: "No job yet." })); return; }
   for (const job of jobs) {
     const finished = ["SUCCESS", "FAILURE", "PR_FAILED"].includes(job.status);
-    const step = job.progress_step && !finished ? ` · ${job.progress_step}` : "";
+    let step = job.progress_step && !finished ? ` · ${job.progress_step}` : "";
+    if (job.status === "PENDING") step = ` · ${pendingExplanation(job)}`;
     const error = job.error_message ? ` · ${job.error_message}` : "";
     const version = job.job_metadata && job.job_metadata.version_number;
     const made = version ? ` → v${version}` : "";
@@ -174,9 +231,11 @@ function renderVersions(versions, jobs) {
   body.replaceChildren();
   for (const v of versions) {
     const action = el("td");
-    if (v.status === "draft" && config.allow_activation) {
-      const button = el("button", { type: "button", textContent: `Activate v${v.version_number}`,
-        className: "activate" });
+    // An archived version was active before: rolling back makes it active again.
+    const label = { draft: "Activate", archived: "Roll back to" }[v.status];
+    if (label && config.allow_activation) {
+      const button = el("button", { type: "button", textContent: `${label} v${v.version_number}`,
+        className: v.status === "draft" ? "activate" : "rollback" });
       button.dataset.version = v.version_number;
       button.addEventListener("click", () => activate(v.id, button));
       action.append(button);
@@ -198,14 +257,8 @@ function renderVersions(versions, jobs) {
 async function refresh() {
   try {
     const status = await call("GET", "/api/status");
-    const task = status.task;
-    $("feedback-progress").textContent = task.threshold_progress
-      || `${task.feedback_count}/${task.feedback_threshold}`;
-    // threshold_progress counts the feedback since the last optimization ("2/5").
-    const [since, needed] = (task.threshold_progress || `0/${task.feedback_threshold}`)
-      .split("/").map(Number);
-    const ratio = Math.min(1, since / Math.max(1, needed));
-    $("feedback-bar").style.width = `${Math.round(ratio * 100)}%`;
+    lastStatus = status;
+    renderProgress(status.task, status.jobs);
     renderJobs(status.jobs);
     renderVersions(status.versions, status.jobs);
     $("active-prompt").textContent = status.active_prompt ? status.active_prompt.prompt_text : "";

@@ -22,6 +22,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 JOB_DEADLINE_MS = 150_000
 STEP_DEADLINE_MS = 15_000
+PHONE_WIDTH = 420
 
 pytestmark = pytest.mark.browser
 
@@ -53,6 +54,13 @@ def page() -> Iterator[Page]:
             yield context.new_page()
         finally:
             browser.close()
+
+
+def assert_no_horizontal_scroll(page: Page) -> None:
+    """Nothing on the page is wider than the viewport."""
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"the page is {scroll_width} px wide in a {width} px viewport"
 
 
 def summarize(page: Page, ticket: str, version: int) -> str:
@@ -96,9 +104,16 @@ def test_rating_to_threshold_optimizes_and_serves_the_new_version(
         expect(page.locator("#rating-status")).to_contain_text("Thanks", timeout=STEP_DEADLINE_MS)
         expect(page.locator(f"#rate-{rating}")).to_be_disabled()
 
+    # The last rating reaches the threshold: the bar shows it full before the job has run.
+    expect(page.locator("#feedback-progress")).to_have_text(f"{DEMO_THRESHOLD}/{DEMO_THRESHOLD}")
+    expect(page.locator("#feedback-note")).to_contain_text("Threshold reached")
+    assert page.locator("#feedback-bar").evaluate("bar => bar.style.width") == "100%"
+
     # The threshold starts a job on the CT server; the page polls and shows it finishing.
     finished = page.locator('li.job[data-status="SUCCESS"]')
     expect(finished).to_be_visible(timeout=JOB_DEADLINE_MS)
+    expect(page.locator("#feedback-progress")).to_have_text(f"0/{DEMO_THRESHOLD}")
+    expect(page.locator("#feedback-note")).to_have_text("")
     expect(finished).to_contain_text("→ v2 · not evaluated")
     expect(page.locator("#versions tr[data-version='2'] td.score")).to_have_text("not evaluated")
     activate = page.locator("button.activate[data-version='2']")
@@ -111,7 +126,18 @@ def test_rating_to_threshold_optimizes_and_serves_the_new_version(
     after = summarize(page, login_ticket, version=2)
     assert after != before, "the new prompt version did not change the output"
     assert after.startswith("- Since this morning I cannot log in"), after  # the liked style
-    assert after.endswith("(following 2 rated examples)"), after
+    assert all(line.startswith("- ") for line in after.splitlines()), after  # nothing else
+
+    # Rollback: v1, archived when v2 became active, is made active again from the page.
+    expect(page.locator("button.activate")).to_have_count(0)
+    rollback = page.locator("button.rollback[data-version='1']")
+    expect(rollback).to_have_text("Roll back to v1")
+    rollback.click()
+    expect(page.locator("#versions tr.active td").first).to_have_text(
+        "v1", timeout=STEP_DEADLINE_MS
+    )
+    expect(page.locator("button.rollback[data-version='2']")).to_be_visible()
+    assert summarize(page, login_ticket, version=1) == before
     assert refused == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "example_app_loop.png"), full_page=True)
@@ -181,3 +207,54 @@ def test_an_evaluated_job_shows_both_scores_and_the_before_after(
     assert v2_score > v1_score
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "example_app_evaluated.png"), full_page=True)
+
+    # The widest content (the open before/after table) fits a phone's screen.
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 900})
+    assert_no_horizontal_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "example_app_evaluated_420px.png"), full_page=True)
+
+
+@pytest.fixture
+def queue_only_app(tmp_path: Path) -> Iterator[RunningApp]:
+    """The example app on a CT server that queues jobs and never runs them (they stay
+    PENDING)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}"
+    with running_ct_server(url, tmp_path, {"KAIZEN_JOB_RUNNER": "none"}) as ct:
+        seeded = seed(ct, "summarize_ticket", DEMO_THRESHOLD)
+        with running_example_app(ct, "summarize_ticket", tmp_path) as app_url:
+            yield RunningApp(app_url, seeded, ct)
+
+
+def test_on_a_phone_the_rating_stays_shown_and_a_pending_job_explains_itself(
+    queue_only_app: RunningApp, page: Page
+) -> None:
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 900})
+    page.goto(queue_only_app.url)
+    expect(page.locator("#feedback-progress")).to_have_text(f"0/{DEMO_THRESHOLD}")
+    assert_no_horizontal_scroll(page)
+    for index, sample in enumerate(SAMPLE_TICKETS[:DEMO_THRESHOLD]):
+        summarize(page, sample.ticket, version=1)
+        assert_no_horizontal_scroll(page)
+        rating = "up" if index % 2 == 0 else "down"
+        page.click(f"#rate-{rating}")
+        word = "Good" if rating == "up" else "Bad"
+        expect(page.locator("#rating-status")).to_contain_text(f"You rated this summary {word}")
+        chosen = page.locator(f"#rate-{rating}")
+        expect(chosen).to_have_attribute("aria-pressed", "true")
+        expect(chosen).to_have_class(f"chosen-{rating}")
+        assert chosen.evaluate("b => getComputedStyle(b).opacity") == "1"
+        other_id = "rate-down" if rating == "up" else "rate-up"
+        other = page.locator(f"#{other_id}")
+        expect(other).to_have_attribute("aria-pressed", "false")
+        assert float(other.evaluate("b => getComputedStyle(b).opacity")) < 1
+
+    pending = page.locator('li.job[data-status="PENDING"]')
+    expect(pending).to_be_visible(timeout=STEP_DEADLINE_MS)
+    expect(pending).to_contain_text("queued: the CT server starts it in a few seconds")
+    expect(page.locator("#feedback-progress")).to_have_text(f"{DEMO_THRESHOLD}/{DEMO_THRESHOLD}")
+    expect(page.locator("#feedback-note")).to_have_text(
+        "Threshold reached: optimization job PENDING."
+    )
+    assert_no_horizontal_scroll(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "example_app_420px.png"), full_page=True)

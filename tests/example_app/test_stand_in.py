@@ -53,13 +53,16 @@ def test_examples_set_label_length_and_style() -> None:
 
 def test_an_optimized_prompt_visibly_changes_the_output() -> None:
     before = stand_in_summary(FIRST_PROMPT, TICKET)
-    examples = [(t.ticket, stand_in_summary(FIRST_PROMPT, t.ticket)) for t in SAMPLE_TICKETS[:3]]
-    after = stand_in_summary(optimized(FIRST_PROMPT, examples), TICKET)
+    assert not before.startswith("- ")
+    answers = [(t.ticket, stand_in_summary(FIRST_PROMPT, t.ticket)) for t in SAMPLE_TICKETS]
+    liked = [(ticket, answer) for ticket, answer in answers if answer.startswith("- ")]
+    assert liked
+    after = stand_in_summary(optimized(FIRST_PROMPT, liked), TICKET)
     assert after != before
-    assert after.endswith("(following 3 rated examples)")
+    assert all(line.startswith("- ") for line in after.splitlines()), after  # the summary alone
 
 
-def test_its_own_note_is_not_taken_for_part_of_an_example() -> None:
+def test_an_earlier_stand_ins_note_is_not_taken_for_part_of_an_example() -> None:
     prompt = optimized("Summarize.", [("x", "Short summary.\n(following 2 rated examples)")])
     assert PromptGuide.read(prompt).examples == ("Short summary.",)
 
@@ -88,7 +91,7 @@ def test_the_liked_examples_make_the_style_consistent() -> None:
     for sample in SAMPLE_TICKETS:
         output = stand_in_summary(prompt, sample.ticket)
         assert output.startswith("Issue: "), output
-        assert output.count("\n") == 1  # one sentence, then the note
+        assert "\n" not in output  # one sentence, nothing after it
 
 
 def test_a_tie_between_kinds_goes_to_the_first_listed_example() -> None:
