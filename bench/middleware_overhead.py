@@ -5,14 +5,17 @@ The baseline is the app a careful user writes by hand: the same endpoint with on
 too, for the old ratio. All three run under uvicorn at once for the whole measurement, and the
 load alternates between them in short windows, in ABBA order (depends, plugin, plain, plain,
 plugin, depends, ...), so that each round's windows are back to back and a slow drift of the
-machine hits all alike. The figures are medians of the per-round ratios. Where the machine
-has two cores or more, the apps are pinned to one core and the load generator to another, so
-the load generator never competes with the app it measures.
+machine hits all alike. The figures are medians of the per-round ratios; their spread
+(quartiles, range) and the load average before and after say how much to trust them: on a
+shared 2-core machine one round's ratio can land anywhere from 0.6 to 1.4, so it takes many
+short rounds for the median to settle. Where the machine has two cores or more, the apps are
+pinned to one core and the load generator to another, so the load generator never competes
+with the app it measures.
 
 Example:
-    >>> result = measure(ct, rounds=8, seconds=2.0, connections=32)  # doctest: +SKIP
-    >>> round(result.ratio, 2)  # doctest: +SKIP
-    0.97
+    >>> result = measure(ct, rounds=16, seconds=1.5, connections=32)  # doctest: +SKIP
+    >>> round(result.ratio, 2), spread(result.ratios)  # doctest: +SKIP
+    (0.97, 'quartiles 0.91-1.02, range 0.74-1.31')
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from bench.plugin_http import plugin_env
 from bench.processes import AppProcess, app_process
 from tests.support.ct_server import CTServerProcess
 
-__all__ = ["Overhead", "measure"]
+__all__ = ["Overhead", "measure", "spread"]
 
 _APP_CPU, _LOAD_CPU = 0, 1
 
@@ -41,6 +44,8 @@ class Overhead:
     connections: int
     seconds: float
     pinned: bool
+    load_before: tuple[float, float, float]  # os.getloadavg() when the rounds started
+    load_after: tuple[float, float, float]  # and when they ended
 
     @property
     def ratios(self) -> list[float]:
@@ -53,11 +58,27 @@ class Overhead:
         return statistics.median(self.ratios)
 
     @property
+    def ratios_to_plain(self) -> list[float]:
+        """Per round: plugin req/s / no-dependency app req/s (the old figure)."""
+        return [p / b for p, b in zip(self.plugin_rps, self.plain_rps, strict=True)]
+
+    @property
     def ratio_to_plain(self) -> float:
-        """Median over rounds of plugin req/s / no-dependency app req/s (the old figure)."""
-        return statistics.median(
-            p / b for p, b in zip(self.plugin_rps, self.plain_rps, strict=True)
-        )
+        """Median over rounds of plugin req/s / no-dependency app req/s."""
+        return statistics.median(self.ratios_to_plain)
+
+
+def spread(ratios: list[float]) -> str:
+    """Quartiles and range of per-round ratios, e.g. ``quartiles 0.91-1.02, range 0.74-1.31``.
+
+    Example:
+        >>> spread([0.8, 0.9, 1.0, 1.1, 1.2])
+        'quartiles 0.90-1.10, range 0.80-1.20'
+    """
+    if len(ratios) < 2:
+        return f"one round ({ratios[0]:.2f})" if ratios else "no rounds"
+    low, _, high = statistics.quantiles(ratios, n=4, method="inclusive")
+    return f"quartiles {low:.2f}-{high:.2f}, range {min(ratios):.2f}-{max(ratios):.2f}"
 
 
 def measure(ct: CTServerProcess, rounds: int, seconds: float, connections: int) -> Overhead:
@@ -73,11 +94,15 @@ def measure(ct: CTServerProcess, rounds: int, seconds: float, connections: int) 
         plain_rps: list[float] = []
         depends_rps: list[float] = []
         plugin_rps: list[float] = []
+        load_before = os.getloadavg()
         for index in range(rounds):
             order = [(depends, depends_rps), (plugin, plugin_rps), (plain, plain_rps)]
             for app, results in order if index % 2 == 0 else reversed(order):
                 results.append(_rps(app, seconds, connections))
-    return Overhead(plugin_rps, depends_rps, plain_rps, connections, seconds, pinned)
+        load_after = os.getloadavg()
+    return Overhead(
+        plugin_rps, depends_rps, plain_rps, connections, seconds, pinned, load_before, load_after
+    )
 
 
 def _rps(app: AppProcess, seconds: float, connections: int) -> float:
