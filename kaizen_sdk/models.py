@@ -23,7 +23,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kaizen_sdk.wire_values import (
     MAX_LATENCY_MS,
@@ -37,6 +45,8 @@ from kaizen_sdk.wire_values import (
 )
 
 __all__ = [
+    "DEFAULT_MODULE_TYPE",
+    "NO_RETENTION_LIMIT",
     "TERMINAL_JOB_STATUSES",
     "CostEstimate",
     "FeedbackItem",
@@ -131,6 +141,33 @@ class PullRequestReview(StrEnum):
     """An operator rejected the job's version: the pull request will not be opened."""
 
 
+NO_RETENTION_LIMIT = 2**31 - 1
+"""``Task.feedback_retention_limit`` of a task that keeps all of its feedback (the largest limit
+a task accepts: the field is never null on the wire, as upstream Kaizen's SDK requires)."""
+
+DEFAULT_MODULE_TYPE = "predict"
+"""``Task.module_type`` of a task that sets none: jobs build a ``dspy.Predict``."""
+
+
+def _default_when_null(value: Any, info: ValidationInfo) -> Any:
+    """A field sent as null takes its default: these fields are never null on the wire
+    (upstream Kaizen's SDK rejects an explicit null), and an older server may send one."""
+    if value is None and info.field_name is not None:
+        return _FIELD_DEFAULTS[info.field_name]
+    return value
+
+
+_FIELD_DEFAULTS: dict[str, object] = {
+    "feedback_retention_limit": NO_RETENTION_LIMIT,
+    "module_type": DEFAULT_MODULE_TYPE,
+    "feedback_source": "sdk",
+    "auto_eval": False,
+    "threshold_progress": "",
+    "teacher_model": "",
+    "judge_model": "",
+}
+
+
 # ``schema_json`` is the wire name of a task field; it shadows a deprecated BaseModel method.
 warnings.filterwarnings("ignore", message='Field name "schema_json"', category=UserWarning)
 
@@ -149,11 +186,13 @@ class Task(WireModel):
     description: str | None = None
     schema_json: dict[str, Any] | None = None  # type: ignore[assignment]  # wire name
     feedback_threshold: int = 50
-    feedback_retention_limit: int | None = None
+    feedback_retention_limit: int = NO_RETENTION_LIMIT
+    """Feedback kept per task (oldest pruned first); :data:`NO_RETENTION_LIMIT`: all of it."""
     evaluator_config: dict[str, Any] | None = None
     teacher_model: str | None = None
     judge_model: str | None = None
-    module_type: str | None = None
+    module_type: str = DEFAULT_MODULE_TYPE
+    """``predict`` or ``chain_of_thought`` (the DSPy module jobs build)."""
     cost_budget: float | None = None
     github_repo: str | None = None
     github_base_branch: str | None = None
@@ -163,11 +202,41 @@ class Task(WireModel):
     activation_margin: float = 0.0
     mode: str = TaskMode.OPTIMIZE_ONLY
     """A :class:`TaskMode` value: what a job does with an improved prompt."""
+    git_provider: str | None = None
+    """Upstream Kaizen's task fields (``git_*``, ``prompt_file``, ``prompt_locator``,
+    ``optimizer_type``, ``gepa_config``, ``feedback_source``, ``auto_eval``): stored and
+    echoed; docs/protocol.md says which of them jobs use."""
+    git_base_url: str | None = None
+    git_project: str | None = None
+    git_repo: str | None = None
+    git_base_branch: str | None = None
+    prompt_file: str | None = None
+    prompt_locator: str | None = None
+    optimizer_type: str | None = None
+    gepa_config: dict[str, Any] | None = None
+    feedback_source: str = "sdk"
+    auto_eval: bool = False
     created_at: datetime | None = None
     feedback_count: int = 0
     last_optimization: datetime | None = None
     active_prompt_score: float | None = None
-    threshold_progress: str | None = None
+    threshold_progress: str = ""
+    """Feedback since the last optimization over the threshold (``"12/50"``)."""
+
+    _null_is_default = field_validator(
+        "feedback_retention_limit",
+        "module_type",
+        "feedback_source",
+        "auto_eval",
+        "threshold_progress",
+        mode="before",
+    )(_default_when_null)
+
+    @model_validator(mode="after")
+    def _progress_of_new_task(self) -> Self:
+        if not self.threshold_progress:
+            self.threshold_progress = f"0/{self.feedback_threshold}"
+        return self
 
 
 class Prompt(WireModel):
@@ -323,8 +392,14 @@ class CostEstimate(WireModel):
     train_size: int = 0
     val_size: int = 0
     max_trials: int = 0
-    teacher_model: str | None = None
-    judge_model: str | None = None
+    teacher_model: str = ""
+    """The model the run calls; ``""`` when no LM is configured (the run makes no LLM call)."""
+    judge_model: str = ""
+    """The judge model; ``""`` when outputs are scored without one (a deterministic metric)."""
+
+    _null_is_default = field_validator("teacher_model", "judge_model", mode="before")(
+        _default_when_null
+    )
 
 
 class OptimizeResult(WireModel):
@@ -356,6 +431,9 @@ class TraceResult(WireModel):
     model: str | None = None
     tokens: int | None = None
     latency_ms: float | None = None
+    source_file: str | None = None
+    """Where auto-instrumentation found the prompt: its file and variable."""
+    source_variable: str | None = None
     score: float | None = None
     scored_by: str | None = None
     inputs: dict[str, Any] | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AliasChoices,
@@ -23,10 +23,13 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from kaizen_sdk.wire_values import (
     MAX_JSON_DEPTH,
@@ -47,19 +50,24 @@ from kaizen_server.optimization.publishing.targets import (
 )
 
 __all__ = [
+    "FIRST_USE_FEEDBACK_THRESHOLD",
     "MAX_BATCH_ITEMS",
     "MAX_JSON_DEPTH",
+    "UPSTREAM_OPTIMIZERS",
     "ActivateRequest",
     "FeedbackBatch",
     "FeedbackCreate",
     "JobRejection",
     "JsonObject",
+    "NamesItsTask",
     "PromptVersionCreate",
     "TaskCreate",
+    "TaskSettingsSentAlong",
     "TaskUpdate",
     "TraceBatch",
     "TraceCreate",
     "TraceScore",
+    "UpstreamTaskFields",
 ]
 
 MAX_BATCH_ITEMS = 1000
@@ -68,6 +76,7 @@ _MAX_INT = 2**31 - 1
 TaskName = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=r"^[^/\x00-\x1f]+$")
 ]
+_TASK_NAME: TypeAdapter[str] = TypeAdapter(TaskName)
 TaskRef = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT)]
 LongText = Annotated[str, StringConstraints(max_length=MAX_LONG_TEXT)]
@@ -78,6 +87,9 @@ BranchName = Annotated[
     StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$"),
 ]
 
+
+UPSTREAM_OPTIMIZERS: dict[str, str] = {"miprov2": "mipro_v2", "gepa": "gepa"}
+"""Upstream Kaizen's ``optimizer_type`` values and the ``evaluator_config.optimizer`` each sets."""
 
 _PUBLISHING_TARGETS: dict[str, Callable[[str], str]] = {
     "github_repo": normalize_repository,
@@ -110,7 +122,67 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
-class TaskFields(RequestModel):
+class UpstreamTaskFields(RequestModel):
+    """Task fields of upstream Kaizen (its SDK sends them to create a task, or along with
+    feedback): stored and echoed on the Task; see "Upstream SDK compatibility" in
+    docs/protocol.md for which of them a job uses. Token fields are accepted and never stored.
+    """
+
+    git_provider: Literal["github", "bitbucket_server", "gitlab"] | None = Field(
+        default=None,
+        description="Upstream's git host. With `github` (or none) `git_repo` and "
+        "`git_base_branch` stand for `github_repo` and `github_base_branch`.",
+    )
+    git_base_url: ShortText | None = Field(
+        default=None, description="Stored and echoed only: the server never contacts it."
+    )
+    git_project: ShortText | None = None
+    git_repo: ShortText | None = Field(
+        default=None,
+        description="Upstream's repository; with git_provider `github` (or none) it is "
+        "checked like `github_repo`.",
+    )
+    git_base_branch: BranchName | None = None
+    prompt_file: RepositoryReference | None = Field(
+        default=None, description="Upstream's prompt source file (stored and echoed only)."
+    )
+    prompt_locator: ShortText | None = Field(
+        default=None, description="The prompt's variable in `prompt_file` (stored and echoed only)."
+    )
+    optimizer_type: Literal["miprov2", "gepa"] | None = Field(
+        default=None,
+        description="Upstream's optimizer choice: sets `evaluator_config.optimizer` "
+        "(`mipro_v2` or `gepa`) unless the same body's `evaluator_config` names one.",
+    )
+    gepa_config: JsonObject | None = Field(
+        default=None, description="Upstream's GEPA settings (stored and echoed only)."
+    )
+
+    @field_validator("git_repo")
+    @classmethod
+    def _git_repo(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or info.data.get("git_provider") not in (None, "github"):
+            return value
+        return normalize_repository(value)
+
+    @field_validator("prompt_file")
+    @classmethod
+    def _prompt_file(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_prompt_path(value)
+
+    @field_validator("git_base_branch")
+    @classmethod
+    def _git_base_branch(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_branch(value)
+
+
+def _secret() -> Any:
+    """A credential upstream's SDK may send: accepted, never stored nor echoed (the server
+    opens pull requests with its own configured credentials)."""
+    return Field(default=None, exclude=True, repr=False, description="Accepted, never stored.")
+
+
+class TaskFields(UpstreamTaskFields):
     """Fields shared by task creation and update."""
 
     model_config = ConfigDict(extra="forbid")
@@ -149,6 +221,16 @@ class TaskFields(RequestModel):
             "Default on creation: `auto_pr` with a `github_repo`, else `optimize_only`."
         ),
     )
+    feedback_source: Literal["sdk", "traces"] = Field(
+        default="sdk",
+        description="Upstream's training source; both are the same here (a scored trace is "
+        "a feedback row). Stored and echoed.",
+    )
+    auto_eval: StrictBool = Field(
+        default=False, description="Upstream's trace auto-scoring (stored and echoed only)."
+    )
+    git_token_raw: ShortText | None = _secret()
+    github_token_raw: ShortText | None = _secret()
 
     @field_validator(*_PUBLISHING_TARGETS)
     @classmethod
@@ -195,7 +277,67 @@ class TaskUpdate(TaskFields):
     feedback_threshold: int = Field(default=50, strict=True, ge=1, le=_MAX_INT)
 
 
-class FeedbackCreate(RequestModel):
+FIRST_USE_FEEDBACK_THRESHOLD = 5
+"""``feedback_threshold`` of a task created on first use when none is sent (upstream's)."""
+
+
+class TaskSettingsSentAlong(UpstreamTaskFields):
+    """Settings of the task that upstream's SDK sends with each feedback entry: used when the
+    entry's ``task_name`` creates the task (first use), ignored for an existing task (except
+    ``prompt_file`` / ``prompt_locator``, which fill in a task that has none)."""
+
+    feedback_threshold: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=_MAX_INT,
+        description=f"Default on first use: {FIRST_USE_FEEDBACK_THRESHOLD}.",
+    )
+    teacher_model: ShortText | None = None
+    judge_model: ShortText | None = None
+    mode: Literal["optimize_only", "auto_pr", "pr_preview"] | None = Field(
+        default=None, description="Default on first use: `optimize_only`."
+    )
+    git_token: ShortText | None = _secret()
+
+
+_NO_TASK_NAMED = object()
+"""Stands for the ``task_id`` of an item that names no task, so that the error is the field's."""
+
+
+class NamesItsTask(TaskSettingsSentAlong):
+    """An item naming its task by ``task_id`` (UUID or name of an existing task) or by
+    ``task_name`` (the task is created on first use with the settings sent along)."""
+
+    task_id: TaskRef | None = Field(default=None, description="UUID or name of the task.")
+    task_name: TaskName | None = Field(
+        default=None,
+        description="Name of the task, created on first use with the settings sent along.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_a_task(cls, data: Any) -> Any:
+        # Neither sent: task_id reports it (beside the other fields' errors, if any).
+        if isinstance(data, dict) and data.get("task_id") is None and data.get("task_name") is None:
+            return {**data, "task_id": _NO_TASK_NAMED}
+        return data
+
+    @field_validator("task_id", mode="before")
+    @classmethod
+    def _task_id_or_task_name(cls, value: Any) -> Any:
+        if value is _NO_TASK_NAMED:
+            raise PydanticCustomError("missing", "task_id or task_name is required")
+        return value
+
+    def first_use_name(self) -> tuple[str, str] | None:
+        """``(field, name)`` when the item names its task for find-or-create, else None."""
+        if self.task_id is None and self.task_name is not None:
+            return "task_name", self.task_name
+        return None
+
+
+class FeedbackCreate(NamesItsTask):
     """Body of ``POST /api/v1/feedback`` (one item of a batch)."""
 
     model_config = ConfigDict(
@@ -213,7 +355,6 @@ class FeedbackCreate(RequestModel):
         }
     )
 
-    task_id: TaskRef = Field(description="UUID or name of the task.")
     inputs: JsonObject | None = None
     output: LongText | None = None
     score: Score | None = None
@@ -231,8 +372,13 @@ class FeedbackBatch(BatchRequest):
     items: list[FeedbackCreate] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
-class TraceCreate(RequestModel):
-    """Body of ``POST /api/v1/traces`` (one item of a batch)."""
+class TraceCreate(NamesItsTask):
+    """Body of ``POST /api/v1/traces`` (one item of a batch).
+
+    Upstream's ``instrument()`` sends the task name it derives from the prompt's file and
+    variable in ``task_id``, with ``source_file`` and ``source_variable``: a body with either
+    of those keys whose ``task_id`` is not a UUID names its task like ``task_name`` does.
+    """
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -250,18 +396,45 @@ class TraceCreate(RequestModel):
         }
     )
 
-    task_id: TaskRef = Field(description="UUID or name of the task.")
     prompt_text: LongText | None = None
     response_text: LongText | None = None
     model: ShortText | None = None
     tokens: int | None = Field(default=None, strict=True, ge=0, le=MAX_TOKENS)
     latency_ms: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_LATENCY_MS)
+    source_file: ShortText | None = Field(
+        default=None, description="The file the prompt was found in (auto-instrumentation)."
+    )
+    source_variable: ShortText | None = Field(
+        default=None, description="The variable holding the prompt (auto-instrumentation)."
+    )
     inputs: JsonObject | None = None
     prompt_version_id: uuid.UUID | None = None
     metadata: JsonObject | None = Field(
         default=None, validation_alias=AliasChoices("metadata", "metadata_")
     )
     id: uuid.UUID | None = Field(default=None, description="Client-generated idempotency key.")
+
+    @model_validator(mode="after")
+    def _instrumented_task_name(self) -> Self:
+        named = self.first_use_name()
+        if named is not None and named[0] == "task_id":
+            try:
+                _TASK_NAME.validate_python(named[1])
+            except ValidationError as exc:
+                raise ValueError(
+                    f"task_id: names the task to create, and {exc.errors()[0]['msg'].lower()}"
+                ) from None
+        return self
+
+    def first_use_name(self) -> tuple[str, str] | None:
+        """As for feedback, and ``task_id`` of an auto-instrumented trace (see the class)."""
+        instrumented = {"source_file", "source_variable"} & self.model_fields_set
+        if self.task_name is None and instrumented and self.task_id is not None:
+            try:
+                uuid.UUID(self.task_id)
+            except ValueError:
+                return "task_id", self.task_id
+        return super().first_use_name()
 
 
 class TraceBatch(BatchRequest):

@@ -27,7 +27,11 @@ router = APIRouter(prefix="/feedback", tags=["feedback"])
 async def create_feedback(
     body: FeedbackCreate, response: Response, session: WriteSession, context: Context
 ) -> FeedbackResult:
-    """Store one feedback entry; repeating a client ``id`` returns the stored row (200)."""
+    """Store one feedback entry; repeating a client ``id`` returns the stored row (200).
+
+    The task is ``task_id`` (UUID or name), or ``task_name``: created on first use with the
+    task settings sent along (what upstream Kaizen's ``flush()`` sends).
+    """
     (record,) = await record_feedback(session, [body])
     if record.task_due:
         await queue_due_optimizations(context.database, context.dispatcher, [record.task_id])

@@ -27,7 +27,11 @@ router = APIRouter(prefix="/traces", tags=["traces"])
 
 @post_single(router, TraceResult)
 async def create_trace(body: TraceCreate, response: Response, session: WriteSession) -> TraceResult:
-    """Record one LLM call; repeating a client ``id`` returns the stored row (200)."""
+    """Record one LLM call; repeating a client ``id`` returns the stored row (200).
+
+    The task is ``task_id`` or ``task_name`` as for feedback; an auto-instrumented trace
+    (with ``source_file`` / ``source_variable``) may name a new task in ``task_id``.
+    """
     (record,) = await service.record_traces(session, [body])
     return single_result(record, response)
 

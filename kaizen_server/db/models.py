@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -81,6 +82,18 @@ class Task(Base):
     activation_margin: Mapped[float] = mapped_column(Float, default=0.0)
     mode: Mapped[str] = mapped_column(String(16), default="optimize_only")
     """``optimize_only``, ``auto_pr`` or ``pr_preview`` (see ``kaizen_sdk.models.TaskMode``)."""
+    # Upstream Kaizen's task fields (stored and echoed; see docs/protocol.md).
+    git_provider: Mapped[str | None] = mapped_column(String(32))
+    git_base_url: Mapped[str | None] = mapped_column(Text)
+    git_project: Mapped[str | None] = mapped_column(Text)
+    git_repo: Mapped[str | None] = mapped_column(Text)
+    git_base_branch: Mapped[str | None] = mapped_column(Text)
+    prompt_file: Mapped[str | None] = mapped_column(Text)
+    prompt_locator: Mapped[str | None] = mapped_column(Text)
+    optimizer_type: Mapped[str | None] = mapped_column(String(16))
+    gepa_config: Mapped[dict[str, Any] | None]
+    feedback_source: Mapped[str] = mapped_column(String(16), default="sdk", server_default="sdk")
+    auto_eval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -98,6 +111,8 @@ class Trace(Base):
     model: Mapped[str | None] = mapped_column(Text)
     tokens: Mapped[int | None] = mapped_column(BigInteger)
     latency_ms: Mapped[float | None] = mapped_column(Float)
+    source_file: Mapped[str | None] = mapped_column(Text)
+    source_variable: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     scored_by: Mapped[str | None] = mapped_column(Text)
     inputs: Mapped[dict[str, Any] | None]

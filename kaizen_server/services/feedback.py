@@ -29,17 +29,18 @@ from kaizen_sdk import models as wire
 from kaizen_server.db.bulk_insert import insert_rows
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import Feedback, Task, Trace, table_of
-from kaizen_server.request_models import FeedbackCreate, JsonObject
+from kaizen_server.request_models import FeedbackCreate, JsonObject, NamesItsTask
 from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import InputSchema, compile_input_schema
 from kaizen_server.services.optimization_window import threshold_reached
 from kaizen_server.services.pagination import Page
-from kaizen_server.services.tasks import find_task, list_task_rows
+from kaizen_server.services.tasks import dotted, find_task, list_task_rows, task_on_first_use
 from kaizen_server.services.transactions import retry_on_conflict
 from kaizen_server.services.views import WireFields, row_fields, to_wire
 
 __all__ = [
     "FeedbackRecord",
+    "item_loc",
     "item_location",
     "list_feedback",
     "prune_feedback",
@@ -67,21 +68,52 @@ class FeedbackRecord:
 
 def item_location(index: int, batch: bool) -> str:
     """Where an item sits in the request body, for error messages."""
-    return f"body.items[{index}]" if batch else "body"
+    return dotted(item_loc(index, batch))
 
 
-async def resolve_tasks(session: AsyncSession, refs: Sequence[str], *, batch: bool) -> list[Task]:
-    """The task of every item (by UUID or name), 404 naming the first unknown one."""
+def item_loc(index: int, batch: bool) -> tuple[str | int, ...]:
+    """:func:`item_location` as the parts of an error's ``loc``."""
+    return ("body", "items", index) if batch else ("body",)
+
+
+async def _task_of(
+    session: AsyncSession, item: NamesItsTask, index: int, batch: bool, found: dict[str, Task]
+) -> Task:
+    where = item_loc(index, batch)
+    first_use = item.first_use_name()
+    if first_use is not None:  # by name: found, or created with the settings sent along
+        name = first_use[1]
+        task = found.get(f"name:{name}")
+        if task is None:
+            task = await task_on_first_use(session, name, item, where=where)
+            found[f"name:{name}"] = task
+        return task
+    ref = item.task_id or ""
+    task = found.get(ref)
+    if task is None:
+        try:
+            task = found[ref] = await find_task(session, ref)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{dotted(where)}.task_id: {exc.detail}") from exc
+    if item.task_name is not None and item.task_name != task.name:
+        message = f"names task {item.task_name!r}, but task_id is task {task.name!r}"
+        loc = [*where, "task_name"]
+        raise InputValidationError(
+            f"{dotted(loc)}: {message}",
+            errors=[{"loc": loc, "msg": message, "type": "value_error"}],
+        )
+    return task
+
+
+async def resolve_tasks(
+    session: AsyncSession, items: Sequence[NamesItsTask], *, batch: bool
+) -> list[Task]:
+    """The task of every item: by ``task_id`` (UUID or name; 404 naming the first unknown
+    one), or by ``task_name``, creating the task on first use with the settings the item
+    sends along (see :func:`kaizen_server.services.tasks.task_on_first_use`; nothing is
+    committed here, so a batch that fails later leaves no task behind)."""
     found: dict[str, Task] = {}
-    tasks = []
-    for index, ref in enumerate(refs):
-        if ref not in found:
-            try:
-                found[ref] = await find_task(session, ref)
-            except NotFoundError as exc:
-                raise NotFoundError(f"{item_location(index, batch)}.task_id: {exc.detail}") from exc
-        tasks.append(found[ref])
-    return tasks
+    return [await _task_of(session, item, index, batch, found) for index, item in enumerate(items)]
 
 
 def task_input_schemas(tasks: Sequence[Task]) -> dict[uuid.UUID, InputSchema | None]:
@@ -163,7 +195,7 @@ def _stored_fields(row: Feedback) -> WireFields:
 async def _store(
     session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool
 ) -> list[FeedbackRecord]:
-    tasks = await resolve_tasks(session, [item.task_id for item in items], batch=batch)
+    tasks = await resolve_tasks(session, items, batch=batch)
     schemas = task_input_schemas(tasks)
     existing = await _feedback_by_id(session, {i.id for i in items if i.id is not None})
     traces = await _traces_by_id(session, {i.trace_id for i in items if i.trace_id})

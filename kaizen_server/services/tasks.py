@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.models import Feedback, OptimizationJob, PromptVersion, Task
-from kaizen_server.request_models import TaskCreate, TaskUpdate
+from kaizen_server.request_models import (
+    FIRST_USE_FEEDBACK_THRESHOLD,
+    UPSTREAM_OPTIMIZERS,
+    TaskCreate,
+    TaskSettingsSentAlong,
+    TaskUpdate,
+    UpstreamTaskFields,
+)
 from kaizen_server.services.errors import ConflictError, InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import check_schema_definition
 from kaizen_server.services.optimization_window import window_starts
@@ -29,12 +36,14 @@ __all__ = [
     "create_task",
     "default_mode",
     "delete_task",
+    "dotted",
     "find_row",
     "find_task",
     "list_task_rows",
     "list_tasks",
     "parse_uuid",
     "task_matches",
+    "task_on_first_use",
     "task_views",
     "update_task",
 ]
@@ -156,26 +165,78 @@ def default_mode(github_repo: str | None) -> wire.TaskMode:
     return wire.TaskMode.AUTO_PR if github_repo else wire.TaskMode.OPTIMIZE_ONLY
 
 
-def _check_mode(mode: str, github_repo: str | None, *, changed: str) -> None:
-    """A mode that opens pull requests needs a repository; the error names ``changed``."""
+def dotted(loc: Sequence[str | int]) -> str:
+    """A location in a request body as error messages write it.
+
+    Example:
+        >>> dotted(("body", "items", 3, "mode"))
+        'body.items[3].mode'
+    """
+    return "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" if index else part
+        for index, part in enumerate(loc)
+    )
+
+
+def _check_mode(
+    mode: str, github_repo: str | None, *, changed: str, where: Sequence[str | int] = ("body",)
+) -> None:
+    """A mode that opens pull requests needs a repository; the error names ``changed``
+    inside ``where`` (the body, or an item of a batch)."""
     if mode == wire.TaskMode.OPTIMIZE_ONLY or github_repo:
         return
     if changed == "mode":
         message = f"mode {mode!r} needs a github_repo (where the pull request goes)"
     else:
         message = f"may not be cleared while mode is {mode!r} (send mode 'optimize_only' with it)"
+    loc = [*where, changed]
     raise InputValidationError(
-        f"body.{changed}: {message}",
-        errors=[{"loc": ["body", changed], "msg": message, "type": "value_error"}],
+        f"{dotted(loc)}: {message}",
+        errors=[{"loc": loc, "msg": message, "type": "value_error"}],
     )
+
+
+_STANDS_FOR_GITHUB = {"git_repo": "github_repo", "git_base_branch": "github_base_branch"}
+"""Upstream's git fields and the field of ours each stands for when the provider is GitHub."""
+
+
+def _honour_upstream_fields(values: dict[str, Any], task: Task | None) -> None:
+    """Apply upstream Kaizen's fields that one of ours stands for, in place (``task``: the
+    stored task of an update): with ``git_provider`` ``github`` (or none) ``git_repo`` and
+    ``git_base_branch`` fill ``github_repo`` / ``github_base_branch`` when those are not set;
+    ``optimizer_type`` sets ``evaluator_config.optimizer`` unless the body's own
+    ``evaluator_config`` names one.
+
+    Example:
+        >>> values = {"git_repo": "acme/app", "optimizer_type": "miprov2"}
+        >>> _honour_upstream_fields(values, None)
+        >>> values["github_repo"], values["evaluator_config"]
+        ('acme/app', {'optimizer': 'mipro_v2'})
+    """
+    provider = values.get("git_provider", task.git_provider if task is not None else None)
+    if provider in (None, "github"):
+        for upstream_field, ours in _STANDS_FOR_GITHUB.items():
+            if values.get(upstream_field) is not None and values.get(ours) is None:
+                values[ours] = values[upstream_field]
+    optimizer_type = values.get("optimizer_type")
+    sent_config = values.get("evaluator_config")
+    if optimizer_type is None or (sent_config or {}).get("optimizer"):
+        return
+    if "evaluator_config" not in values and task is not None:
+        sent_config = task.evaluator_config
+    values["evaluator_config"] = {
+        **(sent_config or {}),
+        "optimizer": UPSTREAM_OPTIMIZERS[optimizer_type],
+    }
 
 
 async def create_task(session: AsyncSession, body: TaskCreate) -> Task:
     """Store a new task; :class:`ConflictError` when the name is taken, 422 for a mode that
     opens pull requests without a ``github_repo``."""
     values = _task_values(body, only_set=False)
-    if values.get("mode") is None:
+    if values.get("mode") is None:  # upstream's git_repo alone keeps upstream's default
         values["mode"] = default_mode(values.get("github_repo")).value
+    _honour_upstream_fields(values, None)
     _check_mode(values["mode"], values.get("github_repo"), changed="mode")
     task = Task(**values)
     session.add(task)
@@ -198,6 +259,7 @@ async def update_task(session: AsyncSession, ref: str, body: TaskUpdate) -> Task
         if field in values and values[field] is None:
             raise InputValidationError(f"body.{field}: may not be null")
     task = await find_task(session, ref, for_update=True)
+    _honour_upstream_fields(values, task)
     if "mode" in values or "github_repo" in values:
         _check_mode(
             values.get("mode", task.mode),
@@ -207,6 +269,46 @@ async def update_task(session: AsyncSession, ref: str, body: TaskUpdate) -> Task
     for field, value in values.items():
         setattr(task, field, value)
     await _commit_named(session, values.get("name"))
+    return task
+
+
+async def task_on_first_use(
+    session: AsyncSession,
+    name: str,
+    settings: TaskSettingsSentAlong,
+    *,
+    where: Sequence[str | int] = ("body",),
+) -> Task:
+    """The task called ``name``, created (flushed, not committed: the caller's transaction
+    stores it with the item that named it) with the ``settings`` sent along when there is
+    none, as upstream Kaizen does on a task's first feedback: ``feedback_threshold``
+    :data:`FIRST_USE_FEEDBACK_THRESHOLD` and mode ``optimize_only`` unless sent, no
+    ``schema_json``. An existing task keeps its settings; only a ``prompt_file`` /
+    ``prompt_locator`` it lacks is filled in. 422 naming ``where``'s ``mode`` for a mode
+    that opens pull requests without a repository.
+    """
+    task = await session.scalar(select(Task).where(Task.name == name).limit(1))
+    if task is not None:
+        for field in ("prompt_file", "prompt_locator"):
+            sent = getattr(settings, field)
+            if sent is not None and getattr(task, field) is None:
+                setattr(task, field, sent)
+        return task
+    values: dict[str, Any] = {
+        field: getattr(settings, field) for field in UpstreamTaskFields.model_fields
+    }
+    values.update(
+        name=name,
+        feedback_threshold=settings.feedback_threshold or FIRST_USE_FEEDBACK_THRESHOLD,
+        teacher_model=settings.teacher_model,
+        judge_model=settings.judge_model,
+        mode=settings.mode or wire.TaskMode.OPTIMIZE_ONLY.value,
+    )
+    _honour_upstream_fields(values, None)
+    _check_mode(values["mode"], values.get("github_repo"), changed="mode", where=where)
+    task = Task(**values)
+    session.add(task)
+    await session.flush()
     return task
 
 

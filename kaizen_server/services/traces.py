@@ -63,7 +63,7 @@ async def find_trace(session: AsyncSession, trace_ref: str) -> Trace:
 async def _store(
     session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool
 ) -> list[TraceRecord]:
-    tasks = await resolve_tasks(session, [item.task_id for item in items], batch=batch)
+    tasks = await resolve_tasks(session, items, batch=batch)
     schemas = task_input_schemas(tasks)
     client_ids = {item.id for item in items if item.id is not None}
     existing: dict[uuid.UUID, WireFields] = {}
@@ -104,6 +104,8 @@ async def _store(
             "model": item.model,
             "tokens": item.tokens,
             "latency_ms": item.latency_ms,
+            "source_file": item.source_file,
+            "source_variable": item.source_variable,
             "score": None,
             "scored_by": None,
             "inputs": item.inputs,

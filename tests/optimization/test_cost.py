@@ -29,7 +29,7 @@ def test_no_lm_means_labeled_few_shot_and_zero_calls() -> None:
     assert estimate.estimated_llm_calls == 0
     assert estimate.estimated_cost_usd == 0.0
     assert (estimate.train_size, estimate.val_size) == (500, 0)
-    assert estimate.teacher_model is None
+    assert (estimate.teacher_model, estimate.judge_model) == ("", "")  # never null on the wire
     assert warning is None
     assert plan_run(_task(), 500, NO_DEFAULTS).optimizer is OptimizerKind.LABELED_FEW_SHOT
 
