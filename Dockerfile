@@ -15,12 +15,20 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# Dependencies first, so a code change does not reinstall them.
-COPY pyproject.toml README.md ./
+# Dependencies first, from pyproject.toml alone, so a code change reuses this layer: the
+# packages are empty stand-ins (and the readme a blank one) while pip resolves and installs
+# the server extra's dependencies; the project itself is installed after the source is copied.
+COPY pyproject.toml ./
+RUN mkdir kaizen_sdk kaizen_fastapi kaizen_server \
+    && touch README.md kaizen_sdk/__init__.py kaizen_fastapi/__init__.py kaizen_server/__init__.py \
+    && pip install ".[server]" \
+    && pip uninstall --yes kaizen \
+    && rm -rf README.md kaizen_sdk kaizen_fastapi kaizen_server build
+COPY README.md ./
 COPY kaizen_sdk ./kaizen_sdk
 COPY kaizen_fastapi ./kaizen_fastapi
 COPY kaizen_server ./kaizen_server
-RUN pip install ".[server]"
+RUN pip install --no-deps .
 # The example app is not part of the wheel: it runs from /app.
 COPY example_app ./example_app
 
