@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 
 from kaizen_fastapi.security_headers import SecurityHeadersMiddleware
-from kaizen_server.api import build_api_router, health
+from kaizen_server.api import build_api_router, health, streamed_body_routes
 from kaizen_server.console import install_console
 from kaizen_server.context import ServerContext
 from kaizen_server.db.engine import Database
@@ -110,7 +110,11 @@ def create_app(
     # Added first = innermost: security headers -> request log -> trailing slash -> body
     # limit -> cached prompt.
     app.add_middleware(CachedPromptMiddleware, context=context)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        streamed=streamed_body_routes(settings),
+    )
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(

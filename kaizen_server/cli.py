@@ -3,7 +3,7 @@
 Example (shell)::
 
     kaizen-server serve --host 127.0.0.1 --port 8000
-    kaizen-server keys create --name my-app
+    kaizen-server keys create --name my-app --scope app
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from types import FrameType
 from typing import Annotated, TypeVar
 
@@ -36,6 +37,15 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+class KeyScopeOption(StrEnum):
+    """``--scope`` of ``keys create``."""
+
+    ADMIN = "admin"
+    APP = "app"
+
+
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 
@@ -155,13 +165,27 @@ def worker(
 @keys_cli.command("create")
 def create_key(
     name: Annotated[str, typer.Option(help="What the key is for, e.g. the app's name.")],
+    scope: Annotated[
+        KeyScopeOption,
+        typer.Option(
+            help="admin: every endpoint, key management (/api/v1/keys) included; "
+            "app: all but key management (what an application needs)."
+        ),
+    ] = KeyScopeOption.ADMIN,
 ) -> None:
-    """Create a key and print it (this is the only time it is shown)."""
+    """Create a key and print it (this is the only time it is shown).
+
+    The default scope is admin: what every key could do before scopes existed (the CLI is
+    the operator's tool); give an application ``--scope app``.
+    """
     if not 0 < len(name) <= 200:
         errors().print("[red]error:[/red] --name must be 1 to 200 characters")
         raise typer.Exit(2)
-    created = _with_session(_settings(), lambda session: api_keys.create_key(session, name))
-    console().print(f"Created API key [bold]{created.record.id}[/bold] ({name}).")
+    key_scope: api_keys.KeyScope = "app" if scope is KeyScopeOption.APP else "admin"
+    created = _with_session(
+        _settings(), lambda session: api_keys.create_key(session, name, scope=key_scope)
+    )
+    console().print(f"Created {key_scope} API key [bold]{created.record.id}[/bold] ({name}).")
     console().print("Store it now, it is not shown again:")
     print(created.secret)
 
@@ -170,12 +194,12 @@ def create_key(
 def list_keys() -> None:
     """List keys (never the secrets)."""
     keys = _with_session(_settings(), api_keys.list_keys)
-    table = Table("name", "prefix", "created", "status")
+    table = Table("name", "prefix", "scope", "created", "status")
     table.add_column("id", no_wrap=True, min_width=36)
     for key in keys:
         status = "revoked" if key.revoked_at else "active"
         created = key.created_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(key.name, key.key_prefix + "...", created, status, str(key.id))
+        table.add_row(key.name, key.key_prefix + "...", key.scope, created, status, str(key.id))
     console().print(table)
 
 

@@ -55,12 +55,14 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "UPSTREAM_OPTIMIZERS",
     "ActivateRequest",
+    "ApiKeyCreate",
     "FeedbackBatch",
     "FeedbackCreate",
     "JobRejection",
     "JsonObject",
     "NamesItsTask",
     "PromptVersionCreate",
+    "SeedLine",
     "TaskCreate",
     "TaskSettingsSentAlong",
     "TaskUpdate",
@@ -488,3 +490,60 @@ class ActivateRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"version_id": "5f0c..."}]})
 
     version_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+class SeedLine(RequestModel):
+    """One line of a seed upload (``POST /api/v1/tasks/{task}/seed``): an example of the task,
+    stored as feedback with ``source`` ``"seed"``.
+
+    Other keys are ignored, so a line of ``GET /api/v1/tasks/{task}/export`` (``rows``) loads
+    as it is; ``response_text`` (a trace's output) is accepted for ``output``.
+
+    Example:
+        >>> line = b'{"inputs": {"ticket": "No refund"}, "output": "Refund pending.", "score": 1}'
+        >>> SeedLine.model_validate_json(line).score
+        1.0
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "inputs": {"ticket": "My order never arrived."},
+                    "output": "The customer reports a missing order.",
+                    "score": 0.9,
+                    "metadata": {"origin": "support-archive-2025"},
+                }
+            ]
+        }
+    )
+
+    inputs: JsonObject
+    output: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LONG_TEXT)] = Field(
+        validation_alias=AliasChoices("output", "response_text")
+    )
+    score: Score
+    metadata: JsonObject | None = Field(
+        default=None, validation_alias=AliasChoices("metadata", "metadata_")
+    )
+
+
+class ApiKeyCreate(RequestModel):
+    """Body of ``POST /api/v1/keys`` (admin keys only): a new key's name and scope."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "ticket-app", "scope": "app"}]},
+    )
+
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=r"^[^\x00-\x1f]+$")
+    ] = Field(
+        default="unnamed",
+        validation_alias=AliasChoices("name", "label"),
+        description="What the key is for (upstream Kaizen calls it `label`; both are accepted).",
+    )
+    scope: Literal["admin", "app"] = Field(
+        default="app",
+        description="`app` (default): every endpoint but key management; `admin`: all of them.",
+    )

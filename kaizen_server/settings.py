@@ -46,6 +46,18 @@ class ServerSettings(BaseSettings):
         default=None, description="Bootstrap API key accepted by the server (stored hashed)."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest request body.")
+    max_seed_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1,
+        description="Largest seed upload (POST /api/v1/tasks/{task}/seed, streamed, not "
+        "buffered); each of its lines is at most max_body_bytes.",
+    )
+    seed_limit: int = Field(
+        default=5000,
+        ge=1,
+        description="Most seed rows a task may hold, all uploads together (a job reads at "
+        "most 5000 feedback rows).",
+    )
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     sse_poll_seconds: float = Field(
         default=0.25, gt=0, description="How often a SQLite replica polls for prompt events."

@@ -221,6 +221,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
     is_bootstrap: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    """``admin`` (every endpoint, key management included) or ``app`` (all but key management)."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]

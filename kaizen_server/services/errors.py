@@ -13,8 +13,10 @@ from http import HTTPStatus
 __all__ = [
     "BadRequestError",
     "ConflictError",
+    "ForbiddenError",
     "InputValidationError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "ServiceError",
     "ServiceUnavailableError",
     "UnauthorizedError",
@@ -50,6 +52,10 @@ class UnauthorizedError(ServiceError, status=401):
     """The API key is missing, unknown or revoked."""
 
 
+class ForbiddenError(ServiceError, status=403):
+    """The API key is valid but its scope does not allow this (an ``app`` key managing keys)."""
+
+
 class NotFoundError(ServiceError, status=404):
     """A task, prompt version, job or trace does not exist."""
 
@@ -60,6 +66,10 @@ class ConflictError(ServiceError, status=409):
 
 class InputValidationError(ServiceError, status=422):
     """A value is invalid (e.g. inputs that do not match the task's schema_json)."""
+
+
+class PayloadTooLargeError(ServiceError, status=413):
+    """A streamed request body (a seed upload) grew past its limit while being read."""
 
 
 class ServiceUnavailableError(ServiceError, status=503):

@@ -3,7 +3,9 @@
 The window of a task opens when its most recent *consuming* job was queued: a job that did
 not fail, or an auto-triggered one even if it failed (so a broken LM endpoint is not hit by a
 new job on every feedback post). A manually started run that failed consumes nothing.
-Feedback stored after that point counts; with no consuming job, all feedback counts.
+Feedback stored after that point counts; with no consuming job, all feedback counts. Seeds
+(``source`` = :data:`SEED_SOURCE`, uploaded by ``POST /api/v1/tasks/{task}/seed``) never
+count: they are training data, not new evidence that the prompt needs work.
 
 The same definition drives the auto-trigger and the ``threshold_progress`` of task responses.
 
@@ -39,10 +41,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kaizen_sdk.models import JobStatus
 from kaizen_server.db.models import ACTIVE_JOB_STATUSES, Feedback, OptimizationJob, Task
 
-__all__ = ["AUTO_TRIGGERED_BY", "feedback_in_window", "threshold_reached", "window_starts"]
+__all__ = [
+    "AUTO_TRIGGERED_BY",
+    "SEED_SOURCE",
+    "counts_toward_threshold",
+    "feedback_in_window",
+    "threshold_reached",
+    "window_starts",
+]
 
 AUTO_TRIGGERED_BY = "threshold"
 """``triggered_by`` of jobs queued by the auto-trigger."""
+
+SEED_SOURCE = "seed"
+"""``source`` of seed feedback: stored and trained on, never counted toward the threshold."""
+
+
+def counts_toward_threshold() -> ColumnElement[bool]:
+    """True for the feedback rows that may count toward a threshold (every one but seeds)."""
+    return Feedback.source != SEED_SOURCE
 
 
 def _consumes_feedback() -> ColumnElement[bool]:
@@ -84,7 +101,9 @@ def _window_count(bounded: bool) -> Select[int]:
     task_id = bindparam("task_id", type_=Uuid())
     opened = _window_opened(task_id)
     in_window = select(Feedback.id).where(
-        Feedback.task_id == task_id, or_(opened.is_(None), Feedback.created_at > opened)
+        Feedback.task_id == task_id,
+        counts_toward_threshold(),
+        or_(opened.is_(None), Feedback.created_at > opened),
     )
     if bounded:
         in_window = in_window.limit(bindparam("at_most", type_=Integer()))

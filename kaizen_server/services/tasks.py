@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,7 @@ from kaizen_server.request_models import (
 )
 from kaizen_server.services.errors import ConflictError, InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import check_schema_definition
-from kaizen_server.services.optimization_window import window_starts
+from kaizen_server.services.optimization_window import counts_toward_threshold, window_starts
 from kaizen_server.services.pagination import Page, fetch_page
 from kaizen_server.services.views import TaskStats, task_view
 
@@ -102,7 +102,10 @@ async def _stats(
         .subquery()
     )
     window = window_starts(task_ids)
-    in_window = or_(window.c.since.is_(None), Feedback.created_at > window.c.since)
+    in_window = and_(
+        counts_toward_threshold(),
+        or_(window.c.since.is_(None), Feedback.created_at > window.c.since),
+    )
     counts = await session.execute(
         select(
             Feedback.task_id,

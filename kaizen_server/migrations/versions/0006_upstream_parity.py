@@ -38,12 +38,17 @@ def upgrade() -> None:
         traces.add_column(sa.Column("source_variable", sa.Text(), nullable=True))
     # --- end section: task fields ---
     # --- section: api key scopes ---
+    # Keys stored before scopes could do everything: they stay ``admin``.
+    with op.batch_alter_table("api_keys") as keys:
+        keys.add_column(sa.Column("scope", sa.String(16), nullable=False, server_default="admin"))
     # --- end section: api key scopes ---
     pass
 
 
 def downgrade() -> None:
     # --- section: api key scopes ---
+    with op.batch_alter_table("api_keys") as keys:
+        keys.drop_column("scope")
     # --- end section: api key scopes ---
     # --- section: task fields (wire compatibility) ---
     with op.batch_alter_table("traces") as traces:
