@@ -6,6 +6,7 @@ Run::
     .venv/bin/python -m bench.run --smoke    # tiny sizes, every row, about a minute
     .venv/bin/python -m bench.run --out /tmp/results
     .venv/bin/python -m bench.run --only 2,7 --out /tmp/results   # some rows only
+    .venv/bin/python -m bench.run --only rollout   # simulated rollouts -> rollout.md
 
 Each figure is measured next to its baseline in the same run (see ``bench/README.md``).
 Targets missed are results, not errors; the exit status is 1 only if a benchmark failed to
@@ -33,6 +34,7 @@ from bench.overhead_breakdown import VARIANTS, overhead_breakdown
 from bench.processes import AppProcess, app_process, ct_server, postgres_running
 from bench.quality import quality_rows, write_quality_table
 from bench.report import Row, machine_description, write_chart, write_results
+from bench.rollout import FULL_SIZES, SMOKE_SIZES, rollout_results, write_rollout_table
 from kaizen_fastapi import KaizenSettings
 from tests.support.ct_server import CTServerProcess, running_ct_server
 
@@ -607,6 +609,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     sizes = SMOKE if args.smoke else FULL
     machine = machine_description()
+    if "rollout" in only:  # issue 16: simulated rollouts, their own table (rollout.md)
+        rollouts = rollout_results(SMOKE_SIZES if args.smoke else FULL_SIZES)
+        command = [Path(sys.executable).name, "-m", "bench.run", *(argv or sys.argv[1:])]
+        path = write_rollout_table(rollouts, machine, args.out, command)
+        print(path.read_text())
+        return 0 if all(r.replay_agreed == r.replay_checked for r in rollouts) else 1
     if "quality" in only:  # the local-model benchmark runs only when asked for
         with tempfile.TemporaryDirectory(prefix="kaizen-quality-") as tmp:
             quality = quality_rows(
