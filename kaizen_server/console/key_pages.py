@@ -11,7 +11,13 @@ from kaizen_server.api.dependencies import ReadSession, WriteSession
 from kaizen_server.console.auth import SESSION_COOKIE, CheckedForm, ConsoleUser
 from kaizen_server.console.templating import CONSOLE_PREFIX, page, redirect
 from kaizen_server.db.models import ApiKey
-from kaizen_server.services.api_keys import create_key, list_keys, revoke_key
+from kaizen_server.services.api_keys import (
+    APP_SCOPE,
+    KEY_SCOPES,
+    create_key,
+    list_keys,
+    revoke_key,
+)
 
 __all__ = ["router"]
 
@@ -67,7 +73,13 @@ async def create(
             error=f"name: 1 to {MAX_KEY_NAME} printable characters",
             status_code=422,
         )
-    created = await create_key(session, name)
+    sent = form.get("scope") or APP_SCOPE
+    scope = next((known for known in KEY_SCOPES if known == sent), None)
+    if scope is None:
+        return await _keys_page(
+            request, user, session, error=f"scope: one of {', '.join(KEY_SCOPES)}", status_code=422
+        )
+    created = await create_key(session, name, scope=scope)
     return await _keys_page(request, user, session, created_secret=created.secret, status_code=201)
 
 

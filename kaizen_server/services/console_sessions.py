@@ -2,8 +2,9 @@
 
 The browser keeps only a random session token (in an HttpOnly cookie); the database keeps its
 SHA-256 hash, the key it signed in with and when it expires. The API key itself is checked
-once, at sign-in, and never stored anywhere. A session ends when it expires, when its browser
-signs out, or when its key is revoked (the lookup joins the key and requires it active).
+once, at sign-in (only an ``admin`` key may sign in), and never stored anywhere. A session
+ends when it expires, when its browser signs out, or when its key is revoked (the lookup
+joins the key and requires it active).
 
 Example:
     >>> signed_in = await start_session(session, key, timedelta(hours=8))  # doctest: +SKIP
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import ApiKey, ConsoleSession
-from kaizen_server.services.api_keys import hash_key
+from kaizen_server.services.api_keys import ADMIN_SCOPE, hash_key
 from kaizen_server.services.errors import UnauthorizedError
 
 __all__ = [
@@ -77,6 +78,8 @@ async def start_session(session: AsyncSession, api_key: str, lifetime: timedelta
         )
     if key is None:
         raise UnauthorizedError("That API key is unknown or revoked")
+    if key.scope != ADMIN_SCOPE:
+        raise UnauthorizedError("That is an app key; the console takes an admin key")
     now = utc_now()
     await session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
     token = secrets.token_urlsafe(32)

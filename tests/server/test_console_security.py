@@ -189,7 +189,8 @@ def test_sign_out_and_revoking_the_key_end_sessions(ct_server: CTServerProcess) 
     name = f"temp-{uuid.uuid4().hex[:8]}"
     with signed_in(ct_server) as admin:
         created = admin.post(
-            "/console/keys", data={"csrf": csrf_of(admin, "/console/keys"), "name": name}
+            "/console/keys",
+            data={"csrf": csrf_of(admin, "/console/keys"), "name": name, "scope": "admin"},
         )
         assert created.status_code == 201
         secret = re.search(r'<pre id="new-key">([^<]+)</pre>', created.text)
@@ -211,6 +212,29 @@ def test_sign_out_and_revoking_the_key_end_sessions(ct_server: CTServerProcess) 
     with browser(ct_server) as replay:
         replay.cookies.set("kaizen_console", str(token), path="/console")
         assert replay.get("/console").status_code == 303  # the old cookie is worthless
+
+
+def test_only_an_admin_key_signs_in(ct_server: CTServerProcess) -> None:
+    with signed_in(ct_server) as admin:
+        made = admin.post(
+            "/console/keys", data={"csrf": csrf_of(admin, "/console/keys"), "name": "an-app"}
+        )
+        assert made.status_code == 201
+        secret = re.search(r'<pre id="new-key">([^<]+)</pre>', made.text)
+        assert secret
+        assert re.search(r"an-app</td><td data-label=\"Scope\">app</td>", made.text)
+        bad = admin.post(
+            "/console/keys",
+            data={"csrf": csrf_of(admin, "/console/keys"), "name": "x", "scope": "root"},
+        )
+        assert bad.status_code == 422
+        assert "scope: one of admin, app" in bad.text
+    with browser(ct_server) as client:
+        refused = client.post(
+            "/console/sign-in", data={"form_token": form_token(client), "api_key": secret.group(1)}
+        )
+        assert refused.status_code == 401
+        assert "the console takes an admin key" in refused.text
 
 
 def test_a_session_ends_when_it_expires(tmp_path: Path) -> None:
