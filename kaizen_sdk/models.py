@@ -550,6 +550,9 @@ class TraceItem(WireItem):
         latency_ms: How long the call took, in milliseconds.
         prompt_version_id: The prompt version used, linking the trace to it.
         metadata: Arbitrary JSON metadata.
+        source_file: Where ``instrument()`` found the prompt: its file...
+        source_variable: ...and variable (both left out of the body when unset: a server
+            creates the task named by ``task_id`` on first use when they are sent).
         id: Client-generated idempotency key (a UUID unless given).
 
     Example:
@@ -566,3 +569,10 @@ class TraceItem(WireItem):
     latency_ms: float | None = Field(default=None, ge=0.0, le=MAX_LATENCY_MS)
     prompt_version_id: str | None = None
     metadata: dict[str, Any] | None = None
+    source_file: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
+    source_variable: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body (``source_file`` / ``source_variable`` left out when unset)."""
+        unset = {name for name in ("source_file", "source_variable") if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=unset or None)

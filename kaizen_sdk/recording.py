@@ -10,23 +10,27 @@ Examples in the docstrings use the sync client; on ``AsyncCTClient`` ``await`` t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from kaizen_sdk.errors import CTValidationError
+from kaizen_sdk.errors import CTConflictError, CTError, CTNotFoundError, CTValidationError
 from kaizen_sdk.models import FeedbackItem, FeedbackResult, TraceItem, TraceResult
-from kaizen_sdk.operations import API, Caller, call, path_segment
+from kaizen_sdk.operations import API, Caller, call, create_task, path_segment
 from kaizen_sdk.transport import RequestSpec, Steps, parse_as
 
 __all__ = [
     "MAX_BATCH",
+    "is_uuid",
     "log_feedback",
     "log_feedback_batch",
     "log_trace",
     "log_trace_batch",
     "score",
+    "validated_item",
+    "with_task_created",
 ]
 
 T = TypeVar("T")
@@ -51,11 +55,16 @@ def _describe(error: ValidationError) -> str:
 BatchItemT = TypeVar("BatchItemT", FeedbackItem, TraceItem)
 
 
-def _wire_item(
+def validated_item(
     item_type: type[BatchItemT], label: str, item: BatchItemT | Mapping[str, Any]
 ) -> BatchItemT:
     """``item`` as a validated ``item_type`` (``None`` fields left to their defaults);
-    ``CTValidationError`` naming ``label`` and the invalid fields otherwise."""
+    ``CTValidationError`` naming ``label`` and the invalid fields otherwise.
+
+    Example:
+        >>> validated_item(TraceItem, "trace", {"task_id": "t", "tokens": None}).tokens is None
+        True
+    """
     if not isinstance(item, Mapping):
         if isinstance(item, item_type):
             return item
@@ -72,13 +81,78 @@ def _wire_item(
 
 
 def _post_item(
-    client: Caller, path: str, item: FeedbackItem | TraceItem, result_type: type[T]
+    client: Caller,
+    path: str,
+    item: FeedbackItem | TraceItem,
+    result_type: type[T],
+    create_task_with: Mapping[str, Any] | None = None,
 ) -> Steps[T]:
-    """Send one validated item to ``POST {path}`` (retry-safe: it carries its own id)."""
-    return call(
-        RequestSpec("POST", path, parse_as(result_type), json=item.to_wire(), retry_safe=True),
-        client,
-    )
+    """Send one validated item to ``POST {path}`` (retry-safe: it carries its own id),
+    creating its task first when it names none and ``create_task_with`` is given."""
+
+    def send() -> Steps[T]:
+        return call(
+            RequestSpec("POST", path, parse_as(result_type), json=item.to_wire(), retry_safe=True),
+            client,
+        )
+
+    if create_task_with is None:
+        return send()
+    return with_task_created(client, item.task_id, create_task_with, send)
+
+
+def _names_missing_task(error: CTNotFoundError) -> bool:
+    """Whether a 404 says the task itself does not exist (not, e.g., a prompt version)."""
+    body = error.detail
+    detail = str(body.get("detail", "")) if isinstance(body, Mapping) else ""
+    # "Task 'x' not found", or "body.task_id: Task 'x' not found" (not "... not found for task")
+    return "Task " in detail and detail.endswith("not found")
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID (a task reference that is never taken as a new name).
+
+    Example:
+        >>> is_uuid("summarize_ticket"), is_uuid("3b4e1f2a-0000-4000-8000-000000000000")
+        (False, True)
+    """
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def with_task_created(
+    client: Caller, task_name: str, settings: Mapping[str, Any], send: Callable[[], Steps[T]]
+) -> Steps[T]:
+    """Run ``send()``; if the server answers that no task is named ``task_name``, create that
+    task with ``settings`` (``create_task``'s keyword arguments) and run ``send()`` again.
+
+    A task created meanwhile by someone else (409) is fine; a UUID is never taken as a name.
+    Servers that create tasks on first use never answer 404 here, so nothing extra is sent.
+
+    Example:
+        >>> steps = with_task_created(client, "summarize_ticket", {"feedback_threshold": 5},
+        ...                           lambda: log_trace(client, "summarize_ticket"))
+        ... # doctest: +SKIP
+    """
+    try:
+        return (yield from send())
+    except CTNotFoundError as exc:
+        if is_uuid(task_name) or not _names_missing_task(exc):
+            raise
+    try:
+        yield from create_task(client, task_name, **settings)
+    except CTConflictError:
+        pass  # created by another process in the meantime
+    except CTError as exc:
+        raise type(exc)(
+            f"Task {task_name!r} does not exist and creating it failed: {exc.message}",
+            status_code=exc.status_code,
+            detail=exc.detail,
+        ) from exc
+    return (yield from send())
 
 
 def _post_batch(
@@ -95,7 +169,7 @@ def _post_batch(
             f"Too many {kind} items: {len(items)} > {MAX_BATCH}; split them into several batches"
         )
     wire = [
-        _wire_item(item_type, f"{kind} item {index}", item).to_wire()
+        validated_item(item_type, f"{kind} item {index}", item).to_wire()
         for index, item in enumerate(items)
     ]
     if not wire:
@@ -128,6 +202,7 @@ def log_feedback(
     *,
     feedback_id: str | None = None,
     trace_id: str | None = None,
+    create_task_with: Mapping[str, Any] | None = None,
 ) -> Steps[FeedbackResult]:
     """Log a feedback entry for a task.
 
@@ -143,6 +218,8 @@ def log_feedback(
         metadata: Arbitrary JSON metadata.
         feedback_id: Idempotency key to use instead of a new UUID.
         trace_id: The trace this feedback rates (its inputs/output are used when omitted).
+        create_task_with: When ``task_id`` names no task, create it with these settings
+            (``create_task``'s keyword arguments; ``{}`` for the defaults) and send again.
 
     Returns:
         FeedbackResult: the created (or, for a repeated id, the stored) feedback record.
@@ -151,7 +228,7 @@ def log_feedback(
         >>> client.log_feedback("summarize_ticket", inputs={"ticket": "..."},
         ...                     output="A login issue.", score=0.9)  # doctest: +SKIP
     """
-    item = _wire_item(
+    item = validated_item(
         FeedbackItem,
         "feedback",
         {
@@ -165,7 +242,7 @@ def log_feedback(
             "trace_id": trace_id,
         },
     )
-    return _post_item(client, f"{API}/feedback", item, FeedbackResult)
+    return _post_item(client, f"{API}/feedback", item, FeedbackResult, create_task_with)
 
 
 def log_feedback_batch(
@@ -207,10 +284,16 @@ def log_trace(
     prompt_version_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     trace_id: str | None = None,
+    create_task_with: Mapping[str, Any] | None = None,
+    source_file: str | None = None,
+    source_variable: str | None = None,
 ) -> Steps[TraceResult]:
     """Record one LLM call; the returned ``TraceResult.id`` is what ``score()`` takes.
 
     ``trace_id`` (else a new UUID) is the idempotency key: retries never store twice.
+    With ``create_task_with`` (``create_task``'s keyword arguments, ``{}`` for the defaults)
+    a task named ``task_id`` is created when none exists, and the trace sent again.
+    ``source_file`` / ``source_variable`` say where the prompt was found (``instrument()``).
 
     Example:
         >>> trace = client.log_trace("summarize_ticket", prompt_text="Summarize:",
@@ -218,7 +301,7 @@ def log_trace(
         ...                          tokens=42, latency_ms=310.0)  # doctest: +SKIP
         >>> client.score(trace.id, 0.8)  # doctest: +SKIP
     """
-    item = _wire_item(
+    item = validated_item(
         TraceItem,
         "trace",
         {
@@ -232,9 +315,11 @@ def log_trace(
             "prompt_version_id": prompt_version_id,
             "metadata": metadata,
             "id": trace_id,
+            "source_file": source_file,
+            "source_variable": source_variable,
         },
     )
-    return _post_item(client, f"{API}/traces", item, TraceResult)
+    return _post_item(client, f"{API}/traces", item, TraceResult, create_task_with)
 
 
 def log_trace_batch(
