@@ -152,9 +152,11 @@ def worker(
     ] = None,
 ) -> None:
     """Run optimization jobs from the PostgreSQL queue (KAIZEN_JOB_RUNNER=procrastinate)."""
+    from kaizen_server.http.request_log import configure_logging
     from kaizen_server.optimization.job_queue import run_worker
 
     settings = _settings()
+    configure_logging(settings.log_level)  # the job lifecycle lines, as `serve` writes them
     if settings.is_sqlite:
         errors().print("[red]error:[/red] the worker needs PostgreSQL (KAIZEN_DATABASE_URL)")
         raise typer.Exit(2)

@@ -99,6 +99,7 @@ cat <<EOT
 
     Example app   http://$HOST:$APP_PORT/        <- open this in your browser
     CT server     http://$HOST:$CT_PORT          (API key in $STATE/api-key)
+    Console       http://$HOST:$CT_PORT/console  (sign in with that key: versions, diffs, jobs)
 
   1. Pick a sample ticket (or paste one) and press "Summarize"; try several: the first
      prompt leaves the style open, so it varies.
