@@ -1,0 +1,32 @@
+"""Pull requests into the app's own source (encrypted git tokens), evaluator scores
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-03 19:05:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401  (used by the sections below)
+from alembic import op  # noqa: F401
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # --- section: publishing ---
+    # --- end section: publishing ---
+    # --- section: evaluators ---
+    # --- end section: evaluators ---
+    pass
+
+
+def downgrade() -> None:
+    # --- section: evaluators ---
+    # --- end section: evaluators ---
+    # --- section: publishing ---
+    # --- end section: publishing ---
+    pass
