@@ -263,6 +263,9 @@ class Prompt(WireModel):
     """True when ``eval_score`` was measured on held-out examples (False: never measured)."""
     baseline_score: float | None = None
     """The then-active prompt's score on the same held-out examples (versions made by a job)."""
+    judge_score: float | None = None
+    """The judge model's score of this version on the same held-out examples (None: no judge
+    model configured); the gate decides on ``eval_score``."""
     status_reason: str | None = None
     """Why a version is ``rejected`` (e.g. it did not beat the active prompt)."""
     job_id: str | None = None

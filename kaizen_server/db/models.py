@@ -200,6 +200,7 @@ class PromptVersion(Base):
     prompt_text: Mapped[str] = mapped_column(Text)
     eval_score: Mapped[float | None] = mapped_column(Float)
     baseline_score: Mapped[float | None] = mapped_column(Float)
+    judge_score: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     status_reason: Mapped[str | None] = mapped_column(Text)
     optimizer: Mapped[str | None] = mapped_column(Text)

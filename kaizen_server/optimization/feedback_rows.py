@@ -23,3 +23,6 @@ class FeedbackRow:
     output: str | None = None
     score: float | None = None
     metadata: Mapping[str, Any] | None = field(default=None, compare=False)
+    from_trace: bool = False
+    """True for a row that came from a trace (a scored trace's feedback, or a trace the judge
+    scored); the job's metadata counts the examples these become."""

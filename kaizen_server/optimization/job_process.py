@@ -114,6 +114,7 @@ async def run_job(
                 else None,
                 settings=optimization,
                 work_dir=(optimization.job_workdir / job_id) if optimization.job_workdir else None,
+                traces=loaded.traces,
             )
             outcome = await _pipeline(database, job_id, inputs)
         except OptimizationError as exc:

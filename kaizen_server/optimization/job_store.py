@@ -10,12 +10,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk.models import JobStatus, PromptStatus
@@ -28,6 +29,7 @@ from kaizen_server.db.models import (
     OptimizationJob,
     PromptVersion,
     Task,
+    Trace,
 )
 from kaizen_server.optimization.feedback_rows import FeedbackRow
 from kaizen_server.services import lifecycle_log
@@ -35,6 +37,7 @@ from kaizen_server.services.tasks import task_views
 
 __all__ = [
     "MAX_FEEDBACK_ROWS",
+    "MAX_UNSCORED_TRACES",
     "JobInputs",
     "claim_job",
     "fail_stale_jobs",
@@ -46,6 +49,8 @@ __all__ = [
 
 MAX_FEEDBACK_ROWS = 5000
 """Newest feedback rows a job reads (the optimizer never needs more)."""
+MAX_UNSCORED_TRACES = 1000
+"""Newest unscored traces a job reads (the judge scores at most ``KAIZEN_TRACE_JUDGE_LIMIT``)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ class JobInputs:
     task: WireTask
     feedback: list[FeedbackRow]
     active_prompt: PromptVersion | None
+    traces: list[FeedbackRow] = dataclasses.field(default_factory=list)
+    """Unscored traces without a feedback row (newest first, at most ``MAX_UNSCORED_TRACES``),
+    as rows with no score: the judge may score them."""
 
 
 def _uuid(job_id: str | uuid.UUID) -> uuid.UUID:
@@ -180,7 +188,8 @@ async def finish_job(
 
 
 async def load_job_inputs(database: Database, job_id: str) -> JobInputs:
-    """The job, its task (wire model), its newest feedback and the task's active prompt."""
+    """The job, its task (wire model), its newest feedback, the task's active prompt and its
+    newest unscored traces."""
     async with database.reader() as session:
         job = await session.get(OptimizationJob, _uuid(job_id))
         if job is None:
@@ -196,8 +205,31 @@ async def load_job_inputs(database: Database, job_id: str) -> JobInputs:
             .limit(MAX_FEEDBACK_ROWS)
         )
         feedback = [
-            FeedbackRow(id=str(row.id), inputs=row.inputs, output=row.output, score=row.score)
+            FeedbackRow(
+                id=str(row.id),
+                inputs=row.inputs,
+                output=row.output,
+                score=row.score,
+                from_trace=row.trace_id is not None,
+            )
             for row in rows
+        ]
+        unscored = await session.scalars(
+            select(Trace)
+            .where(
+                Trace.task_id == task.id,
+                Trace.score.is_(None),
+                Trace.response_text.is_not(None),
+                ~exists().where(Feedback.trace_id == Trace.id),
+            )
+            .order_by(Trace.created_at.desc())
+            .limit(MAX_UNSCORED_TRACES)
+        )
+        traces = [
+            FeedbackRow(
+                id=str(row.id), inputs=row.inputs, output=row.response_text, from_trace=True
+            )
+            for row in unscored
         ]
         active = await session.scalar(
             select(PromptVersion).where(
@@ -205,7 +237,9 @@ async def load_job_inputs(database: Database, job_id: str) -> JobInputs:
                 PromptVersion.status == PromptStatus.ACTIVE.value,
             )
         )
-        return JobInputs(job=job, task=wire_task, feedback=feedback, active_prompt=active)
+        return JobInputs(
+            job=job, task=wire_task, feedback=feedback, active_prompt=active, traces=traces
+        )
 
 
 async def fail_stale_jobs(database: Database, reason: str) -> list[str]:

@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dspy
 
+from kaizen_server.optimization.errors import OptimizationError
+
 __all__ = [
     "JUDGE_INSTRUCTIONS",
+    "CustomMetric",
+    "CustomMetricError",
     "ExactMatchMetric",
     "JudgeMetric",
     "JudgeSignature",
     "Metric",
     "SimilarityMetric",
+    "TraceJudgeSignature",
+    "WeightedMetric",
     "text_similarity",
 ]
 
@@ -53,6 +62,24 @@ JudgeSignature: type[dspy.Signature] = dspy.Signature(
 )
 """The judge's signature: task inputs, gold and candidate outputs in; a score out."""
 
+TRACE_JUDGE_INSTRUCTIONS = (
+    "Rate how well the output does the task for the given inputs, judged against the gold "
+    "standard (what a good output does). Reply with a number from 0.0 (wrong or useless) to "
+    "1.0 (exactly what the task asks for)."
+)
+
+TraceJudgeSignature: type[dspy.Signature] = dspy.Signature(
+    {
+        "task_inputs": (str, dspy.InputField(desc="the task's inputs, as JSON")),
+        "gold_standard": (str, dspy.InputField(desc="what a good output for the task does")),
+        "candidate_output": (str, dspy.InputField(desc="the output to rate")),
+        "score": (float, dspy.OutputField(desc="a number between 0.0 and 1.0")),
+    },
+    TRACE_JUDGE_INSTRUCTIONS,
+)
+"""The judge's signature for an unscored trace: no rated output to compare with, so the task's
+description (or instructions) is the standard."""
+
 
 class Metric(ABC):
     """A DSPy metric over ``output_name``: ``metric(example, prediction, trace=None) -> float``.
@@ -76,14 +103,18 @@ class Metric(ABC):
         pred_name: str | None = None,
         pred_trace: Any = None,
     ) -> float:
+        score = max(0.0, min(1.0, self.score_example(example, prediction)))
+        return 1.0 - score if example.get("kaizen_disliked") else score
+
+    def score_example(self, example: dspy.Example, prediction: dspy.Prediction) -> float:
+        """The score before a disliked example's inversion: :meth:`score` on the texts."""
         gold = str(example.get(self.output_name) or "")
         candidate = str(getattr(prediction, self.output_name, "") or "")
         try:
             inputs = dict(example.inputs().items())
         except ValueError:  # an example without declared inputs
             inputs = {}
-        score = max(0.0, min(1.0, self.score(inputs, gold, candidate)))
-        return 1.0 - score if example.get("kaizen_disliked") else score
+        return self.score(inputs, gold, candidate)
 
     @abstractmethod
     def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
@@ -138,3 +169,91 @@ class JudgeMetric(Metric):
             return float(verdict.score)
         except (TypeError, ValueError):
             return 0.0
+
+
+class CustomMetricError(OptimizationError):
+    """A custom metric function raised or returned something other than a number in [0, 1]."""
+
+
+class CustomMetric(Metric):
+    """An operator's function ``function(example, prediction) -> float`` in [0, 1].
+
+    ``example`` is the ``dspy.Example`` (inputs and the rated output), ``prediction`` the
+    program's ``dspy.Prediction``. DSPy's evaluation and optimizers swallow a metric's
+    exceptions, so the first failure is kept in :attr:`failure`; the pipeline fails the job
+    with it (:meth:`raise_if_failed`).
+
+    Example:
+        >>> metric = CustomMetric("output", lambda example, prediction: 0.25, "acme.m:quarter")
+        >>> metric(dspy.Example(output="x"), dspy.Prediction(output="y"))
+        0.25
+    """
+
+    name = "custom"
+
+    def __init__(self, output_name: str, function: Callable[..., Any], path: str) -> None:
+        super().__init__(output_name)
+        self.function = function
+        self.path = path
+        self.failure: str | None = None
+        self._lock = threading.Lock()
+
+    def _fail(self, message: str) -> CustomMetricError:
+        with self._lock:
+            if self.failure is None:
+                self.failure = f"custom metric {self.path}: {message}"
+            return CustomMetricError(self.failure)
+
+    def score_example(self, example: dspy.Example, prediction: dspy.Prediction) -> float:
+        try:
+            value = self.function(example, prediction)
+        except Exception as exc:
+            raise self._fail(f"raised {type(exc).__name__}: {exc}") from exc
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._fail(f"returned {type(value).__name__} {value!r}, not a number")
+        if math.isnan(value) or not 0.0 <= value <= 1.0:
+            raise self._fail(f"returned {value!r}, not a number in [0, 1]")
+        return float(value)
+
+    def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
+        raise NotImplementedError("a custom metric scores examples (score_example)")
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`CustomMetricError` when any call of the function failed."""
+        if self.failure is not None:
+            raise CustomMetricError(self.failure)
+
+
+class WeightedMetric(Metric):
+    """A weighted mean of other metrics (weights normalised to sum 1).
+
+    Example:
+        >>> metric = WeightedMetric("label", [(ExactMatchMetric("label"), 3.0),
+        ...                                   (SimilarityMetric("label"), 1.0)])
+        >>> metric(dspy.Example(label="billing"), dspy.Prediction(label="Billing"))
+        1.0
+        >>> [round(weight, 2) for _, weight in metric.components]
+        [0.75, 0.25]
+    """
+
+    name = "weighted"
+
+    def __init__(self, output_name: str, components: Sequence[tuple[Metric, float]]) -> None:
+        super().__init__(output_name)
+        total = sum(weight for _, weight in components)
+        if not components or total <= 0 or any(weight <= 0 for _, weight in components):
+            raise ValueError("a weighted metric needs components with positive weights")
+        self.components = [(metric, weight / total) for metric, weight in components]
+
+    def score_example(self, example: dspy.Example, prediction: dspy.Prediction) -> float:
+        return sum(
+            weight * max(0.0, min(1.0, metric.score_example(example, prediction)))
+            for metric, weight in self.components
+        )
+
+    def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
+        raise NotImplementedError("a weighted metric scores examples (score_example)")
+
+    def custom_parts(self) -> list[CustomMetric]:
+        """Its custom components (whose failures fail the job)."""
+        return [metric for metric, _ in self.components if isinstance(metric, CustomMetric)]

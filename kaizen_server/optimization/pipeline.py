@@ -38,12 +38,8 @@ from kaizen_server.optimization.dataset import (
 from kaizen_server.optimization.errors import NotEnoughFeedbackError, OptimizationError
 from kaizen_server.optimization.evaluation import HeldOutComparison
 from kaizen_server.optimization.lm import build_lm, check_lm, use_job_cache
-from kaizen_server.optimization.metric import (
-    ExactMatchMetric,
-    JudgeMetric,
-    Metric,
-    SimilarityMetric,
-)
+from kaizen_server.optimization.metric import JudgeMetric, Metric
+from kaizen_server.optimization.metric_config import build_metric, raise_metric_failures
 from kaizen_server.optimization.optimizers import OPTIMIZER_LABELS, compile_program
 from kaizen_server.optimization.plan import (
     MAX_VAL_SIZE,
@@ -52,7 +48,13 @@ from kaizen_server.optimization.plan import (
     evaluator_config_of,
     plan_run,
 )
-from kaizen_server.optimization.program import build_program, evaluate_program, only_predictor
+from kaizen_server.optimization.program import (
+    ExampleScore,
+    build_program,
+    evaluate_program,
+    mean_score,
+    only_predictor,
+)
 from kaizen_server.optimization.render import instructions_of, program_state, render_program
 from kaizen_server.optimization.settings import (
     OptimizationSettings,
@@ -60,6 +62,7 @@ from kaizen_server.optimization.settings import (
     get_optimization_settings,
 )
 from kaizen_server.optimization.signature import SignatureSpec
+from kaizen_server.optimization.trace_scoring import judge_traces, judgeable
 from kaizen_server.optimization.usage import UsageSummary, UsageTracker
 
 __all__ = [
@@ -84,6 +87,9 @@ class OptimizationInputs:
     settings: OptimizationSettings | None = None
     work_dir: Path | None = None
     """Where the job-local DSPy cache goes; None -> a temporary folder removed afterwards."""
+    traces: Sequence[FeedbackRow] = ()
+    """Traces nobody scored (newest first): the judge scores up to ``trace_judge_limit`` of
+    them when a judge model is configured; otherwise they are left out."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,12 @@ class OptimizationOutcome:
     usage: UsageSummary
     duration_s: float
     warnings: list[str] = field(default_factory=list)
+    judge_score: float | None = None
+    """The judge's score of the candidate on the held-out split (a judge model configured);
+    equals ``eval_score`` when the judge is the metric."""
+    trace_counts: dict[str, int] = field(default_factory=dict)
+    """``examples_from_traces``, ``traces_judged``, ``traces_left_out`` (unscored traces not
+    used: no judge model, over the limit, or a failed verdict)."""
 
     @property
     def eval_score(self) -> float | None:
@@ -138,6 +150,7 @@ class OptimizationOutcome:
             "judge_model": self.plan.judge_model,
             "baseline_score": self.baseline_score,
             "eval_score": self.eval_score,
+            "judge_score": self.judge_score,
             "evaluated": self.evaluated,
             "evaluation": self.comparison.as_metadata() if self.comparison else None,
             "estimated_llm_calls": self.estimated.total,
@@ -145,6 +158,9 @@ class OptimizationOutcome:
             **self.usage.as_metadata(),
             "duration_s": round(self.duration_s, 3),
             "warnings": list(self.warnings),
+            "examples_from_traces": self.trace_counts.get("examples_from_traces", 0),
+            "traces_judged": self.trace_counts.get("traces_judged", 0),
+            "traces_left_out": self.trace_counts.get("traces_left_out", 0),
         }
 
 
@@ -186,6 +202,35 @@ def _feedback_keys(rows: Sequence[FeedbackRow]) -> list[str]:
     return list(keys)
 
 
+def _judge_score(
+    metric: Metric, judge: dspy.LM | None, after: Sequence[ExampleScore], output_name: str
+) -> float | None:
+    """The judge's mean score of the candidate's held-out outputs (None without a judge)."""
+    if judge is None:
+        return None
+    if isinstance(metric, JudgeMetric):
+        return mean_score(after)
+    judge_metric = JudgeMetric(output_name, judge)
+    scores = [
+        ExampleScore(
+            item.example,
+            item.output,
+            judge_metric(item.example, dspy.Prediction(**{output_name: item.output})),
+        )
+        for item in after
+    ]
+    return mean_score(scores)
+
+
+def _trace_standard(task: Task, spec: SignatureSpec, active_prompt_text: str | None) -> str:
+    """What the trace judge compares outputs with: the task's description, else its prompt."""
+    if task.description and task.description.strip():
+        return task.description.strip()
+    if active_prompt_text and active_prompt_text.strip():
+        return instructions_of(active_prompt_text)
+    return default_instructions(task, spec)
+
+
 def run_optimization(
     inputs: OptimizationInputs, progress: Progress | None = None
 ) -> OptimizationOutcome:
@@ -200,50 +245,70 @@ def run_optimization(
     task = inputs.task
     config = evaluator_config_of(task)
 
-    report("preparing the dataset")
-    spec = SignatureSpec.from_schema(task.schema_json, _feedback_keys(inputs.feedback))
-    examples = gold_examples(inputs.feedback, spec, config.gold_min_score)
-    if not examples:
-        raise NotEnoughFeedbackError(
-            f"No usable feedback: {len(inputs.feedback)} row(s), none with an output and a "
-            f"score of at least {config.gold_min_score}."
-        )
-    disliked = disliked_examples(inputs.feedback, spec, MAX_VAL_SIZE)
-    plan = plan_run(task, len(examples), settings, disliked_count=len(disliked))
-    estimated = estimate_calls(plan)
-    train, val = split_examples(examples, plan.train_size, plan.val_size, config.seed)
-    held_out = [*val, *disliked[: plan.disliked_size]]
-    baseline_text = inputs.active_prompt_text or default_instructions(task, spec)
-    student = build_program(spec, instructions_of(baseline_text), task.module_type)
     tracker = UsageTracker()
     warnings: list[str] = []
+    trace_keys = _feedback_keys(inputs.traces)
+    spec = SignatureSpec.from_schema(
+        task.schema_json, _feedback_keys(inputs.feedback) or trace_keys
+    )
 
     with ExitStack() as stack:
         work_dir = inputs.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         use_job_cache(work_dir / "dspy-cache")
-        teacher = judge = None
+        stack.enter_context(dspy.context(usage_tracker=tracker))
         if config.api_base is not None and not api_base_allowed(config.api_base, settings):
             raise OptimizationError(  # a row stored before the rule, or settings changed since
                 f"evaluator_config.api_base {config.api_base!r} is not an endpoint this server "
                 "allows (KAIZEN_LLM_API_BASE or KAIZEN_LLM_ALLOWED_API_BASES)"
             )
+        models = plan_run(task, 0, settings)  # which teacher and judge, whatever the split
+        judge = None
+        if models.judge_model is not None:
+            judge = build_lm(models.judge_model, settings, config.api_base)
+        rows = list(inputs.feedback)
+        to_judge = judgeable(inputs.traces, settings.trace_judge_limit) if judge else []
+        judged: list[FeedbackRow] = []
+        if judge is not None and to_judge:
+            report(f"judging {len(to_judge)} unscored trace(s)")
+            check_lm(judge, "judge")
+            judged = judge_traces(
+                to_judge, judge, _trace_standard(task, spec, inputs.active_prompt_text)
+            )
+            rows.extend(judged)
+        trace_ids = {row.id for row in rows if row.from_trace}
+
+        report("preparing the dataset")
+        examples = gold_examples(rows, spec, config.gold_min_score)
+        if not examples:
+            raise NotEnoughFeedbackError(
+                f"No usable feedback: {len(inputs.feedback)} row(s), none with an output and a "
+                f"score of at least {config.gold_min_score}."
+            )
+        disliked = disliked_examples(rows, spec, MAX_VAL_SIZE)
+        plan = plan_run(task, len(examples), settings, disliked_count=len(disliked))
+        estimated = estimate_calls(plan)
+        train, val = split_examples(examples, plan.train_size, plan.val_size, config.seed)
+        held_out = [*val, *disliked[: plan.disliked_size]]
+        baseline_text = inputs.active_prompt_text or default_instructions(task, spec)
+        student = build_program(spec, instructions_of(baseline_text), task.module_type)
+        trace_counts = {
+            "examples_from_traces": sum(
+                str(example.kaizen_id) in trace_ids for example in [*train, *held_out]
+            ),
+            "traces_judged": len(judged),
+            "traces_left_out": len(inputs.traces) - len(judged),
+        }
+
+        teacher = None
         if plan.teacher_model is not None:
             teacher = build_lm(plan.teacher_model, settings, config.api_base)
-            if plan.judge_model is not None:
-                judge = build_lm(plan.judge_model, settings, config.api_base)
-        stack.enter_context(dspy.context(lm=teacher, usage_tracker=tracker))
+        stack.enter_context(dspy.context(lm=teacher))
         if teacher is not None:
             report("checking the LM endpoints")
             check_lm(teacher, "teacher")
-            if judge is not None:
+            if judge is not None and not to_judge:
                 check_lm(judge, "judge")
-        metric: Metric
-        if judge is not None:
-            metric = JudgeMetric(spec.output_name, judge)
-        elif config.metric == "exact_match":
-            metric = ExactMatchMetric(spec.output_name)
-        else:
-            metric = SimilarityMetric(spec.output_name)
+        metric = build_metric(config, spec.output_name, judge, settings)
         label = OPTIMIZER_LABELS[plan.optimizer]
         report(f"compiling with {label} ({len(train)} train / {len(val)} validation examples)")
         fit, selection = _selection_split(plan, train, len(val))
@@ -257,8 +322,10 @@ def run_optimization(
             num_threads=settings.job_num_threads,
             seed=config.seed,
         )
+        raise_metric_failures(metric)
         prompt_text = render_program(compiled, spec)
         comparison = None
+        judge_score = None
         if plan.evaluated and teacher is not None:
             threads = settings.job_num_threads
             report(f"evaluating the active prompt on {_held_out_label(val, held_out)}")
@@ -267,9 +334,13 @@ def run_optimization(
             report(f"evaluating the candidate on {_held_out_label(val, held_out)}")
             candidate = build_program(spec, prompt_text, task.module_type)
             after = evaluate_program(candidate, held_out, metric, threads, spec.output_name)
+            raise_metric_failures(metric)
             comparison = HeldOutComparison.of(
                 before, after, output_name=spec.output_name, metric=metric.name
             )
+            if judge is not None and not isinstance(metric, JudgeMetric):
+                report(f"judging the candidate on {_held_out_label(val, held_out)}")
+            judge_score = _judge_score(metric, judge, after, spec.output_name)
         elif plan.has_lm:
             warnings.append(
                 f"Not evaluated: {len(examples)} well-rated example(s) leave no validation split "
@@ -304,4 +375,6 @@ def run_optimization(
         usage=tracker.summary(settings.model_prices),
         duration_s=time.monotonic() - started,
         warnings=warnings,
+        judge_score=judge_score,
+        trace_counts=trace_counts,
     )

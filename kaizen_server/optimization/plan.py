@@ -16,11 +16,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from kaizen_sdk.models import Task
+from kaizen_server.optimization.custom_functions import (
+    FUNCTION_PATH_PATTERN,
+    CustomFunctionError,
+    import_custom_metric,
+)
 from kaizen_server.optimization.settings import (
     OptimizationSettings,
     api_base_allowed,
@@ -30,6 +42,7 @@ from kaizen_server.optimization.settings import (
 __all__ = [
     "MIN_EXAMPLES_FOR_VALIDATION",
     "EvaluatorConfig",
+    "MetricComponent",
     "OptimizerKind",
     "RunPlan",
     "bootstrap_attempts",
@@ -59,6 +72,54 @@ class OptimizerKind(StrEnum):
     """Reflective instruction evolution with a metric-call budget."""
 
 
+MetricName = Literal["similarity", "exact_match", "judge", "custom", "weighted"]
+"""The metrics an ``evaluator_config`` may name."""
+ComponentMetricName = Literal["similarity", "exact_match", "judge", "custom"]
+"""The metrics a ``weighted`` metric may combine (one level: no ``weighted`` inside)."""
+FunctionPath = Annotated[
+    str, StringConstraints(min_length=3, max_length=300, pattern=FUNCTION_PATH_PATTERN)
+]
+UPSTREAM_EVALUATOR_TYPES: dict[str, str] = {
+    "judge": "judge",
+    "exact_match": "exact_match",
+    "custom_fn": "custom",
+    "composite": "weighted",
+}
+"""Upstream Kaizen's ``evaluator_config.type`` values and the ``metric`` each stands for."""
+
+
+def _upstream_function_path(value: object) -> object:
+    """Upstream's ``function_path`` (``pkg.mod.fn``) as ``pkg.mod:fn``."""
+    if isinstance(value, str) and ":" not in value and "." in value:
+        module, _, function = value.rpartition(".")
+        return f"{module}:{function}"
+    return value
+
+
+class MetricComponent(BaseModel):
+    """One part of a ``weighted`` metric.
+
+    Example:
+        >>> MetricComponent.model_validate({"metric": "exact_match", "weight": 0.7}).weight
+        0.7
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    metric: ComponentMetricName
+    weight: float = Field(gt=0.0, le=1000.0, strict=True)
+    function: FunctionPath | None = None
+    """The ``module:function`` of a ``custom`` component."""
+
+    @model_validator(mode="after")
+    def _function_only_for_custom(self) -> Self:
+        if self.metric == "custom" and self.function is None:
+            raise ValueError("a custom component needs 'function' (module:function)")
+        if self.metric != "custom" and self.function is not None:
+            raise ValueError("'function' is only for a custom component")
+        return self
+
+
 class EvaluatorConfig(BaseModel):
     """The optimization knobs a task may set in its ``evaluator_config`` (all optional).
 
@@ -80,12 +141,72 @@ class EvaluatorConfig(BaseModel):
     val_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     gold_min_score: float = Field(default=0.7, ge=0.0, le=1.0)
     """Feedback scored at least this is a gold example; lower-scored rows are not used."""
-    metric: Literal["similarity", "exact_match"] | None = None
-    """How outputs are scored without a judge model: text similarity to the rated output
-    (default), or ``exact_match`` (case and whitespace ignored; for labels and classes)."""
+    metric: MetricName | None = None
+    """How held-out outputs are scored (the gate's ``eval_score``). None: the judge when a
+    judge model is configured, else ``similarity``. ``exact_match`` (case and whitespace
+    ignored; labels and classes), ``judge``, ``custom`` (``function``) or ``weighted``
+    (``components``) score that way even when a judge model is configured; the judge then
+    scores the candidate too (the version's ``judge_score``)."""
+    function: FunctionPath | None = None
+    """``metric: "custom"``: the ``module:function`` (allowed by ``KAIZEN_CUSTOM_METRICS``)
+    called as ``function(example, prediction) -> float`` in [0, 1]."""
+    components: list[MetricComponent] | None = Field(default=None, min_length=1, max_length=8)
+    """``metric: "weighted"``: the metrics combined and their weights (normalised to sum 1)."""
     seed: int = 0
     api_base: str | None = None
     """OpenAI-compatible endpoint of this task's models (overrides ``KAIZEN_LLM_API_BASE``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upstream_shape(cls, data: Any) -> Any:
+        """Upstream's ``type`` / ``function_path`` / ``weights`` read as ``metric`` /
+        ``function`` / ``components`` (when the config names no ``metric`` itself)."""
+        if not isinstance(data, dict) or "metric" in data or "type" not in data:
+            return data
+        kind = data["type"]
+        if not isinstance(kind, str) or kind not in UPSTREAM_EVALUATOR_TYPES:
+            raise ValueError(f"type: must be one of {', '.join(UPSTREAM_EVALUATOR_TYPES)}")
+        mapped = {**data, "metric": UPSTREAM_EVALUATOR_TYPES[kind]}
+        if "function" not in mapped and "function_path" in data:
+            mapped["function"] = _upstream_function_path(data["function_path"])
+        weights = data.get("weights")
+        if kind == "composite" and "components" not in data and isinstance(weights, dict):
+            component_metrics = {**UPSTREAM_EVALUATOR_TYPES, "composite": "weighted"}
+            mapped["components"] = [
+                {"metric": component_metrics.get(str(name), name), "weight": weight}
+                | ({"function": mapped.get("function")} if name == "custom_fn" else {})
+                for name, weight in weights.items()
+            ]
+        return mapped
+
+    @model_validator(mode="after")
+    def _metric_settings(self) -> Self:
+        if self.metric == "custom" and self.function is None:
+            raise ValueError("function: required with metric 'custom' (module:function)")
+        if self.metric == "weighted" and not self.components:
+            raise ValueError("components: required with metric 'weighted'")
+        if self.components and self.metric != "weighted":
+            raise ValueError("components: only with metric 'weighted'")
+        return self
+
+    def custom_functions(self) -> list[tuple[str, str]]:
+        """``(field, module:function)`` of every custom metric the config names.
+
+        Example:
+            >>> EvaluatorConfig(metric="custom", function="acme.m:f").custom_functions()
+            [('function', 'acme.m:f')]
+        """
+        named = [("function", self.function)] if self.metric == "custom" and self.function else []
+        for index, component in enumerate(self.components or []):
+            if component.function is not None:
+                named.append((f"components.{index}.function", component.function))
+        return named
+
+    def uses_judge(self) -> bool:
+        """True when the metric itself calls the judge (``judge``, or a judge component)."""
+        if self.metric == "judge":
+            return True
+        return any(component.metric == "judge" for component in self.components or [])
 
 
 def check_evaluator_config(
@@ -98,13 +219,20 @@ def check_evaluator_config(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"{where}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{where}: {message}" if where else message) from None
     settings = settings or get_optimization_settings()
     if config.api_base is not None and not api_base_allowed(config.api_base, settings):
         raise ValueError(
             "api_base: not an endpoint this server allows (KAIZEN_LLM_API_BASE or "
             "KAIZEN_LLM_ALLOWED_API_BASES)"
         )
+    for where, path in config.custom_functions():
+        # Never import what a client names unless the operator allowed it.
+        try:
+            import_custom_metric(path, settings)
+        except CustomFunctionError as exc:
+            raise ValueError(f"{where}: {exc}") from None
     return config
 
 

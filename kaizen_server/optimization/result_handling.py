@@ -172,6 +172,9 @@ async def store_version(
             dspy_state=outcome.dspy_state,
             job_id=uuid.UUID(job_id),
         )
+        if outcome.judge_score is not None:  # beside eval_score: the judge's view of it
+            version.judge_score = outcome.judge_score
+            await session.commit()
     return version
 
 
@@ -201,10 +204,11 @@ def pull_request_spec(
     baseline_score: float | None,
 ) -> PullRequestSpec | None:
     """The pull request of ``version``, or None when the task has no repository configured."""
-    if not task.github_repo:
+    repo = task.git_repo if task.git_provider == "bitbucket_server" else task.github_repo
+    if not repo:
         return None
     return PullRequestSpec(
-        repo=task.github_repo,
+        repo=repo,
         task_name=task.name,
         version_number=version.version_number,
         prompt_text=version.prompt_text,
@@ -215,4 +219,9 @@ def pull_request_spec(
         baseline_score=baseline_score,
         optimizer=version.optimizer,
         job_id=job_id,
+        prompt_file=task.prompt_file if task.prompt_locator or task.prompt_file else None,
+        prompt_locator=task.prompt_locator,
+        git_provider=task.git_provider,
+        git_base_url=task.git_base_url,
+        git_project=task.git_project,
     )

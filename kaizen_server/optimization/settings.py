@@ -39,6 +39,12 @@ class OptimizationSettings(BaseSettings):
     llm_allowed_api_bases: list[str] = Field(default_factory=list)
     """Further endpoints a task's ``evaluator_config.api_base`` may name (JSON list); a task
     can name no other host, since its jobs would send ``llm_api_key`` there."""
+    custom_metrics: list[str] = Field(default_factory=list)
+    """``KAIZEN_CUSTOM_METRICS`` (JSON list): the custom metric functions a task's
+    ``evaluator_config`` may name, as ``module:function`` entries or module prefixes
+    (``"acme.metrics"`` allows ``acme.metrics.text:overlap``). Empty: no custom metric."""
+    trace_judge_limit: int = Field(default=50, ge=0, le=1000)
+    """Most unscored traces a job has the judge score (newest first; 0: none)."""
     llm_timeout_s: float = 60.0
     llm_num_retries: int = 1
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict)

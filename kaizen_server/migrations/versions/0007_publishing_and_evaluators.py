@@ -20,12 +20,16 @@ def upgrade() -> None:
     # --- section: publishing ---
     # --- end section: publishing ---
     # --- section: evaluators ---
+    with op.batch_alter_table("prompt_versions") as batch:
+        batch.add_column(sa.Column("judge_score", sa.Float(), nullable=True))
     # --- end section: evaluators ---
     pass
 
 
 def downgrade() -> None:
     # --- section: evaluators ---
+    with op.batch_alter_table("prompt_versions") as batch:
+        batch.drop_column("judge_score")
     # --- end section: evaluators ---
     # --- section: publishing ---
     # --- end section: publishing ---
