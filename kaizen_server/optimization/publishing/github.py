@@ -141,7 +141,7 @@ def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
                 params={"ref": spec.branch},
             )
             old_sha = on_branch.json().get("sha") if on_branch.status_code == 200 else None
-        content = base64.b64encode(spec.file_content().encode()).decode()
+        content = base64.b64encode(spec.file_content(old_content).encode()).decode()
         write: dict[str, Any] = {
             "message": spec.commit_message,
             "content": content,

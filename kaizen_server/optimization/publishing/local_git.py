@@ -108,9 +108,14 @@ def publish_to_git(spec: PullRequestSpec, repository: Path) -> str:
             target = resolve_inside(clone, spec.file_path)
         except ValueError as exc:
             raise PullRequestError(f"refusing to write the prompt file: {exc}") from exc
-        old_content = target.read_text(encoding="utf-8") if target.is_file() else None
+        old_content = None
+        if target.is_file():
+            with target.open(encoding="utf-8", newline="") as current:
+                old_content = current.read()
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(spec.file_content(), encoding="utf-8")
+        new_content = spec.file_content(old_content)
+        with target.open("w", encoding="utf-8", newline="") as written:
+            written.write(new_content)
         _git(["add", "--", str(target.relative_to(clone.resolve()))], clone, "git add")
         message = f"{spec.commit_message}\n\n{spec.body(old_content)}"
         _git(["commit", "--quiet", "--allow-empty", "-m", message], clone, "git commit")

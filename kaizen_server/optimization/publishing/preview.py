@@ -36,13 +36,18 @@ def preview_pull_request(
             f"Could not read {spec.file_path} on the base branch ({exc}); the diff is against "
             "an empty file. Opening the pull request will likely fail the same way."
         )
-    new_content = spec.file_content()
+    try:
+        new_content, diff = spec.file_content(base.content), spec.diff(base.content)
+        body = spec.body(base.content)
+    except PullRequestError as exc:  # the prompt cannot be edited where the app keeps it
+        new_content, diff = base.content or "", ""
+        warning = body = f"{exc}. Opening the pull request will fail the same way."
     return PullRequestPreview(
         repo=spec.repo,
         base_branch=base.branch or None,
         branch=spec.branch,
         pr_title=spec.title,
-        pr_body=spec.body(base.content),
+        pr_body=body,
         file_path=spec.file_path,
         old_prompt=old_prompt,
         new_prompt=spec.prompt_text,
@@ -50,7 +55,7 @@ def preview_pull_request(
         file_changes=[
             FileChange(path=spec.file_path, old_content=base.content, new_content=new_content)
         ],
-        diff=spec.diff(base.content),
+        diff=diff,
         warning=warning,
     )
 
@@ -76,6 +81,11 @@ def preview_differences(preview: PullRequestPreview, spec: PullRequestSpec) -> l
     if preview.branch != spec.branch:
         changes.append(f"branch {preview.branch!r} -> {spec.branch!r}")
     proposed = [change.new_content for change in preview.file_changes]
-    if proposed and proposed[0] != spec.file_content():
+    old = preview.file_changes[0].old_content if preview.file_changes else None
+    try:
+        current = spec.file_content(old)
+    except PullRequestError as exc:
+        return [str(exc)]
+    if proposed and proposed[0] != current:
         changes.append(f"the new text of {spec.file_path!r}")
     return changes

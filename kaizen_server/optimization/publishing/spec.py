@@ -12,10 +12,17 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from kaizen_server.optimization.publishing.errors import PullRequestError
+from kaizen_server.optimization.publishing.prompt_in_source import (
+    PromptLocationError,
+    detect_format,
+    replace_prompt,
+)
 
 __all__ = ["PROMPT_FORMATS", "BaseFile", "PullRequestSpec", "render_prompt_file"]
 
@@ -64,7 +71,8 @@ class PullRequestSpec:
     """A new prompt version to propose in the task's repository."""
 
     repo: str
-    """A repository name under ``KAIZEN_PR_REPO_DIR``, or ``owner/name`` on GitHub."""
+    """A repository name under ``KAIZEN_PR_REPO_DIR``, ``owner/name`` on GitHub, or the
+    repository slug in ``git_project`` on Bitbucket Server."""
     task_name: str
     version_number: int
     prompt_text: str
@@ -76,6 +84,19 @@ class PullRequestSpec:
     baseline_score: float | None = None
     optimizer: str | None = None
     job_id: str = ""
+    prompt_file: str | None = None
+    """Upstream's source file holding the prompt (``.py``, ``.yaml``/``.yml``, ``.json``,
+    ``.txt``): when set, the pull request edits the prompt there, at ``prompt_locator``,
+    instead of writing ``prompt_path`` whole."""
+    prompt_locator: str | None = None
+    """A Python variable name or a dotted YAML/JSON key path inside ``prompt_file``."""
+    git_provider: str | None = None
+    """``bitbucket_server`` -> the pull request goes to Bitbucket Server (``git_base_url``,
+    ``git_project``); anything else -> GitHub or a local repository, as before."""
+    git_base_url: str | None = None
+    git_project: str | None = None
+    git_token: str | None = field(default=None, repr=False, compare=False)
+    """The task's own token (decrypted), used instead of the server's; never shown."""
 
     @property
     def format(self) -> str:
@@ -85,6 +106,8 @@ class PullRequestSpec:
     @property
     def file_path(self) -> str:
         """Where the prompt goes in the repository."""
+        if self.prompt_file:
+            return self.prompt_file
         if self.prompt_path:
             return self.prompt_path
         return f"prompts/{_slug(self.task_name)}.{PROMPT_FORMATS[self.format]}"
@@ -103,8 +126,24 @@ class PullRequestSpec:
     def commit_message(self) -> str:
         return f"{self.title}\n\nOptimizer: {self.optimizer or 'n/a'}; job {self.job_id or 'n/a'}."
 
-    def file_content(self) -> str:
-        """The new content of :attr:`file_path`."""
+    def file_content(self, old_content: str | None = None) -> str:
+        """The new content of :attr:`file_path`; with :attr:`prompt_file`, ``old_content``
+        (the file on the base branch) with only the prompt at :attr:`prompt_locator`
+        replaced (:class:`PullRequestError` when the file or the locator is unusable)."""
+        if self.prompt_file:
+            if old_content is None:
+                raise PullRequestError(
+                    f"prompt_file {self.prompt_file!r} does not exist on the base branch: "
+                    "the pull request edits the prompt in place"
+                )
+            try:
+                fmt = detect_format(self.prompt_file)
+                return replace_prompt(old_content, fmt, self.prompt_locator, self.prompt_text)
+            except PromptLocationError as exc:
+                raise PullRequestError(
+                    f"cannot edit the prompt in {self.prompt_file!r} "
+                    f"(prompt_locator {self.prompt_locator!r}): {exc}"
+                ) from exc
         fields = {
             "task": self.task_name,
             "version": self.version_number,
@@ -128,7 +167,7 @@ class PullRequestSpec:
         return "".join(
             difflib.unified_diff(
                 (old_content or "").splitlines(keepends=True),
-                self.file_content().splitlines(keepends=True),
+                self.file_content(old_content).splitlines(keepends=True),
                 fromfile=f"a/{self.file_path}" if old_content is not None else "/dev/null",
                 tofile=f"b/{self.file_path}",
             )
