@@ -287,3 +287,32 @@ def test_every_list_page_answers_on_both_databases(any_ct_server: CTServerProces
             assert answer.status_code == 200, (path, answer.text[:500])
         assert name in client.get("/console").text
         assert "0.20" in client.get(f"/console/feedback?task={name}&max_score=0.3").text
+
+
+def test_feedback_pages_follow_the_api_cursor(ct_server: CTServerProcess) -> None:
+    name = f"pages_{uuid.uuid4().hex[:8]}"
+    with ct_server.client() as api:
+        assert api.post("/api/v1/tasks", json={"name": name}).status_code == 201
+        items = [
+            {
+                "task_id": name,
+                "output": f"answer {n}",
+                "score": 0.5,
+                "metadata": {"comment": f"c{n}"},
+            }
+            for n in range(60)
+        ]
+        assert api.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
+    with signed_in(ct_server) as client:
+        first = client.get(f"/console/feedback?task={name}&max_score=0.5")
+        assert first.text.count('<tr id="feedback-') == 50
+        older = re.search(r'<a rel="next" href="([^"]+)"', first.text)
+        assert older
+        link = older.group(1).replace("&amp;", "&")
+        assert f"task={name}" in link
+        assert "max_score=0.5" in link
+        second = client.get(f"/console/feedback{link}")
+        assert second.text.count('<tr id="feedback-') == 10
+        assert 'rel="next"' not in second.text
+        shown = re.findall(r'class="comment">(c\d+)<', first.text + second.text)
+        assert sorted(shown) == sorted(f"c{n}" for n in range(60))
