@@ -136,7 +136,9 @@ class UpstreamTaskFields(RequestModel):
         "`git_base_branch` stand for `github_repo` and `github_base_branch`.",
     )
     git_base_url: ShortText | None = Field(
-        default=None, description="Stored and echoed only: the server never contacts it."
+        default=None,
+        description="Bitbucket Server's base URL; with git_provider `bitbucket_server` it must "
+        "be one of KAIZEN_GIT_ALLOWED_BASE_URLS.",
     )
     git_project: ShortText | None = None
     git_repo: ShortText | None = Field(
@@ -179,9 +181,15 @@ class UpstreamTaskFields(RequestModel):
 
 
 def _secret() -> Any:
-    """A credential upstream's SDK may send: accepted, never stored nor echoed (the server
-    opens pull requests with its own configured credentials)."""
-    return Field(default=None, exclude=True, repr=False, description="Accepted, never stored.")
+    """A git token upstream's SDK may send: stored encrypted (Fernet, keyed from
+    ``KAIZEN_SECRET_KEY``), used for the task's pull requests, never echoed."""
+    return Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The task's git token: stored encrypted, used for its pull requests, "
+        "never returned. Needs KAIZEN_SECRET_KEY on the server (else 422).",
+    )
 
 
 class TaskFields(UpstreamTaskFields):

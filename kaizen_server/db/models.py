@@ -90,6 +90,9 @@ class Task(Base):
     git_base_branch: Mapped[str | None] = mapped_column(Text)
     prompt_file: Mapped[str | None] = mapped_column(Text)
     prompt_locator: Mapped[str | None] = mapped_column(Text)
+    git_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    """Fernet ciphertext of the task's own git token (see publishing.credentials); never
+    returned by the API."""
     optimizer_type: Mapped[str | None] = mapped_column(String(16))
     gepa_config: Mapped[dict[str, Any] | None]
     feedback_source: Mapped[str] = mapped_column(String(16), default="sdk", server_default="sdk")

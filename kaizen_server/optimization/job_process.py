@@ -46,6 +46,7 @@ from kaizen_server.optimization.publishing import (
     open_pull_request,
     preview_pull_request,
 )
+from kaizen_server.optimization.publishing.credentials import with_stored_git_token
 from kaizen_server.optimization.result_handling import (
     event_broker,
     judge_candidate,
@@ -162,6 +163,9 @@ async def run_job(
             if version is not None and publishing is not None
             else None
         )
+        if spec is not None:  # the task's own git token, if it has one (still encrypted)
+            async with database.reader() as session:
+                spec = await with_stored_git_token(session, spec, loaded.task.id)
         status, pr_url, error = JobStatus.SUCCESS, None, None
         if spec is not None and publishing is TaskMode.PR_PREVIEW:
             await set_progress(database, job_id, "previewing the pull request")

@@ -96,7 +96,8 @@ def publishing_step(task: WireTask, verdict: Verdict) -> TaskMode | None:
     it for approval) or None (nothing: ``optimize_only``, no repository, or no version that a
     pull request could propose)."""
     mode = task_mode(task)
-    if not verdict.opens_pull_request or not task.github_repo or mode is TaskMode.OPTIMIZE_ONLY:
+    repo = task.git_repo if task.git_provider == "bitbucket_server" else task.github_repo
+    if not verdict.opens_pull_request or not repo or mode is TaskMode.OPTIMIZE_ONLY:
         return None
     return mode
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -150,6 +151,8 @@ async def _spec_of(session: AsyncSession, job: OptimizationJob) -> PullRequestSp
     )
     if spec is None:
         raise ConflictError(f"Task {task.name!r} has no github_repo configured any more")
+    if task.git_token_encrypted:  # the task's own token, decrypted right before use
+        spec = replace(spec, git_token_encrypted=task.git_token_encrypted)
     if job.pr_preview is not None:
         changes = preview_differences(PullRequestPreview.model_validate(job.pr_preview), spec)
         if changes:

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
@@ -18,6 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.models import Feedback, OptimizationJob, PromptVersion, Task
+from kaizen_server.optimization.publishing.credentials import (
+    CredentialError,
+    base_url_allowed,
+    encrypt_git_token,
+)
 from kaizen_server.request_models import (
     FIRST_USE_FEEDBACK_THRESHOLD,
     UPSTREAM_OPTIMIZERS,
@@ -233,6 +239,72 @@ def _honour_upstream_fields(values: dict[str, Any], task: Task | None) -> None:
     }
 
 
+def _current(values: dict[str, Any], task: Task | None, field: str) -> Any:
+    return values[field] if field in values else getattr(task, field, None)
+
+
+def _repository(values: dict[str, Any], task: Task | None) -> str | None:
+    """Where the task's pull requests go: ``git_repo`` on Bitbucket Server, else
+    ``github_repo``."""
+    if _current(values, task, "git_provider") == "bitbucket_server":
+        return _current(values, task, "git_repo")  # type: ignore[no-any-return]
+    return _current(values, task, "github_repo")  # type: ignore[no-any-return]
+
+
+def _check_git_host(
+    values: dict[str, Any], task: Task | None, *, where: Sequence[str | int] = ("body",)
+) -> None:
+    """A Bitbucket Server task names its host in ``git_base_url``, which must be one of
+    ``KAIZEN_GIT_ALLOWED_BASE_URLS`` (no client chooses a host to contact), and its project."""
+    if _current(values, task, "git_provider") != "bitbucket_server":
+        return
+    problems = []
+    if not base_url_allowed(_current(values, task, "git_base_url")):
+        problems.append(
+            (
+                "git_base_url",
+                "must be one of KAIZEN_GIT_ALLOWED_BASE_URLS for git_provider 'bitbucket_server'",
+            )
+        )
+    for field in ("git_project", "git_repo"):
+        value = _current(values, task, field)
+        if value and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._~-]*", value):
+            problems.append((field, "may hold letters, digits, '.', '_', '~' and '-' only"))
+    if problems:
+        field, message = problems[0]
+        loc = [*where, field]
+        raise InputValidationError(
+            f"{dotted(loc)}: {message}",
+            errors=[{"loc": [*where, f], "msg": m, "type": "value_error"} for f, m in problems],
+        )
+
+
+def _store_token(
+    values: dict[str, Any],
+    sent: dict[str, str | None],
+    *,
+    where: Sequence[str | int] = ("body",),
+) -> None:
+    """Put the Fernet ciphertext of the first token in ``sent`` (field -> value) into
+    ``values``; 422 naming the field when the server has no usable ``KAIZEN_SECRET_KEY``."""
+    for field, token in sent.items():
+        if not token:
+            continue
+        try:
+            values["git_token_encrypted"] = encrypt_git_token(token)
+        except CredentialError as exc:
+            loc = [*where, field]
+            raise InputValidationError(
+                f"{dotted(loc)}: {exc}",
+                errors=[{"loc": loc, "msg": str(exc), "type": "value_error"}],
+            ) from exc
+        return
+
+
+def _tokens_of(body: TaskCreate | TaskUpdate) -> dict[str, str | None]:
+    return {"git_token_raw": body.git_token_raw, "github_token_raw": body.github_token_raw}
+
+
 async def create_task(session: AsyncSession, body: TaskCreate) -> Task:
     """Store a new task; :class:`ConflictError` when the name is taken, 422 for a mode that
     opens pull requests without a ``github_repo``."""
@@ -240,7 +312,9 @@ async def create_task(session: AsyncSession, body: TaskCreate) -> Task:
     if values.get("mode") is None:  # upstream's git_repo alone keeps upstream's default
         values["mode"] = default_mode(values.get("github_repo")).value
     _honour_upstream_fields(values, None)
-    _check_mode(values["mode"], values.get("github_repo"), changed="mode")
+    _check_git_host(values, None)
+    _check_mode(values["mode"], _repository(values, None), changed="mode")
+    _store_token(values, _tokens_of(body))
     task = Task(**values)
     session.add(task)
     await _commit_named(session, body.name)
@@ -266,9 +340,11 @@ async def update_task(session: AsyncSession, ref: str, body: TaskUpdate) -> Task
     if "mode" in values or "github_repo" in values:
         _check_mode(
             values.get("mode", task.mode),
-            values.get("github_repo", task.github_repo),
+            _repository(values, task),
             changed="mode" if "mode" in values else "github_repo",
         )
+    _check_git_host(values, task)
+    _store_token(values, _tokens_of(body))
     for field, value in values.items():
         setattr(task, field, value)
     await _commit_named(session, values.get("name"))
@@ -308,7 +384,9 @@ async def task_on_first_use(
         mode=settings.mode or wire.TaskMode.OPTIMIZE_ONLY.value,
     )
     _honour_upstream_fields(values, None)
-    _check_mode(values["mode"], values.get("github_repo"), changed="mode", where=where)
+    _check_git_host(values, None, where=where)
+    _check_mode(values["mode"], _repository(values, None), changed="mode", where=where)
+    _store_token(values, {"git_token": settings.git_token}, where=where)
     task = Task(**values)
     session.add(task)
     await session.flush()

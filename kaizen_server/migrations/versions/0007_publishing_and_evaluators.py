@@ -18,6 +18,8 @@ depends_on = None
 
 def upgrade() -> None:
     # --- section: publishing ---
+    with op.batch_alter_table("tasks") as batch:
+        batch.add_column(sa.Column("git_token_encrypted", sa.Text(), nullable=True))
     # --- end section: publishing ---
     # --- section: evaluators ---
     with op.batch_alter_table("prompt_versions") as batch:
@@ -32,5 +34,7 @@ def downgrade() -> None:
         batch.drop_column("judge_score")
     # --- end section: evaluators ---
     # --- section: publishing ---
+    with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("git_token_encrypted")
     # --- end section: publishing ---
     pass

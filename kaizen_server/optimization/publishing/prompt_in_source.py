@@ -263,16 +263,15 @@ def _yaml_candidates(
             indent = len(content_lines[0]) - len(content_lines[0].lstrip(" "))
         else:
             indent = key.start_mark.column + 2
+        newline = "\r\n" if "\r\n" in content else "\n"
         text = new_prompt
         chomp = "" if text.endswith("\n") and not text.endswith("\n\n") else "-"
-        body = "\n".join((" " * indent + line) if line else "" for line in text.split("\n"))
-        if chomp == "":
-            body = body[: -len("\n")] if body.endswith("\n") else body
+        lines = text.removesuffix("\n").split("\n") if chomp == "" else text.split("\n")
+        body = newline.join((" " * indent + line) if line else "" for line in lines)
         if scalar.style in ("|", ">"):
             stripped = original.rstrip()
-            tail = original[len(stripped) :]
-            return f"|{chomp}\n{body.rstrip(' ')}{tail if tail else ''}"
-        return f"|{chomp}\n{body}"
+            return f"|{chomp}{newline}{body}{original[len(stripped) :]}"
+        return f"|{chomp}{newline}{body}"
 
     def double_quoted() -> str:
         return json.dumps(new_prompt, ensure_ascii=False)

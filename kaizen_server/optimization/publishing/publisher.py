@@ -20,6 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from kaizen_server.optimization.publishing.bitbucket import (
+    publish_to_bitbucket,
+    read_from_bitbucket,
+)
+from kaizen_server.optimization.publishing.credentials import (
+    base_url_allowed,
+    with_decrypted_git_token,
+)
 from kaizen_server.optimization.publishing.errors import PullRequestError
 from kaizen_server.optimization.publishing.github import publish_to_github, read_from_github
 from kaizen_server.optimization.publishing.local_git import publish_to_git, read_from_git
@@ -51,12 +59,15 @@ def destination(repo: str, settings: OptimizationSettings) -> Literal["git", "gi
 def _checked(spec: PullRequestSpec) -> PullRequestSpec:
     """``spec`` with its references normalized; refused when they break the rules (e.g. a
     row stored before them)."""
-    path, branch = spec.prompt_path, spec.base_branch
+    path, branch, source = spec.prompt_path, spec.base_branch, spec.prompt_file
     try:
         return replace(
             spec,
-            repo=normalize_repository(spec.repo),
+            repo=spec.repo
+            if spec.git_provider == "bitbucket_server"
+            else normalize_repository(spec.repo),
             prompt_path=None if path is None else normalize_prompt_path(path),
+            prompt_file=None if source is None else normalize_prompt_path(source),
             base_branch=None if branch is None else normalize_branch(branch),
         )
     except ValueError as exc:
@@ -68,18 +79,28 @@ def _through(
     settings: OptimizationSettings | None,
     on_git: Callable[[PullRequestSpec, Path], T],
     on_github: Callable[[PullRequestSpec, str, str], T],
+    on_bitbucket: Callable[[PullRequestSpec], T],
 ) -> T:
-    """Run ``on_git`` or ``on_github`` for the destination of ``spec`` (checked first)."""
+    """Run ``on_git``, ``on_github`` or ``on_bitbucket`` for the destination of ``spec``
+    (checked first)."""
     settings = settings or get_optimization_settings()
-    spec = _checked(spec)
+    spec = with_decrypted_git_token(_checked(spec))
+    if spec.git_provider == "bitbucket_server":
+        if not base_url_allowed(spec.git_base_url):
+            raise PullRequestError(
+                f"refusing to contact {spec.git_base_url!r}: not one of "
+                "KAIZEN_GIT_ALLOWED_BASE_URLS"
+            )
+        return on_bitbucket(spec)
     try:
         local = resolve_local_repository(spec.repo, settings.pr_repo_dir)
     except ValueError as exc:
         raise PullRequestError(f"refusing to open the pull request: {exc}") from exc
     if local is not None:
         return on_git(spec, local)
-    if settings.github_token and spec.repo.count("/") == 1:
-        return on_github(spec, settings.github_token, settings.github_api_url)
+    token = spec.git_token or settings.github_token
+    if token and spec.repo.count("/") == 1:
+        return on_github(spec, token, settings.github_api_url)
     where = str(settings.pr_repo_dir) if settings.pr_repo_dir else "KAIZEN_PR_REPO_DIR (not set)"
     raise PullRequestError(
         f"Repository '{spec.repo}' is not a git repository under {where}, and no GitHub token "
@@ -89,10 +110,10 @@ def _through(
 
 def open_pull_request(spec: PullRequestSpec, settings: OptimizationSettings | None = None) -> str:
     """Open the pull request of ``spec``; returns its URL or raises :class:`PullRequestError`."""
-    return _through(spec, settings, publish_to_git, publish_to_github)
+    return _through(spec, settings, publish_to_git, publish_to_github, publish_to_bitbucket)
 
 
 def read_base_file(spec: PullRequestSpec, settings: OptimizationSettings | None = None) -> BaseFile:
     """The prompt file of ``spec`` on its base branch, read from where the pull request would
     go (nothing is written); raises :class:`PullRequestError` when it cannot be read."""
-    return _through(spec, settings, read_from_git, read_from_github)
+    return _through(spec, settings, read_from_git, read_from_github, read_from_bitbucket)

@@ -97,6 +97,8 @@ class PullRequestSpec:
     git_project: str | None = None
     git_token: str | None = field(default=None, repr=False, compare=False)
     """The task's own token (decrypted), used instead of the server's; never shown."""
+    git_token_encrypted: str | None = field(default=None, repr=False, compare=False)
+    """The task's stored token (Fernet ciphertext), decrypted right before it is used."""
 
     @property
     def format(self) -> str:
