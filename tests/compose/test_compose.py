@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import httpx
 import pytest
 
 from kaizen_sdk.config import API_KEY_ENV, BASE_URL_ENV
 from tests.compose.compose_file import ROOT, ComposeFile, Image, Service
 from tests.compose.settings_env import env_read_by, settings_class_names
 from tests.support.ct_server import TEST_API_KEY
+from tests.support.loopback_http import loopback_client, loopback_get
 from tests.support.ports import free_port
 from tests.support.postgres import fresh_postgres_database
 
@@ -260,20 +260,20 @@ def test_compose_commands_start_and_answer(local_run: LocalRun) -> None:
 
     ct_url = f"http://127.0.0.1:{local_run.port(8000)}"
     app_url = f"http://127.0.0.1:{local_run.port(8001)}"
-    assert httpx.get(f"{ct_url}/ready", timeout=5).json() == {"status": "ready"}
-    tasks = httpx.get(
+    assert loopback_get(f"{ct_url}/ready", timeout=5).json() == {"status": "ready"}
+    tasks = loopback_get(
         f"{ct_url}/api/v1/tasks", headers={"X-API-Key": TEST_API_KEY}, timeout=5
     ).json()
     assert [t["name"] for t in tasks] == ["summarize_ticket"]
-    page = httpx.get(app_url, timeout=5)
+    page = loopback_get(app_url, timeout=5)
     assert page.status_code == 200
     assert "Support ticket summarizer" in page.text
-    status = httpx.get(f"{app_url}/api/status", timeout=10).json()
+    status = loopback_get(f"{app_url}/api/status", timeout=10).json()
     assert status["task"]["name"] == "summarize_ticket"
     assert [v["version_number"] for v in status["versions"]] == [1]
 
     threshold = status["task"]["feedback_threshold"]
-    with httpx.Client(base_url=ct_url, headers={"X-API-Key": TEST_API_KEY}, timeout=10) as ct:
+    with loopback_client(base_url=ct_url, headers={"X-API-Key": TEST_API_KEY}, timeout=10) as ct:
         items = [
             {
                 "task_id": "summarize_ticket",

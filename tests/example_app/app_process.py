@@ -16,6 +16,7 @@ from example_app.seed_demo import SeedResult, seed_demo_task
 from kaizen_fastapi.testing import stop_process
 from kaizen_sdk import CTClient
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_get
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         if process.poll() is not None:
             raise RuntimeError(f"process exited during start-up:\n{log.read_text()[-4000:]}")
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if loopback_get(url, timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import dspy
-import httpx
 import pytest
 from dspy.adapters import ChatAdapter
 
@@ -18,6 +17,7 @@ from example_app.stand_in import stand_in_summary
 from tests.example_app.app_process import running_example_app, seed
 from tests.example_app.conftest import RunningApp
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_get, loopback_post
 
 TICKET = "Hello, the export button does nothing since the update. Please fix. Thanks, Ana"
 
@@ -35,7 +35,7 @@ def eventually(
 
 
 def test_summarize_serves_the_active_prompt_and_records_a_trace(example_app: RunningApp) -> None:
-    response = httpx.post(f"{example_app.url}/api/summarize", json={"ticket": TICKET})
+    response = loopback_post(f"{example_app.url}/api/summarize", json={"ticket": TICKET})
     assert response.status_code == 200
     assert response.headers["X-Kaizen-Prompt-Version"] == "1"
     body = response.json()
@@ -60,12 +60,12 @@ def test_rating_through_the_mounted_endpoint_reaches_the_ct_server(
     example_app: RunningApp,
 ) -> None:
     def status() -> dict[str, Any]:
-        data: dict[str, Any] = httpx.get(f"{example_app.url}/api/status").json()
+        data: dict[str, Any] = loopback_get(f"{example_app.url}/api/status").json()
         return data
 
     count = status()["task"]["feedback_count"]
-    result = httpx.post(f"{example_app.url}/api/summarize", json={"ticket": TICKET}).json()
-    rated = httpx.post(
+    result = loopback_post(f"{example_app.url}/api/summarize", json={"ticket": TICKET}).json()
+    rated = loopback_post(
         f"{example_app.url}/kaizen/feedback",
         json={
             "token": result["feedback_token"],
@@ -74,7 +74,7 @@ def test_rating_through_the_mounted_endpoint_reaches_the_ct_server(
         },
     )
     assert rated.status_code == 202
-    again = httpx.post(
+    again = loopback_post(
         f"{example_app.url}/kaizen/feedback",
         json={"token": result["feedback_token"], "rating": "up"},
     )
@@ -97,14 +97,14 @@ def test_rating_through_the_mounted_endpoint_reaches_the_ct_server(
     ],
 )
 def test_bad_tickets_get_a_clear_422(example_app: RunningApp, body: dict[str, Any]) -> None:
-    response = httpx.post(f"{example_app.url}/api/summarize", json=body)
+    response = loopback_post(f"{example_app.url}/api/summarize", json=body)
     assert response.status_code == 422
     assert "ticket" in response.text or "extra" in response.text
     assert "feedback_token" not in response.text
 
 
 def test_a_ticket_with_a_lone_surrogate_is_422_without_a_token(example_app: RunningApp) -> None:
-    response = httpx.post(
+    response = loopback_post(
         f"{example_app.url}/api/summarize",
         content=b'{"ticket": "broken \\ud800 text"}',
         headers={"Content-Type": "application/json"},
@@ -116,7 +116,7 @@ def test_a_ticket_with_a_lone_surrogate_is_422_without_a_token(example_app: Runn
 
 
 def test_activating_an_unknown_version_is_a_4xx_problem(example_app: RunningApp) -> None:
-    response = httpx.post(f"{example_app.url}/api/versions/{uuid.uuid4()}/activate")
+    response = loopback_post(f"{example_app.url}/api/versions/{uuid.uuid4()}/activate")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["title"] == "Not found on the CT server"
@@ -125,10 +125,10 @@ def test_activating_an_unknown_version_is_a_4xx_problem(example_app: RunningApp)
 def test_the_page_and_its_config_never_carry_the_api_key(example_app: RunningApp) -> None:
     key = example_app.ct_server.api_key
     for path in ("/", "/static/app.js", "/api/config", "/api/status"):
-        response = httpx.get(f"{example_app.url}{path}")
+        response = loopback_get(f"{example_app.url}{path}")
         assert response.status_code == 200, path
         assert key not in response.text, path
-    config = httpx.get(f"{example_app.url}/api/config").json()
+    config = loopback_get(f"{example_app.url}/api/config").json()
     assert config["feedback_url"] == "/kaizen/feedback"
     assert config["task_name"] == example_app.seeded.task.name
 
@@ -139,9 +139,9 @@ def test_admin_actions_can_be_switched_off(ct_server: CTServerProcess, tmp_path:
     with running_example_app(
         ct_server, task_name, tmp_path, {"EXAMPLE_ALLOW_ACTIVATION": "false"}
     ) as url:
-        assert httpx.get(f"{url}/api/config").json()["allow_activation"] is False
-        activate = httpx.post(f"{url}/api/versions/{seeded.prompt.id}/activate")
-        optimize = httpx.post(f"{url}/api/optimize")
+        assert loopback_get(f"{url}/api/config").json()["allow_activation"] is False
+        activate = loopback_post(f"{url}/api/versions/{seeded.prompt.id}/activate")
+        optimize = loopback_post(f"{url}/api/optimize")
     assert activate.status_code == 403
     assert optimize.status_code == 403
     assert activate.json()["title"] == "Admin actions disabled"
@@ -164,10 +164,10 @@ def test_a_ct_server_outage_degrades_gracefully(
     seed(isolated_ct_server, task_name, threshold=3)
     quick_exit = {"KAIZEN_SHUTDOWN_FLUSH_TIMEOUT": "0.5"}  # the last trace cannot be delivered
     with running_example_app(isolated_ct_server, task_name, tmp_path, quick_exit) as url:
-        assert httpx.post(f"{url}/api/summarize", json={"ticket": TICKET}).status_code == 200
+        assert loopback_post(f"{url}/api/summarize", json={"ticket": TICKET}).status_code == 200
         isolated_ct_server.stop()
-        served = httpx.post(f"{url}/api/summarize", json={"ticket": TICKET}, timeout=30)
-        status = httpx.get(f"{url}/api/status", timeout=60)
+        served = loopback_post(f"{url}/api/summarize", json={"ticket": TICKET}, timeout=30)
+        status = loopback_get(f"{url}/api/status", timeout=60)
     assert served.status_code == 200
     assert served.json()["prompt_version"] == 1
     assert status.status_code == 503
@@ -180,7 +180,7 @@ def test_with_the_ct_server_down_from_the_start_the_fallback_prompt_serves(
     never_started = CTServerProcess(database_url="sqlite+aiosqlite://", workdir=tmp_path)
     quick = {"KAIZEN_SHUTDOWN_FLUSH_TIMEOUT": "0.5", "KAIZEN_WARM_TIMEOUT": "0.5"}
     with running_example_app(never_started, "summarize_down", tmp_path, quick) as url:
-        response = httpx.post(f"{url}/api/summarize", json={"ticket": TICKET}, timeout=30)
+        response = loopback_post(f"{url}/api/summarize", json={"ticket": TICKET}, timeout=30)
     assert response.status_code == 200
     assert response.headers["X-Kaizen-Prompt-Version"] == "fallback"
     body = response.json()
@@ -193,7 +193,7 @@ def test_the_stand_in_endpoint_answers_plain_and_dspy_conversations(
     example_app: RunningApp,
 ) -> None:
     url = f"{example_app.url}/stand-in/v1/chat/completions"
-    plain = httpx.post(
+    plain = loopback_post(
         url,
         json={
             "messages": [
@@ -213,7 +213,7 @@ def test_the_stand_in_endpoint_answers_plain_and_dspy_conversations(
     )
     adapter = ChatAdapter()
     messages = adapter.format(signature, demos=[demo], inputs={"ticket": TICKET})
-    answered = httpx.post(url, json={"model": "stand-in", "messages": messages})
+    answered = loopback_post(url, json={"model": "stand-in", "messages": messages})
     assert answered.status_code == 200, answered.text
     content = answered.json()["choices"][0]["message"]["content"]
     parsed = adapter.parse(signature, content)
@@ -226,7 +226,7 @@ def test_the_stand_in_endpoint_answers_plain_and_dspy_conversations(
     assert expected.startswith("- The export button does nothing")  # the demo's style
 
     for body in ({"messages": []}, {"messages": [{"role": "robot", "content": "x"}]}, {}):
-        bad = httpx.post(url, json=body)
+        bad = loopback_post(url, json=body)
         assert bad.status_code == 422, bad.text
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert "messages" in bad.text

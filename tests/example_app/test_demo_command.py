@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.loopback_http import loopback_get
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ DEADLINE_S = 60.0
 
 def answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1.0).status_code == 200
+        return loopback_get(url, timeout=1.0).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -63,9 +64,9 @@ def test_demo_command_from_a_fresh_clone_answers_and_stops_on_ctrl_c(clone: Path
             assert time.monotonic() < deadline, f"no answer in {DEADLINE_S}s:\n{output.read_text()}"
             time.sleep(0.2)
         assert answers(f"{app_url}/health")
-        page = httpx.get(app_url, timeout=5)
+        page = loopback_get(app_url, timeout=5)
         assert "Support ticket summarizer" in page.text
-        status = httpx.get(f"{app_url}/api/status", timeout=10).json()
+        status = loopback_get(f"{app_url}/api/status", timeout=10).json()
         assert status["task"]["name"] == "summarize_ticket"
         assert status["task"]["feedback_threshold"] == 8
         assert status["active_prompt"]["version_number"] == 1

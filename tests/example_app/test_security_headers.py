@@ -7,6 +7,7 @@ import httpx
 
 from tests.example_app.conftest import RunningApp
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_client, loopback_get
 
 BIG_HEADERS = {f"x-filler-{index}": "f" * 1000 for index in range(20)}
 
@@ -22,7 +23,7 @@ def _assert_secured(response: httpx.Response, policy_fragment: str) -> None:
 def test_pages_scripts_and_answers_of_the_example_app_carry_security_headers(
     example_app: RunningApp,
 ) -> None:
-    with httpx.Client(base_url=example_app.url) as http:
+    with loopback_client(base_url=example_app.url) as http:
         for path in ("/", "/static/app.js", "/api/config", "/does-not-exist"):
             response = http.get(path)
             _assert_secured(response, "script-src 'self'")
@@ -32,7 +33,7 @@ def test_pages_scripts_and_answers_of_the_example_app_carry_security_headers(
 
 
 def test_oversized_request_headers_get_431(example_app: RunningApp) -> None:
-    response = httpx.get(f"{example_app.url}/api/config", headers=BIG_HEADERS)
+    response = loopback_get(f"{example_app.url}/api/config", headers=BIG_HEADERS)
     assert response.status_code == 431
     assert response.headers["content-type"] == "application/problem+json"
     assert "at most 16384" in response.json()["detail"]
@@ -40,7 +41,7 @@ def test_oversized_request_headers_get_431(example_app: RunningApp) -> None:
 
 
 def test_rotating_x_forwarded_for_does_not_dodge_the_rate_limit(example_app: RunningApp) -> None:
-    with httpx.Client(base_url=example_app.url) as http:
+    with loopback_client(base_url=example_app.url) as http:
         statuses = [
             http.post(
                 "/kaizen/feedback",

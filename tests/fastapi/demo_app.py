@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
@@ -26,6 +25,7 @@ from kaizen_fastapi import (
 from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime
 from kaizen_fastapi.testing import use_kaizen_settings
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_get
 
 
 class Ticket(BaseModel):
@@ -145,4 +145,4 @@ def feedback_rows(ct: CTServerProcess, task: str) -> list[dict[str, Any]]:
 
 
 def get_json(url: str, **kwargs: Any) -> Any:
-    return httpx.get(url, timeout=10.0, **kwargs).json()
+    return loopback_get(url, timeout=10.0, **kwargs).json()

@@ -28,6 +28,7 @@ from kaizen_fastapi.testing import (
     use_kaizen_settings,
 )
 from tests.fastapi.demo_app import build_app, runtime_of, wait_for
+from tests.support.loopback_http import loopback_client
 
 pytestmark = pytest.mark.anyio
 
@@ -105,7 +106,7 @@ def test_transport_client_factory_routes_every_call_through_the_transport() -> N
 
 def test_local_ct_server_and_settings_override_as_documented() -> None:
     with local_ct_server() as ct:
-        with httpx.Client(base_url=ct.base_url, headers={"X-API-Key": ct.api_key}) as api:
+        with loopback_client(base_url=ct.base_url, headers={"X-API-Key": ct.api_key}) as api:
             api.post("/api/v1/tasks", json={"name": "greet"}).raise_for_status()
             api.post(
                 "/api/v1/prompts/greet/versions", json={"prompt_text": "Hello:", "activate": True}

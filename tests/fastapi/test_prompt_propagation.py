@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 from fastapi.testclient import TestClient
 
 from kaizen_fastapi.testing import FaultyProxy, kaizen_test_settings, serve_app
@@ -16,10 +15,13 @@ from tests.fastapi.demo_app import (
     wait_for,
 )
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_post
 
 
 def _version(base_url: str) -> int:
-    response = httpx.post(f"{base_url}/summarize", json={"ticket": "printer on fire"}, timeout=10.0)
+    response = loopback_post(
+        f"{base_url}/summarize", json={"ticket": "printer on fire"}, timeout=10.0
+    )
     assert response.status_code == 200, response.text
     assert response.headers["X-Kaizen-Prompt-Version"] == str(response.json()["version"])
     return int(response.json()["version"])

@@ -7,17 +7,20 @@ repository, so "no PR" is checked on the repository itself: no branch was pushed
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.optimization.job_helpers import bare_repo, create_task, git, post_feedback, watch_job
-from tests.support.ct_server import CTServerProcess, running_ct_server
+from tests.support.ct_server import CTServerProcess
 from tests.support.fake_llm import DEFAULT_MARKER, FakeLLM
-from tests.support.postgres import fresh_postgres_database
+from tests.support.postgres import PG_HOST, PG_PORT, fresh_postgres_database, postgres_running
 
 BASELINE = "Summarize the ticket."
 
@@ -34,35 +37,88 @@ def hurting_lm() -> Iterator[FakeLLM]:
         yield fake
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def gate_server(
-    request: pytest.FixtureRequest,
-    helping_lm: FakeLLM,
-    hurting_lm: FakeLLM,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[CTServerProcess]:
-    workdir = tmp_path_factory.mktemp(f"gate-{request.param}")
+BACKENDS = ["sqlite", "postgres"]
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """A backend's server and, per test, what the test set up and the job it started."""
+
+    server: CTServerProcess
+    rejected: tuple[dict[str, Any], Path, str]  # task, repository, job id
+    improved: tuple[dict[str, Any], Path, str]
+    unevaluated: tuple[dict[str, Any], str]  # task, job id
+
+
+def _start_job(server: CTServerProcess, task: dict[str, Any], feedback: int) -> str:
+    with server.client() as client:
+        post_feedback(client, str(task["id"]), feedback)
+        started = client.post(f"/api/v1/optimize/{task['id']}")
+        assert started.status_code == 200, started.text
+        job_id: str = started.json()["job"]["id"]
+    return job_id
+
+
+def _finished(server: CTServerProcess, job_id: str) -> dict[str, Any]:
+    with server.client() as client:
+        final = watch_job(client, job_id).job
+    assert final["status"] == "SUCCESS", final
+    return final
+
+
+@pytest.fixture(scope="module")
+def gate_runs(
+    helping_lm: FakeLLM, hurting_lm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, GateRun]]:
+    """The server of each backend (PostgreSQL's when it runs), started side by side, with the
+    first job of every test already queued: the two servers work their queues (one job at a
+    time each) at the same time while the tests read the results in turn."""
     env = {
         "KAIZEN_LLM_API_BASE": helping_lm.api_base,
         "KAIZEN_LLM_NUM_RETRIES": "0",
         "KAIZEN_LLM_ALLOWED_API_BASES": json.dumps([hurting_lm.api_base]),
     }
-    if request.param == "sqlite":
-        with running_ct_server(f"sqlite+aiosqlite:///{workdir / 'kaizen.db'}", workdir, env) as s:
-            yield s
-    else:
-        with fresh_postgres_database() as url, running_ct_server(url, workdir, env) as server:
-            yield server
+    backends = BACKENDS if postgres_running() else ["sqlite"]
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for backend in backends:
+            workdir = tmp_path_factory.mktemp(f"gate-{backend}")
+            url = (
+                f"sqlite+aiosqlite:///{workdir / 'kaizen.db'}"
+                if backend == "sqlite"
+                else stack.enter_context(fresh_postgres_database())
+            )
+            server = CTServerProcess(database_url=url, workdir=workdir, extra_env=env)
+            stack.callback(server.stop)
+            servers[backend] = server
+        with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+            for started in [pool.submit(server.start) for server in servers.values()]:
+                started.result()
+        runs = {}
+        for backend, server in servers.items():
+            rejected_repo = bare_repo(tmp_path_factory.mktemp("rejected"), server.repo_dir)
+            rejected = _task_with_repo(server, rejected_repo, hurting_lm.api_base)
+            improved_repo = bare_repo(tmp_path_factory.mktemp("improved"), server.repo_dir)
+            improved = _task_with_repo(server, improved_repo)
+            with server.client() as client:
+                unevaluated = create_task(client, feedback_threshold=1000)  # no teacher: no LM
+            runs[backend] = GateRun(
+                server,
+                (rejected, rejected_repo, _start_job(server, rejected, 12)),
+                (improved, improved_repo, _start_job(server, improved, 12)),
+                (unevaluated, _start_job(server, unevaluated, 4)),
+            )
+        yield runs
 
 
-def _run_job(server: CTServerProcess, task: dict[str, Any], feedback: int) -> dict[str, Any]:
-    with server.client() as client:
-        post_feedback(client, str(task["id"]), feedback)
-        started = client.post(f"/api/v1/optimize/{task['id']}")
-        assert started.status_code == 200, started.text
-        final = watch_job(client, started.json()["job"]["id"]).job
-    assert final["status"] == "SUCCESS", final
-    return final
+@pytest.fixture(params=BACKENDS)
+def gate_run(request: pytest.FixtureRequest, gate_runs: dict[str, GateRun]) -> GateRun:
+    if request.param not in gate_runs:
+        pytest.skip(
+            f"PostgreSQL is not running on {PG_HOST}:{PG_PORT} "
+            "(scripts/services.sh starts it where it is installed)"
+        )
+    return gate_runs[request.param]
 
 
 def _task_with_repo(
@@ -97,11 +153,11 @@ def _versions(server: CTServerProcess, task: dict[str, Any]) -> list[dict[str, A
 
 
 def test_a_candidate_that_scores_below_the_active_prompt_is_rejected_without_a_pr(
-    gate_server: CTServerProcess, hurting_lm: FakeLLM, tmp_path: Path
+    gate_run: GateRun,
 ) -> None:
-    repo = bare_repo(tmp_path, gate_server.repo_dir)
-    task = _task_with_repo(gate_server, repo, hurting_lm.api_base)
-    final = _run_job(gate_server, task, 12)
+    gate_server = gate_run.server
+    task, repo, job_id = gate_run.rejected
+    final = _finished(gate_server, job_id)
 
     assert final["result"] == "no_improvement"
     assert final["pr_url"] is None
@@ -129,11 +185,11 @@ def test_a_candidate_that_scores_below_the_active_prompt_is_rejected_without_a_p
 
 
 def test_a_candidate_that_beats_the_active_prompt_is_a_draft_with_a_pr(
-    gate_server: CTServerProcess, tmp_path: Path
+    gate_run: GateRun,
 ) -> None:
-    repo = bare_repo(tmp_path, gate_server.repo_dir)
-    task = _task_with_repo(gate_server, repo)
-    final = _run_job(gate_server, task, 12)
+    gate_server = gate_run.server
+    task, repo, job_id = gate_run.improved
+    final = _finished(gate_server, job_id)
 
     assert final["result"] == "improved"
     branch = final["pr_url"].split("#", 1)[1]
@@ -153,11 +209,11 @@ def test_a_candidate_that_beats_the_active_prompt_is_a_draft_with_a_pr(
 
 
 def test_an_unevaluated_draft_says_so_and_an_identical_candidate_makes_no_version(
-    gate_server: CTServerProcess,
+    gate_run: GateRun,
 ) -> None:
-    with gate_server.client() as client:
-        task = create_task(client, feedback_threshold=1000)  # no teacher model: no LM
-    first = _run_job(gate_server, task, 4)
+    gate_server = gate_run.server
+    task, job_id = gate_run.unevaluated  # no teacher model: no LM
+    first = _finished(gate_server, job_id)
     assert first["result"] == "unevaluated"
     assert first["job_metadata"]["evaluation"] is None
     (draft,) = _versions(gate_server, task)

@@ -18,6 +18,7 @@ from bench.processes import seed_task
 from kaizen_fastapi import KaizenSettings
 from kaizen_fastapi.testing import kaizen_test_settings, serve_app, use_kaizen_settings
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_client
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ class Hammer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=10.0) as http:
+        with loopback_client(timeout=10.0) as http:
             while not self._stop.is_set():
                 try:
                     status = http.get(self.url).status_code
@@ -100,7 +101,7 @@ class Hammer:
 def post_feedback(base_url: str, tokens: list[str]) -> Counter[int]:
     """Rate each token's result (thumbs up) at the app; the status of every answer."""
     statuses: Counter[int] = Counter()
-    with httpx.Client(base_url=base_url, timeout=10.0) as http:
+    with loopback_client(base_url=base_url, timeout=10.0) as http:
         for token in tokens:
             statuses[
                 http.post("/kaizen/feedback", json={"token": token, "rating": "up"}).status_code

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bench.apps import BENCH_PROMPT, BENCH_TASK
@@ -20,6 +19,7 @@ from bench.plugin_http import feedback_count, issue_tokens
 from bench.processes import ct_server, postgres_running, seed_task, wait_until
 from tests.reliability.conftest import Hammer, plugin_app, plugin_settings, post_feedback
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_client
 from tests.support.postgres import PG_HOST, PG_PORT, PG_USER
 
 LOCK_S = 2.0
@@ -100,7 +100,7 @@ def test_postgres_connections_terminated(pg_ct: CTServerProcess) -> None:
             after_kill = [api.get(f"/api/v1/prompts/{BENCH_TASK}").status_code for _ in range(5)]
         assert post_feedback(app_url, tokens[10:]) == {202: 20}
         wait_until(lambda: feedback_count(pg_ct) == 30, 30, "feedback after the termination")
-        with httpx.Client(base_url=app_url) as http:
+        with loopback_client(base_url=app_url) as http:
             assert http.get("/summarize").status_code == 200
     assert all(status in (200, 503) for status in after_kill), after_kill
     assert after_kill[-1] == 200, after_kill

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from bench.stats import percentile
 from kaizen_fastapi.testing import FaultyProxy, serve_app
 from tests.reliability.conftest import plugin_app, plugin_settings, post_feedback
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_client
 
 SLOW_S = 1.0
 
@@ -28,7 +28,7 @@ def test_slow_server_never_makes_a_request_wait(seeded_ct: CTServerProcess) -> N
         settings = plugin_settings(
             proxy.base_url, seeded_ct.api_key, cache_ttl=0.2, warm_timeout=5.0, timeout=5.0
         )
-        with plugin_app(settings) as app_url, httpx.Client(base_url=app_url) as http:
+        with plugin_app(settings) as app_url, loopback_client(base_url=app_url) as http:
             latencies = []
             deadline = time.monotonic() + 3.0  # many expiries, refreshes take 1 s each
             while time.monotonic() < deadline:
@@ -70,7 +70,7 @@ def test_erroring_server_gets_fallback_prompt_and_no_5xx(erroring_server: str) -
         prompt_events=False,
         shutdown_flush_timeout=0.2,
     )
-    with plugin_app(settings) as app_url, httpx.Client(base_url=app_url) as http:
+    with plugin_app(settings) as app_url, loopback_client(base_url=app_url) as http:
         responses = [http.get("/summarize") for _ in range(30)]
         tokens = issue_tokens(app_url, 5)
         feedback = post_feedback(app_url, tokens)

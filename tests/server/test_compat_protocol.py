@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from kaizen_sdk.models import (
     FeedbackResult,
     Job,
@@ -16,11 +14,12 @@ from kaizen_sdk.models import (
 )
 from tests.server.helpers import feedback_body, unique_name
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_client
 
 
 def test_existing_client_flow(any_ct_server: CTServerProcess) -> None:
     name = unique_name("summarize_ticket")
-    with httpx.Client(
+    with loopback_client(
         base_url=any_ct_server.base_url, headers={"X-API-Key": any_ct_server.api_key}
     ) as http:
         created = http.post(

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import httpx
-
 from tests.server.helpers import assert_problem, make_task
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_get
 
 
 def test_missing_and_invalid_keys_are_401(any_ct_server: CTServerProcess) -> None:
-    anonymous = httpx.get(f"{any_ct_server.base_url}/api/v1/tasks")
+    anonymous = loopback_get(f"{any_ct_server.base_url}/api/v1/tasks")
     assert_problem(anonymous, 401, "Missing X-API-Key")
-    wrong = httpx.get(f"{any_ct_server.base_url}/api/v1/tasks/", headers={"X-API-Key": "nope"})
+    wrong = loopback_get(f"{any_ct_server.base_url}/api/v1/tasks/", headers={"X-API-Key": "nope"})
     assert_problem(wrong, 401, "Invalid")
-    events = httpx.get(f"{any_ct_server.base_url}/api/v1/events/prompts")
+    events = loopback_get(f"{any_ct_server.base_url}/api/v1/events/prompts")
     assert_problem(events, 401)
 
 
 def test_health_and_ready_need_no_key(any_ct_server: CTServerProcess) -> None:
-    assert httpx.get(f"{any_ct_server.base_url}/health").json() == {"status": "ok"}
-    assert httpx.get(f"{any_ct_server.base_url}/health/").json() == {"status": "ok"}
-    assert httpx.get(f"{any_ct_server.base_url}/ready").json() == {"status": "ready"}
+    assert loopback_get(f"{any_ct_server.base_url}/health").json() == {"status": "ok"}
+    assert loopback_get(f"{any_ct_server.base_url}/health/").json() == {"status": "ok"}
+    assert loopback_get(f"{any_ct_server.base_url}/ready").json() == {"status": "ready"}
 
 
 def test_unknown_paths_and_methods(any_ct_server: CTServerProcess) -> None:

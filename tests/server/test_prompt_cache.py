@@ -14,6 +14,7 @@ from kaizen_server.events.broker import PostgresNotifyBroker
 from kaizen_server.services.prompt_cache import ActivePromptCache, RenderedPrompt
 from tests.server.helpers import add_version, assert_problem, make_task, unique_name
 from tests.support.ct_server import CTServerProcess
+from tests.support.loopback_http import loopback_get
 
 
 def _warm(client: httpx.Client, *refs: str) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def test_cached_prompt_still_requires_a_valid_key(ct_server: CTServerProcess) ->
         _warm(client, task["name"])
         path = f"/api/v1/prompts/{task['name']}"
         assert_problem(client.get(path, headers={"X-API-Key": "kz-wrong"}), 401, "Invalid")
-        anonymous = httpx.get(f"{ct_server.base_url}{path}")
+        anonymous = loopback_get(f"{ct_server.base_url}{path}")
         assert_problem(anonymous, 401, "Missing")
         too_long = client.get(path, headers={"If-None-Match": "x" * 1001})
         assert too_long.status_code == 422

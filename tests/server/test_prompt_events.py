@@ -14,6 +14,7 @@ import pytest
 from tests.server.helpers import add_version, make_task
 from tests.server.sse_reader import FrameReader
 from tests.support.ct_server import CTServerProcess, running_ct_server
+from tests.support.loopback_http import SHARED_SSL_CONTEXT
 
 pytestmark = pytest.mark.anyio
 EVENTS = "/api/v1/events/prompts"
@@ -24,6 +25,7 @@ def _async_client(server: CTServerProcess) -> httpx.AsyncClient:
         base_url=server.base_url,
         headers={"X-API-Key": server.api_key},
         timeout=httpx.Timeout(10.0, read=30.0),
+        verify=SHARED_SSL_CONTEXT,
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from kaizen_fastapi.testing import ct_server_command
+from tests.support.loopback_http import loopback_client
 from tests.support.ports import free_port
 
 TEST_API_KEY = "kz-test-key-0123456789abcdefghijklmnop"
@@ -76,15 +77,16 @@ class CTServerProcess:
         )
         log.close()
         deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"CT server exited early:\n{self.read_log()}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        with loopback_client(timeout=1.0) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"CT server exited early:\n{self.read_log()}")
+                try:
+                    if http.get(f"{self.base_url}/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
         self.stop()
         raise RuntimeError(
             f"CT server did not answer within {STARTUP_DEADLINE_S}s:\n{self.read_log()}"
@@ -118,7 +120,7 @@ class CTServerProcess:
 
     def client(self) -> httpx.Client:
         """A plain httpx client authenticated with the bootstrap key."""
-        return httpx.Client(
+        return loopback_client(
             base_url=self.base_url, headers={"X-API-Key": self.api_key}, timeout=10.0
         )
 

@@ -21,6 +21,9 @@ from typing import Any, Self
 __all__ = ["JSONFake", "JSONHandler", "LoopbackJSONServer"]
 
 _HANGUPS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+SHUTDOWN_POLL_S = 0.02
+"""How often the serving loop checks for ``stop()`` (``serve_forever``'s default, 0.5 s, made
+every stop of a fake wait up to half a second)."""
 
 
 class _QuietHTTPServer(ThreadingHTTPServer):
@@ -77,7 +80,9 @@ class LoopbackJSONServer:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         self._server = _QuietHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True
+        ).start()
 
     def stop(self) -> None:
         """Stop listening (later requests get connection refused)."""

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -44,8 +44,11 @@ CONFORMANCE_CHECKS = [
 by the server, names of missing things) and the stateful ``use_after_free`` family."""
 
 
-def _check_case(case: Case, headers: Mapping[str, str], mode: GenerationMode) -> None:
-    """Send ``case``; its answer: no 5xx, a problem for every 4xx, conformance checks."""
+def _send_and_check(
+    case: Case, headers: Mapping[str, str], mode: GenerationMode, base_url: str | None
+) -> None:
+    """Send ``case`` (to ``base_url``, default: the schema's server); its answer: no 5xx, a
+    problem for every 4xx, conformance checks."""
     # Real credentials where the case sends the header; a negative case that left a
     # required header out keeps it out (and must be refused).
     sent = {
@@ -53,8 +56,8 @@ def _check_case(case: Case, headers: Mapping[str, str], mode: GenerationMode) ->
         for name, value in headers.items()
         if mode is GenerationMode.POSITIVE or name in (case.headers or {})
     }
-    response = case.call(headers=sent, timeout=10)
-    label = f"{case.method} {case.formatted_path}"
+    response = case.call(base_url=base_url, headers=sent, timeout=10)
+    label = f"{case.method} {base_url or ''}{case.formatted_path}"
     assert response.status_code < 500, (label, case.body, response.text)
     if response.status_code >= 400:
         content_type = (response.headers.get("content-type") or [""])[0]
@@ -68,9 +71,21 @@ def _check_case(case: Case, headers: Mapping[str, str], mode: GenerationMode) ->
 
 
 def _fuzz(
-    operation: APIOperation, mode: GenerationMode, headers: Mapping[str, str], max_examples: int
+    operation: APIOperation,
+    mode: GenerationMode,
+    headers: Mapping[str, str],
+    max_examples: int,
+    base_urls: Sequence[str | None],
 ) -> bool:
-    """Run ``max_examples`` cases of ``operation``; False when ``mode`` has none to make."""
+    """Run ``max_examples`` cases of ``operation``, each sent to every one of ``base_urls``;
+    False when ``mode`` has none to make."""
+
+    def _check_case(case: Case, headers: Mapping[str, str], mode: GenerationMode) -> None:
+        for base_url in base_urls:
+            _send_and_check(case, headers, mode, base_url)
+
+    # ``conforms`` keeps its text: with ``derandomize`` hypothesis seeds the cases from the
+    # decorated function's source, so editing it would change every case the suite sends.
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -97,9 +112,14 @@ def fuzz_operations(
     max_examples: int,
     include: Callable[[str], bool] = lambda _path: True,
     headers: Mapping[str, str] | None = None,
+    base_urls: Sequence[str] | None = None,
 ) -> list[str]:
     """Fuzz every operation whose path ``include`` accepts, with cases that follow the schema
-    and cases that violate it; returns the ``"METHOD /path (mode)"`` fuzzed."""
+    and cases that violate it; returns the ``"METHOD /path (mode)"`` fuzzed.
+
+    Each case goes to every server of ``base_urls`` (servers of the same schema, e.g. one per
+    database: the cases are generated once, the costly part) or, by default, to the server of
+    ``schema_url``."""
     schema = schemathesis.openapi.from_url(schema_url)
     tested = []
     for result in schema.get_all_operations():
@@ -107,6 +127,7 @@ def fuzz_operations(
         if not include(operation.path):
             continue
         for mode in GenerationMode:
-            if _fuzz(operation, mode, dict(headers or {}), max_examples):
+            targets: list[str | None] = list(base_urls) if base_urls else [None]
+            if _fuzz(operation, mode, dict(headers or {}), max_examples, targets):
                 tested.append(f"{operation.method.upper()} {operation.path} ({mode.value})")
     return tested
