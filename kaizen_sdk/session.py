@@ -46,6 +46,9 @@ T = TypeVar("T")
 
 GIT_ENV = {
     "git_provider": "KAIZEN_GIT_PROVIDER",
+    "git_base_url": "KAIZEN_GIT_BASE_URL",
+    "git_token": "KAIZEN_GIT_TOKEN",
+    "git_project": "KAIZEN_GIT_PROJECT",
     "git_repo": "KAIZEN_GIT_REPO",
     "git_base_branch": "KAIZEN_GIT_BASE_BRANCH",
 }
@@ -223,15 +226,19 @@ def init(
     Args:
         api_key: CT API key; falls back to ``KAIZEN_API_KEY``.
         base_url: CT server; falls back to ``KAIZEN_BASE_URL``, then ``http://localhost:8000``.
-        git_provider: ``"github"`` (the only provider this server opens pull requests on);
-            falls back to ``KAIZEN_GIT_PROVIDER``.
-        git_base_url: Accepted for upstream compatibility; the server knows its git host.
-        git_token: Accepted for upstream compatibility and never sent: the CT server opens
-            pull requests with its own credentials.
-        git_project: Accepted for upstream compatibility (Bitbucket only).
-        git_repo: ``owner/name`` of the repository of new tasks' pull requests (task field
-            ``github_repo``); falls back to ``KAIZEN_GIT_REPO``.
-        git_base_branch: Their base branch; falls back to ``KAIZEN_GIT_BASE_BRANCH``.
+        git_provider: ``"github"`` (default) or ``"bitbucket_server"``, where new tasks'
+            pull requests are opened.
+        git_base_url: Bitbucket Server's URL (one of the server's
+            ``KAIZEN_GIT_ALLOWED_BASE_URLS``); not sent for GitHub.
+        git_token: Bitbucket Server token of new tasks, which the server stores encrypted
+            (it needs ``KAIZEN_SECRET_KEY``); for GitHub not sent: the server opens
+            pull requests with its own ``KAIZEN_GITHUB_TOKEN``.
+        git_project: Bitbucket project key.
+        git_repo: The repository of new tasks' pull requests: ``owner/name`` on GitHub
+            (task field ``github_repo``), the repository slug on Bitbucket Server.
+        git_base_branch: Their base branch.
+
+    Each ``git_*`` argument falls back to ``KAIZEN_GIT_<NAME>`` (e.g. ``KAIZEN_GIT_REPO``).
         feedback_threshold: Feedback count that triggers optimization, for new tasks.
         teacher_model: Optimizer model of new tasks (e.g. ``"openai/gpt-4o"``).
         judge_model: Judge model of new tasks.
@@ -249,13 +256,16 @@ def init(
         >>> kaizen.init(api_key="kz-...", feedback_threshold=5,
         ...             on_error=lambda failure: print("not sent:", failure))  # doctest: +SKIP
     """
-    del git_base_url, git_token, git_project  # the server's own settings (see Args)
-    provider = git_provider or os.environ.get(GIT_ENV["git_provider"])
-    if provider and provider.lower() != "github":
-        raise CTError(
-            f"git_provider {provider!r} is not supported: this CT server opens pull requests "
-            "on GitHub (or in repositories under its KAIZEN_PR_REPO_DIR)"
-        )
+    given = {
+        "git_provider": git_provider,
+        "git_base_url": git_base_url,
+        "git_token": git_token,
+        "git_project": git_project,
+        "git_repo": git_repo,
+        "git_base_branch": git_base_branch,
+    }
+    git = {name: value or os.environ.get(GIT_ENV[name]) for name, value in given.items()}
+    provider = (git["git_provider"] or "github").lower()
     if mode not in set(TaskMode):
         raise CTError(f"mode must be one of {', '.join(TaskMode)}, got {mode!r}")
     settings: dict[str, Any] = {
@@ -263,8 +273,7 @@ def init(
         "feedback_threshold": feedback_threshold,
         "teacher_model": teacher_model,
         "judge_model": judge_model,
-        "github_repo": git_repo or os.environ.get(GIT_ENV["git_repo"]),
-        "github_base_branch": git_base_branch or os.environ.get(GIT_ENV["git_base_branch"]),
+        **_git_task_fields(provider, git),
     }
     session = Session(
         client if client is not None else CTClient(api_key=api_key, base_url=base_url),
@@ -278,6 +287,25 @@ def init(
         previous, _default = _default, session
     if previous is not None:
         previous.close()
+
+
+def _git_task_fields(provider: str, git: dict[str, str | None]) -> dict[str, str | None]:
+    """The task fields of ``init``'s git settings for ``provider``."""
+    if provider == "github":
+        return {"github_repo": git["git_repo"], "github_base_branch": git["git_base_branch"]}
+    if provider == "bitbucket_server":
+        return {
+            "git_provider": provider,
+            "git_base_url": git["git_base_url"],
+            "git_project": git["git_project"],
+            "git_repo": git["git_repo"],
+            "git_base_branch": git["git_base_branch"],
+            "git_token_raw": git["git_token"],
+        }
+    raise CTError(
+        f"git_provider {provider!r} is not supported: this CT server opens pull requests on "
+        "GitHub or Bitbucket Server (or in repositories under its KAIZEN_PR_REPO_DIR)"
+    )
 
 
 def default_session() -> Session:

@@ -18,6 +18,7 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,7 +67,7 @@ def _settings(**overrides: object) -> ServerSettings:
             **{key: value for key, value in overrides.items() if value is not None}
         )
     except SettingsError as exc:
-        errors().print(f"[red]error:[/red] {exc}")
+        errors().print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -187,7 +188,9 @@ def create_key(
     created = _with_session(
         _settings(), lambda session: api_keys.create_key(session, name, scope=key_scope)
     )
-    console().print(f"Created {key_scope} API key [bold]{created.record.id}[/bold] ({name}).")
+    console().print(
+        f"Created {key_scope} API key [bold]{created.record.id}[/bold] ({escape(name)})."
+    )
     console().print("Store it now, it is not shown again:")
     print(created.secret)
 
@@ -211,9 +214,9 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="Key id (or a unique p
     try:
         key = _with_session(_settings(), lambda session: api_keys.revoke_key(session, key_id))
     except NotFoundError as exc:
-        errors().print(f"[red]error:[/red] {exc.detail}")
+        errors().print(f"[red]error:[/red] {escape(exc.detail)}")
         raise typer.Exit(1) from exc
-    console().print(f"Revoked API key [bold]{key.id}[/bold] ({key.name}).")
+    console().print(f"Revoked API key [bold]{key.id}[/bold] ({escape(key.name)}).")
 
 
 def main() -> None:

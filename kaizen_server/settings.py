@@ -8,16 +8,27 @@ Example:
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATABASE_URL", "ServerSettings", "SettingsError", "load_settings"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "MIN_SECRET_KEY_LENGTH",
+    "PublishingSettings",
+    "ServerSettings",
+    "SettingsError",
+    "load_settings",
+]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
 
 MIN_API_KEY_LENGTH = 32
 """Shortest bootstrap key accepted: a shorter one could be guessed offline."""
+
+MIN_SECRET_KEY_LENGTH = 32
+"""Shortest ``KAIZEN_SECRET_KEY`` accepted (the key of stored git tokens is derived from it)."""
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
@@ -26,7 +37,58 @@ class SettingsError(ValueError):
     """A setting has a bad value; the message names the environment variable."""
 
 
-class ServerSettings(BaseSettings):
+class PublishingSettings(BaseSettings):
+    """The settings pull requests need, read by the server and by each job's process.
+
+    ``KAIZEN_SECRET_KEY``: the secret the key of stored git tokens is derived from.
+    ``KAIZEN_GIT_ALLOWED_BASE_URLS``: JSON list of the Bitbucket Server base URLs a task's
+    ``git_base_url`` may name; no other git host is ever contacted.
+
+    Example:
+        >>> PublishingSettings(git_allowed_base_urls=["https://git.acme.test/"]).git_allowed_base_urls
+        ['https://git.acme.test']
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KAIZEN_", extra="ignore")
+
+    secret_key: SecretStr | None = Field(
+        default=None, description="Secret the encryption key of stored git tokens comes from."
+    )
+    git_allowed_base_urls: list[str] = Field(
+        default_factory=list,
+        description="Bitbucket Server base URLs (http or https) a task's git_base_url may name.",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_LENGTH} characters (got "
+                f"{len(value.get_secret_value())})"
+            )
+        return value
+
+    @field_validator("git_allowed_base_urls")
+    @classmethod
+    def _plain_base_urls(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parts = urlsplit(value)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.username is not None
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(
+                    f"{value!r} is not a base URL: need http(s)://host[:port][/path], "
+                    "without credentials, query or fragment"
+                )
+        return [value.rstrip("/") for value in values]
+
+
+class ServerSettings(PublishingSettings):
     """Configuration of the CT server.
 
     Every field maps to an environment variable with the ``KAIZEN_`` prefix, e.g.

@@ -195,7 +195,10 @@ def _check_mode(
     if mode == wire.TaskMode.OPTIMIZE_ONLY or github_repo:
         return
     if changed == "mode":
-        message = f"mode {mode!r} needs a github_repo (where the pull request goes)"
+        message = (
+            f"mode {mode!r} needs a repository for its pull requests: github_repo "
+            "(or git_repo with git_provider 'bitbucket_server')"
+        )
     else:
         message = f"may not be cleared while mode is {mode!r} (send mode 'optimize_only' with it)"
     loc = [*where, changed]
@@ -337,11 +340,12 @@ async def update_task(session: AsyncSession, ref: str, body: TaskUpdate) -> Task
             raise InputValidationError(f"body.{field}: may not be null")
     task = await find_task(session, ref, for_update=True)
     _honour_upstream_fields(values, task)
-    if "mode" in values or "github_repo" in values:
+    repository_fields = [f for f in ("github_repo", "git_repo", "git_provider") if f in values]
+    if "mode" in values or repository_fields:
         _check_mode(
             values.get("mode", task.mode),
             _repository(values, task),
-            changed="mode" if "mode" in values else "github_repo",
+            changed="mode" if "mode" in values else repository_fields[0],
         )
     _check_git_host(values, task)
     _store_token(values, _tokens_of(body))

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+import kaizen_sdk as kaizen
 from tests.optimization.fake_bitbucket import FakeBitbucket, running_fake_bitbucket
 from tests.optimization.job_helpers import create_task, post_feedback, watch_job
 from tests.support.ct_server import CTServerProcess, running_ct_server
@@ -123,3 +124,54 @@ def test_a_token_without_a_server_secret_is_a_422(ct_server: CTServerProcess) ->
         assert "KAIZEN_SECRET_KEY" in response.json()["detail"]
         listed: httpx.Response = client.get("/api/v1/tasks", params={"name": "token_no_secret"})
         assert listed.json() == []
+
+
+def test_clearing_a_bitbucket_tasks_repository_under_auto_pr_is_a_422(
+    git_server: CTServerProcess, bitbucket: FakeBitbucket
+) -> None:
+    with git_server.client() as client:
+        task = create_task(client, **_bitbucket_fields(bitbucket, mode="auto_pr"))
+        cleared = client.patch(f"/api/v1/tasks/{task['id']}", json={"git_repo": None})
+        assert cleared.status_code == 422, cleared.text
+        assert "body.git_repo" in cleared.json()["detail"]
+        switched = client.patch(f"/api/v1/tasks/{task['id']}", json={"git_provider": "github"})
+        assert switched.status_code == 422, switched.text
+        assert "body.git_provider" in switched.json()["detail"]
+        kept = client.get(f"/api/v1/tasks/{task['id']}").json()
+    assert (kept["git_provider"], kept["git_repo"], kept["mode"]) == (
+        "bitbucket_server",
+        "web",
+        "auto_pr",
+    )
+
+
+def test_upstreams_init_with_bitbucket_creates_the_task_with_its_token(
+    git_server: CTServerProcess, bitbucket: FakeBitbucket
+) -> None:
+    kaizen.init(
+        api_key=git_server.api_key,
+        base_url=git_server.base_url,
+        git_provider="bitbucket_server",
+        git_base_url=bitbucket.base_url,
+        git_project="APP",
+        git_repo="web",
+        git_token=bitbucket.token,
+        mode="pr_preview",
+    )
+    try:
+        kaizen.trace_sync("bb_first_use", lambda inputs: "answer", {"q": "x"})
+        kaizen.flush_sync(score=1.0)
+    finally:
+        kaizen.close_sync()
+    with git_server.client() as client:
+        fetched = client.get("/api/v1/tasks/bb_first_use")
+    assert fetched.status_code == 200, fetched.text
+    task = fetched.json()
+    assert (task["git_provider"], task["git_project"], task["git_repo"], task["mode"]) == (
+        "bitbucket_server",
+        "APP",
+        "web",
+        "pr_preview",
+    )
+    assert bitbucket.token not in fetched.text
+    assert _stored_ciphertext(git_server, task["id"])

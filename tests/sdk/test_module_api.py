@@ -341,7 +341,7 @@ def test_entries_that_cannot_be_sent_at_exit_are_logged(tmp_path: Path) -> None:
 
 def test_init_rejects_what_this_server_cannot_do() -> None:
     with pytest.raises(kaizen.CTError, match="git_provider"):
-        kaizen.init(api_key="kz-test", git_provider="bitbucket_server")
+        kaizen.init(api_key="kz-test", git_provider="gitlab")
     with pytest.raises(kaizen.CTError, match="mode"):
         kaizen.init(api_key="kz-test", mode="ship_it")
 

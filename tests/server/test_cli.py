@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from alembic import command
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -75,6 +76,21 @@ def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["migrate"], env={"KAIZEN_DATABASE_URL": "mysql://x/y"})
     assert result.exit_code == 2
     assert "KAIZEN_DATABASE_URL" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("KAIZEN_SECRET_KEY", "short", "at least 32 characters"),
+        ("KAIZEN_GIT_ALLOWED_BASE_URLS", '["https://u:p@git.acme.test"]', "not a base URL"),
+        ("KAIZEN_GIT_ALLOWED_BASE_URLS", '["file:///etc"]', "not a base URL"),
+    ],
+)
+def test_bad_publishing_setting_names_the_variable(variable: str, value: str, problem: str) -> None:
+    result = runner.invoke(cli, ["migrate"], env={variable: value})
+    assert result.exit_code == 2
+    assert variable in result.output
+    assert problem in " ".join(result.output.split())
 
 
 def test_serve_without_any_key_prints_how_to_create_one(tmp_path: Path) -> None:

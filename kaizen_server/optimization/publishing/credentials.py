@@ -22,19 +22,17 @@ from dataclasses import replace
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.db.models import Task
 from kaizen_server.optimization.publishing.errors import PullRequestError
 from kaizen_server.optimization.publishing.spec import PullRequestSpec
+from kaizen_server.settings import MIN_SECRET_KEY_LENGTH, PublishingSettings
 
 __all__ = [
-    "MIN_SECRET_KEY_LENGTH",
     "CredentialError",
-    "PublishingSettings",
     "base_url_allowed",
     "decrypt_git_token",
     "encrypt_git_token",
@@ -42,23 +40,11 @@ __all__ = [
     "with_stored_git_token",
 ]
 
-MIN_SECRET_KEY_LENGTH = 32
 _KEY_INFO = b"kaizen task git tokens v1"
 
 
 class CredentialError(ValueError):
     """A token cannot be stored or read (no or a short ``KAIZEN_SECRET_KEY``, a changed key)."""
-
-
-class PublishingSettings(BaseSettings):
-    """``KAIZEN_SECRET_KEY`` (the server secret the token key is derived from) and
-    ``KAIZEN_GIT_ALLOWED_BASE_URLS`` (JSON list: the Bitbucket Server base URLs a task's
-    ``git_base_url`` may name; no other host is ever contacted)."""
-
-    model_config = SettingsConfigDict(env_prefix="KAIZEN_", extra="ignore")
-
-    secret_key: SecretStr | None = Field(default=None)
-    git_allowed_base_urls: list[str] = Field(default_factory=list)
 
 
 def base_url_allowed(base_url: str | None, settings: PublishingSettings | None = None) -> bool:
@@ -79,7 +65,12 @@ def base_url_allowed(base_url: str | None, settings: PublishingSettings | None =
 
 def _fernet(secret: str | None) -> Fernet:
     if secret is None:
-        secret_value = PublishingSettings().secret_key
+        try:
+            secret_value = PublishingSettings().secret_key
+        except ValidationError as exc:  # the server refuses to start with such a key
+            raise CredentialError(
+                f"KAIZEN_SECRET_KEY is invalid: {exc.errors()[0]['msg']}"
+            ) from exc
         secret = secret_value.get_secret_value() if secret_value is not None else None
     if not secret:
         raise CredentialError(
