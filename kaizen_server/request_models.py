@@ -62,6 +62,8 @@ __all__ = [
     "JsonObject",
     "NamesItsTask",
     "PromptVersionCreate",
+    "RolloutEnd",
+    "RolloutStart",
     "SeedLine",
     "TaskCreate",
     "TaskSettingsSentAlong",
@@ -188,7 +190,8 @@ def _secret() -> Any:
         exclude=True,
         repr=False,
         description="The task's git token: stored encrypted, used for its pull requests, "
-        "never returned. Needs KAIZEN_SECRET_KEY on the server (else 422).",
+        "never returned. Not stored (a warning is logged) when the server has no "
+        "KAIZEN_SECRET_KEY.",
     )
 
 
@@ -498,6 +501,36 @@ class ActivateRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"version_id": "5f0c..."}]})
 
     version_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+class RolloutStart(RequestModel):
+    """Body of ``POST /api/v1/prompts/{task}/rollout``: serve ``version_id`` to ``share`` of the
+    task's traffic beside the active version."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"version_id": "5f0c...", "share": 0.2}]},
+    )
+
+    version_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    share: float = Field(gt=0.0, lt=1.0, description="Share of requests given the candidate.")
+    min_ratings_per_arm: int = Field(
+        default=100, ge=1, le=1_000_000, description="Ratings each version needs before a decision."
+    )
+    max_duration_hours: float = Field(
+        default=336.0,
+        gt=0.0,
+        le=24.0 * 365,
+        description="After this long without a clear win the recommendation is to roll back.",
+    )
+
+
+class RolloutEnd(RequestModel):
+    """Optional body of ``POST .../rollout/promote`` and ``.../rollout/stop``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
 
 
 class SeedLine(RequestModel):

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from kaizen_server.services.input_schema import check_schema_definition
 from kaizen_server.services.optimization_window import counts_toward_threshold, window_starts
 from kaizen_server.services.pagination import Page, fetch_page
 from kaizen_server.services.views import TaskStats, task_view
+from kaizen_server.settings import PublishingSettings
 
 __all__ = [
     "create_task",
@@ -53,6 +55,8 @@ __all__ = [
     "task_views",
     "update_task",
 ]
+
+_log = logging.getLogger("kaizen_server.tasks")
 
 _MAX_REF_LENGTH = 200
 
@@ -289,10 +293,22 @@ def _store_token(
     where: Sequence[str | int] = ("body",),
 ) -> None:
     """Put the Fernet ciphertext of the first token in ``sent`` (field -> value) into
-    ``values``; 422 naming the field when the server has no usable ``KAIZEN_SECRET_KEY``."""
+    ``values``.
+
+    A server without ``KAIZEN_SECRET_KEY`` cannot store a token: it accepts the call without
+    it (upstream's SDK sends its token with every feedback call, and a refusal would lose the
+    feedback) and logs a warning; the task's pull requests use the server's own credentials.
+    """
     for field, token in sent.items():
         if not token:
             continue
+        if PublishingSettings().secret_key is None:
+            _log.warning(
+                "git token not stored: %s was sent but KAIZEN_SECRET_KEY is not set (pull "
+                "requests use the server's own credentials)",
+                dotted([*where, field]),
+            )
+            return
         try:
             values["git_token_encrypted"] = encrypt_git_token(token)
         except CredentialError as exc:
