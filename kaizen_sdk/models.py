@@ -63,6 +63,9 @@ __all__ = [
     "PromptVersion",
     "PullRequestPreview",
     "PullRequestReview",
+    "Rollout",
+    "RolloutArm",
+    "RolloutStatus",
     "Task",
     "TaskMode",
     "TraceItem",
@@ -579,3 +582,70 @@ class TraceItem(WireItem):
         """The JSON body (``source_file`` / ``source_variable`` left out when unset)."""
         unset = {name for name in ("source_file", "source_variable") if getattr(self, name) is None}
         return self.model_dump(mode="json", exclude=unset or None)
+
+
+class RolloutStatus(StrEnum):
+    """Lifecycle states of a rollout."""
+
+    RUNNING = "running"
+    PROMOTED = "promoted"  # the candidate became the active version
+    STOPPED = "stopped"  # rolled back: the candidate gets no more traffic
+
+
+class RolloutArm(WireModel):
+    """One side of a rollout and what it observed since the rollout started.
+
+    Example:
+        >>> RolloutArm(version_id="5f0c", ratings=10, successes=6).rate
+        0.6
+    """
+
+    version_id: str
+    version_number: int = 0
+    ratings: int = 0
+    """Ratings of outputs this version produced (feedback on its traces)."""
+    successes: int = 0
+    """Ratings at or above the success threshold (0.5: a thumbs up)."""
+    requests: int = 0
+    """Traces recorded with this version."""
+    latency_p95_ms: float | None = None
+
+    @property
+    def rate(self) -> float | None:
+        """The share of successful ratings, or None before the first rating."""
+        return self.successes / self.ratings if self.ratings else None
+
+
+class Rollout(WireModel):
+    """A candidate version served to ``share`` of a task's traffic beside the active version
+    (the baseline), with the ratings of both and what the decision rule recommends.
+
+    ``recommendation`` is ``promote``, ``roll_back`` or ``continue``; ``rule`` and ``reason``
+    say why, ``interval`` is the always-valid confidence interval of candidate rate minus
+    baseline rate (valid however often it is looked at), ``p_value`` its always-valid p-value.
+
+    Example:
+        >>> r = Rollout(id="1", task_id="2", share=0.2, status="running",
+        ...             baseline=RolloutArm(version_id="a"), candidate=RolloutArm(version_id="b"))
+        >>> r.status, r.recommendation
+        (<RolloutStatus.RUNNING: 'running'>, 'continue')
+    """
+
+    id: str
+    task_id: str
+    share: float
+    status: RolloutStatus
+    baseline: RolloutArm
+    candidate: RolloutArm
+    min_ratings_per_arm: int = 100
+    max_duration_hours: float = 336.0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    recommendation: str = "continue"
+    rule: str = "not_enough_ratings"
+    reason: str = ""
+    difference: float | None = None
+    interval: tuple[float, float] | None = None
+    p_value: float = 1.0
+    alpha: float = 0.05

@@ -14,6 +14,7 @@ from kaizen_server.api import (
     jobs,
     optimize,
     prompts,
+    rollouts,
     tasks,
     traces,
 )
@@ -32,7 +33,19 @@ def build_api_router() -> APIRouter:
     router = APIRouter(
         prefix=API_PREFIX, dependencies=[Depends(require_api_key)], responses=PROBLEM_RESPONSES
     )
-    for module in (tasks, datasets, feedback, prompts, optimize, jobs, traces, events, api_keys):
+    resources = (
+        tasks,
+        datasets,
+        feedback,
+        prompts,
+        rollouts,
+        optimize,
+        jobs,
+        traces,
+        events,
+        api_keys,
+    )
+    for module in resources:
         router.include_router(module.router)
     return router
 

@@ -40,6 +40,7 @@ __all__ = [
     "OptimizationJob",
     "PromptEvent",
     "PromptVersion",
+    "Rollout",
     "Task",
     "Trace",
     "table_of",
@@ -50,6 +51,7 @@ ACTIVE_JOB_STATUSES = ("PENDING", "RUNNING")
 
 _ACTIVE_JOB_WHERE = text("status IN ('PENDING', 'RUNNING')")
 _ACTIVE_PROMPT_WHERE = text("status = 'active'")
+_RUNNING_ROLLOUT_WHERE = text("status = 'running'")
 
 
 class Base(DeclarativeBase):
@@ -244,6 +246,39 @@ class ConsoleSession(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     expires_at: Mapped[datetime]
+
+
+class Rollout(Base):
+    """A candidate version served to a share of a task's traffic beside the active one (the
+    baseline), until it is promoted or stopped (at most one ``running`` per task)."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (
+        Index("ix_rollouts_task_started", "task_id", "started_at"),
+        Index(
+            "uq_rollouts_one_running_per_task",
+            "task_id",
+            unique=True,
+            sqlite_where=_RUNNING_ROLLOUT_WHERE,
+            postgresql_where=_RUNNING_ROLLOUT_WHERE,
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    baseline_version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("prompt_versions.id", ondelete="CASCADE")
+    )
+    candidate_version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("prompt_versions.id", ondelete="CASCADE")
+    )
+    share: Mapped[float] = mapped_column(Float)
+    min_ratings_per_arm: Mapped[int] = mapped_column(Integer)
+    max_duration_hours: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    ended_at: Mapped[datetime | None]
 
 
 class PromptEvent(Base):

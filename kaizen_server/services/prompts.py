@@ -16,15 +16,17 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk.models import JobStatus, PromptStatus, PullRequestReview
+from kaizen_server.db.columns import utc_now
 from kaizen_server.db.models import (
     ACTIVE_JOB_STATUSES,
     OptimizationJob,
     PromptEvent,
     PromptVersion,
+    Rollout,
     Task,
 )
 from kaizen_server.events.broker import PromptEventBroker
@@ -35,9 +37,11 @@ from kaizen_server.services.transactions import retry_on_conflict
 
 __all__ = [
     "PROMPT_ACTIVATED",
+    "activate_in_transaction",
     "activate_version",
     "active_prompt",
     "create_version",
+    "find_version",
     "list_versions",
     "prompt_etag",
     "reject_version",
@@ -88,15 +92,35 @@ async def list_versions(session: AsyncSession, task_ref: str) -> list[PromptVers
     return list(rows.all())
 
 
-async def _activate_in_transaction(
+async def activate_in_transaction(
     session: AsyncSession,
     broker: PromptEventBroker,
     task_id: uuid.UUID,
     task_name: str,
     version: PromptVersion,
+    *,
+    rollout_end_reason: str | None = None,
 ) -> int | None:
-    """Archive the active version, activate ``version``; returns the archived one's number."""
+    """Archive the active version, activate ``version``; returns the archived one's number.
+
+    A running rollout of the task ends with it: ``promoted`` when ``version`` is its candidate
+    (``rollout_end_reason``, default: the candidate was activated), else ``stopped``.
+    """
     await broker.prepare_event(session)
+    is_candidate = Rollout.candidate_version_id == version.id
+    await session.execute(
+        update(Rollout)
+        .where(Rollout.task_id == task_id, Rollout.status == "running")
+        .values(
+            status=case((is_candidate, "promoted"), else_="stopped"),
+            ended_at=utc_now(),
+            end_reason=case(
+                (is_candidate, rollout_end_reason or "the candidate was activated"),
+                else_=f"version {version.version_number} was activated instead",
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
     archived = await session.scalars(
         update(PromptVersion)
         .where(
@@ -167,7 +191,7 @@ async def create_version(
         session.add(version)
         await session.flush()
         if activate:
-            previous = await _activate_in_transaction(session, broker, task_id, task_name, version)
+            previous = await activate_in_transaction(session, broker, task_id, task_name, version)
         await session.commit()
         return version
 
@@ -188,16 +212,11 @@ async def activate_version(
     async def attempt() -> PromptVersion | None:
         nonlocal activated
         task = await find_task(session, task_ref, for_update=True)
-        version_id = parse_uuid(version_ref)
-        version = None if version_id is None else await session.get(PromptVersion, version_id)
-        if version is None or version.task_id != task.id:
-            raise NotFoundError(
-                f"Prompt version {version_ref[:100]!r} not found for task {task.name!r}"
-            )
+        version = await find_version(session, task, version_ref)
         if version.status == PromptStatus.ACTIVE.value:
             return version
         task_name = task.name
-        previous = await _activate_in_transaction(session, broker, task.id, task_name, version)
+        previous = await activate_in_transaction(session, broker, task.id, task_name, version)
         await session.commit()
         activated = (task_name, previous)
         return version
@@ -210,7 +229,8 @@ async def activate_version(
     return version
 
 
-async def _version_of(session: AsyncSession, task: Task, version_ref: str) -> PromptVersion:
+async def find_version(session: AsyncSession, task: Task, version_ref: str) -> PromptVersion:
+    """The version ``version_ref`` (a UUID) of ``task``; :class:`NotFoundError` otherwise."""
     version_id = parse_uuid(version_ref)
     version = None if version_id is None else await session.get(PromptVersion, version_id)
     if version is None or version.task_id != task.id:
@@ -238,7 +258,7 @@ async def reject_version(
         'rejected'
     """
     task = await find_task(session, task_ref, for_update=True)
-    version = await _version_of(session, task, version_ref)
+    version = await find_version(session, task, version_ref)
     if version.status == PromptStatus.REJECTED.value:
         return version
     if version.status != PromptStatus.DRAFT.value:
