@@ -25,7 +25,7 @@ from kaizen_fastapi.active_prompts import (
     prompt_header_value,
 )
 from kaizen_fastapi.runtime import KaizenRuntime, runtime_from_state
-from kaizen_sdk import AsyncCTClient, Prompt
+from kaizen_sdk import AsyncCTClient, Prompt, served_version
 
 __all__ = [
     "ActivePrompt",
@@ -123,6 +123,13 @@ def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
         if slot is not None and slot.task == task and slot.prompt is not None:
             return slot.prompt
         prompt = await runtime.prompts.resolve(task)
+        if prompt.rollout is not None:
+            unit, set_cookie = runtime.rollout_units.unit(
+                request.headers.raw, secure=request.url.scheme == "https"
+            )
+            prompt = served_version(prompt, unit)
+            if set_cookie is not None:
+                response.headers.append("set-cookie", set_cookie.decode("latin-1"))
         if slot is not None:
             slot.task, slot.prompt, slot.error = task, prompt, None
         else:

@@ -8,7 +8,9 @@ server-sent events and disconnect detection behave exactly as without it. Per HT
    task with ``Depends(uses_prompt("task"))``;
 2. take the task's active prompt from the SDK's TTL cache (the CT server is only waited on
    for a task never fetched before), or the configured fallback when the server is down;
-3. expose it to the handler (``ActivePrompt`` dependency, ``current_prompt()``) and name the
+3. while the task has a running rollout, serve the request's unit (``rollout_unit``) the
+   version a stable hash gives it (setting the unit cookie when the plugin makes one);
+4. expose it to the handler (``ActivePrompt`` dependency, ``current_prompt()``) and name the
    version served in the ``X-Kaizen-Prompt-Version`` response header.
 
 In strict mode, a request whose prompt is unavailable gets a 503 problem at once. Installing
@@ -40,7 +42,7 @@ from kaizen_fastapi.active_prompts import (
 from kaizen_fastapi.problems import problem_response
 from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime, runtime_from_state
 from kaizen_fastapi.settings import KaizenSettings, task_for_path
-from kaizen_sdk import Prompt
+from kaizen_sdk import Prompt, served_version
 
 __all__ = ["KaizenPromptMiddleware", "PathTasks", "prompt_path_maps"]
 
@@ -126,6 +128,12 @@ class KaizenPromptMiddleware:
                         await _unavailable(exc, scope, receive, send)
                         return
                     error = exc
+        set_cookie: bytes | None = None
+        if prompt is not None and prompt.rollout is not None:
+            unit, set_cookie = mapping.units.unit(
+                scope["headers"], secure=scope.get("scheme") == "https"
+            )
+            prompt = served_version(prompt, unit)
         slot = RequestPrompt(task, prompt, error)  # uses_prompt may fill it in later
         started = False
 
@@ -144,6 +152,8 @@ class KaizenPromptMiddleware:
                         *message.get("headers", ()),
                         mapping.version_header(served),
                     ]
+                    if set_cookie is not None:
+                        message["headers"].append((b"set-cookie", set_cookie))
             return send(message)
 
         token = enter_request(slot)
@@ -164,11 +174,12 @@ class KaizenPromptMiddleware:
 class _RuntimeMapping:
     """What every request of one app run needs: the runtime, path -> task, the version header."""
 
-    __slots__ = ("_header", "_header_name", "_header_prompt", "runtime", "tasks")
+    __slots__ = ("_header", "_header_name", "_header_prompt", "runtime", "tasks", "units")
 
     def __init__(self, runtime: KaizenRuntime, tasks: PathTasks) -> None:
         self.runtime = runtime
         self.tasks = tasks
+        self.units = runtime.rollout_units
         self._header_name = runtime.settings.prompt_header.lower().encode("latin-1")
         self._header_prompt: Prompt | None = None
         self._header = (self._header_name, b"")

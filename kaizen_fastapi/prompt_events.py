@@ -1,8 +1,9 @@
 """Subscription to the CT server's prompt-change stream (``GET /api/v1/events/prompts``).
 
 While the app runs, a background task keeps one server-sent-events connection open and, for
-each ``prompt.activated`` event, refreshes the affected prompt cache entries, so a version
-activated on the server is served by every replica within about a second. When the stream
+each ``prompt.activated`` event (and each rollout started or stopped), refreshes the affected
+prompt cache entries, so a version activated on the server is served by every replica within
+about a second. When the stream
 drops (server restart, network cut, silence longer than the read timeout) it reconnects with
 exponential back-off and full jitter, resuming with ``Last-Event-ID`` so no change is missed;
 the prompt cache TTL stays the safety net.
@@ -39,12 +40,15 @@ __all__ = ["EVENTS_PATH", "PromptChange", "PromptEventSubscriber"]
 logger = logging.getLogger("kaizen_fastapi")
 
 EVENTS_PATH = "/api/v1/events/prompts"
-_PROMPT_ACTIVATED = "prompt.activated"
+_PROMPT_CHANGES = frozenset(
+    {"prompt.activated", "prompt.rollout_started", "prompt.rollout_stopped"}
+)
+"""Events after which a task's prompt (its active version or its rollout) is fetched again."""
 
 
 @dataclass(frozen=True, slots=True)
 class PromptChange:
-    """One ``prompt.activated`` event."""
+    """One prompt-change event (an activation, a rollout started or stopped)."""
 
     task_id: str
     task_name: str
@@ -142,7 +146,7 @@ class PromptEventSubscriber:
             async for event in source.aiter_sse():
                 if event.id:
                     self.last_event_id = event.id
-                if event.event == _PROMPT_ACTIVATED:
+                if event.event in _PROMPT_CHANGES:
                     await self._dispatch(event.data)
 
     async def _dispatch(self, data: str) -> None:

@@ -26,6 +26,7 @@ from kaizen_fastapi.feedback_queue import DeliveryQueue
 from kaizen_fastapi.metrics import KaizenMetrics, PrometheusExport
 from kaizen_fastapi.prompt_events import PromptChange, PromptEventSubscriber
 from kaizen_fastapi.rate_limit import TokenBucketLimiter
+from kaizen_fastapi.rollout_units import RolloutUnits
 from kaizen_fastapi.settings import KaizenSettings
 from kaizen_fastapi.tokens import FeedbackTokenSigner, ReplayGuard, derive_token_key
 from kaizen_sdk import AsyncCTClient
@@ -107,6 +108,7 @@ class KaizenRuntime:
         self.metrics = KaizenMetrics()
         self.monitor = ConnectivityMonitor(self.base_url)
         self.prompts = PromptResolver(self.client, settings, self.metrics, self.monitor)
+        self.rollout_units = RolloutUnits(settings)
         self.queue = DeliveryQueue(
             self.client,
             self.metrics,

@@ -71,6 +71,19 @@ class KaizenSettings(BaseSettings):
         description="Response header naming the prompt version served ('fallback' if so).",
     )
 
+    rollout_unit: str = Field(
+        default="cookie",
+        pattern=r"^(cookie|request|header:[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100})$",
+        description="What keeps one version during a rollout: 'cookie' (a random id the plugin "
+        "sets in rollout_cookie), 'header:<Name>' (e.g. header:X-User-Id; requests without it "
+        "draw at random) or 'request' (each request draws at random).",
+    )
+    rollout_cookie: str = Field(
+        default="kaizen_unit",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Name of the cookie that holds the rollout unit (rollout_unit 'cookie').",
+    )
+
     # --- prompt-change stream --------------------------------------------------------------
     prompt_events: bool = Field(
         default=True, description="Subscribe to the CT server's prompt-change event stream."

@@ -47,6 +47,7 @@ from kaizen_sdk.models import (
 )
 from kaizen_sdk.prompt_cache import PromptCacheStats
 from kaizen_sdk.prompt_source import PromptSource, detect_prompt_source
+from kaizen_sdk.rollouts import served_version
 from kaizen_sdk.session import Session, close, close_sync, get_prompt, get_prompt_sync, init
 from kaizen_sdk.tracing import (
     BufferedTrace,
@@ -104,6 +105,7 @@ __all__ = [
     "init",
     "instrument",
     "reset_buffer",
+    "served_version",
     "trace",
     "trace_sync",
     "uninstrument",

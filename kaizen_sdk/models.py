@@ -59,6 +59,7 @@ __all__ = [
     "Problem",
     "ProblemFieldError",
     "Prompt",
+    "PromptRollout",
     "PromptStatus",
     "PromptVersion",
     "PullRequestPreview",
@@ -242,6 +243,22 @@ class Task(WireModel):
         return self
 
 
+class PromptRollout(WireModel):
+    """The candidate of a running rollout, carried by the active prompt: apps serve it to
+    ``share`` of their requests (chosen by a stable hash of a unit, see ``rollout_arm``).
+
+    Example:
+        >>> PromptRollout(id="r1", share=0.2, version_id="v4", prompt_text="Summarize:").share
+        0.2
+    """
+
+    id: str
+    share: float
+    version_id: str
+    version_number: int = 0
+    prompt_text: str
+
+
 class Prompt(WireModel):
     """A prompt version of a task; ``get_prompt`` returns the active one.
 
@@ -273,6 +290,8 @@ class Prompt(WireModel):
     """Why a version is ``rejected`` (e.g. it did not beat the active prompt)."""
     job_id: str | None = None
     """The optimization job that produced this version; None for a version made by hand."""
+    rollout: PromptRollout | None = None
+    """On the active prompt while a rollout runs: the candidate served to a share of traffic."""
     is_fallback: bool = False
 
 

@@ -10,6 +10,7 @@ from kaizen_sdk.models import Prompt
 from kaizen_server.api.dependencies import Context, ReadSession, WriteSession
 from kaizen_server.request_models import ActivateRequest, PromptVersionCreate
 from kaizen_server.services import prompts as service
+from kaizen_server.services import rollouts
 from kaizen_server.services.errors import InputValidationError
 from kaizen_server.services.prompt_cache import MAX_IF_NONE_MATCH, RenderedPrompt
 from kaizen_server.services.tasks import find_task
@@ -31,6 +32,7 @@ async def get_active_prompt(
     if_none_match: Annotated[str | None, Header(max_length=MAX_IF_NONE_MATCH)] = None,
 ) -> Response:
     """The active prompt with a strong ``ETag``; ``If-None-Match`` -> 304 without a body.
+    While a rollout runs, ``rollout`` carries its candidate and share.
     \f
     Served from the replica's :class:`ActivePromptCache` (invalidated by every activation);
     :class:`~kaizen_server.http.cached_prompt.CachedPromptMiddleware` answers hits of an
@@ -42,8 +44,11 @@ async def get_active_prompt(
         generation = cache.generation
         async with context.database.reader() as session:
             version = await service.active_prompt(session, task)
-        body = prompt_view(version).model_dump_json().encode()
-        rendered = RenderedPrompt(body, service.prompt_etag(version))
+            rollout = await rollouts.prompt_rollout(session, version.task_id)
+        view = prompt_view(version).model_copy(update={"rollout": rollout})
+        key = "" if rollout is None else f"{rollout.id}:{rollout.version_id}:{rollout.share}"
+        etag = service.prompt_etag(version, key)
+        rendered = RenderedPrompt(view.model_dump_json().encode(), etag)
         if context.broker.hears_changes:  # else a change elsewhere could go unnoticed
             cache.put(task, rendered, generation)
     return rendered.response(if_none_match)

@@ -51,15 +51,18 @@ PROMPT_ACTIVATED = "prompt.activated"
 DEFAULT_REJECTION_REASON = "Rejected by an operator."
 
 
-def prompt_etag(version: PromptVersion) -> str:
-    """Strong ETag of an active prompt: changes with the version, its text and status.
+def prompt_etag(version: PromptVersion, rollout: str = "") -> str:
+    """Strong ETag of an active prompt: changes with the version, its text and status, and
+    ``rollout`` (what identifies the running rollout, if any: its id, candidate and share).
 
     Example:
         >>> v = PromptVersion(id=uuid.UUID(int=1), prompt_text="Hi", status="active")
         >>> prompt_etag(v) == prompt_etag(v), prompt_etag(v).startswith('"')
         (True, True)
     """
-    digest = hashlib.sha256(f"{version.id}\x1f{version.status}\x1f{version.prompt_text}".encode())
+    digest = hashlib.sha256(
+        f"{version.id}\x1f{version.status}\x1f{version.prompt_text}\x1f{rollout}".encode()
+    )
     return f'"{digest.hexdigest()[:32]}"'
 
 

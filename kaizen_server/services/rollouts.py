@@ -45,6 +45,7 @@ __all__ = [
     "current_rollout",
     "list_rollouts",
     "promote_rollout",
+    "prompt_rollout",
     "rollout_view",
     "start_rollout",
     "stop_rollout",
@@ -135,6 +136,27 @@ async def list_rollouts(session: AsyncSession, task_ref: str, *, limit: int) -> 
         .limit(limit)
     )
     return list(rows.all())
+
+
+async def prompt_rollout(session: AsyncSession, task_id: uuid.UUID) -> wire.PromptRollout | None:
+    """The running rollout's candidate as the active prompt carries it, or ``None``."""
+    row = (
+        await session.execute(
+            select(Rollout.id, Rollout.share, PromptVersion)
+            .join(PromptVersion, PromptVersion.id == Rollout.candidate_version_id)
+            .where(Rollout.task_id == task_id, Rollout.status == RUNNING)
+        )
+    ).first()
+    if row is None:
+        return None
+    rollout_id, share, candidate = row
+    return wire.PromptRollout(
+        id=str(rollout_id),
+        share=share,
+        version_id=str(candidate.id),
+        version_number=candidate.version_number,
+        prompt_text=candidate.prompt_text,
+    )
 
 
 async def promote_rollout(

@@ -1,0 +1,190 @@
+"""Rollouts through the plugin against the real CT server: two app replicas, a rollout at
+20 %, simulated end users whose ratings depend on the version they were served; every user
+keeps one version, the server counts every rating, and its recommendation is right."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kaizen_fastapi.testing import kaizen_test_settings
+from kaizen_sdk import Prompt, served_version
+from kaizen_sdk.models import PromptRollout
+from tests.fastapi.demo_app import build_app, create_task_with_prompt, runtime_of, wait_for
+from tests.support.ct_server import CTServerProcess
+
+USERS = 150
+REQUESTS_PER_USER = 2
+THUMBS_UP = {"baseline": 0.3, "candidate": 0.9}
+
+
+def _start_rollout(ct: CTServerProcess, task: str, share: float) -> dict[str, Any]:
+    with ct.client() as http:
+        candidate = http.post(
+            f"/api/v1/prompts/{task}/versions", json={"prompt_text": "Summarize v2:"}
+        )
+        assert candidate.status_code == 201, candidate.text
+        started = http.post(
+            f"/api/v1/prompts/{task}/rollout",
+            json={
+                "version_id": candidate.json()["id"],
+                "share": share,
+                "min_ratings_per_arm": 20,
+            },
+        )
+        assert started.status_code == 201, started.text
+        return dict(started.json())
+
+
+def _rollout(ct: CTServerProcess, task: str) -> dict[str, Any]:
+    with ct.client() as http:
+        return dict(http.get(f"/api/v1/prompts/{task}/rollout").json())
+
+
+def test_two_replicas_split_users_stably_and_the_ratings_decide(
+    ct_server: CTServerProcess, unique_task: str
+) -> None:
+    create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
+    settings = kaizen_test_settings(
+        ct_server.base_url,
+        ct_server.api_key,
+        cache_ttl=300.0,
+        prompt_routes={"/summarize*": unique_task},
+        rollout_unit="header:X-User-Id",
+        rate_limit_burst=1000,  # every simulated user comes from the one test client address
+    )
+    rng = random.Random(7)
+    with TestClient(build_app(settings)) as first, TestClient(build_app(settings)) as second:
+        replicas = (first, second)
+        for http in replicas:
+            assert http.post("/summarize", json={"ticket": "x"}).json()["version"] == 1
+            stream = runtime_of(http.app_state).prompt_events
+            assert stream is not None
+            wait_for(stream.connected.is_set, 10, "the prompt stream to connect")
+        rollout = _start_rollout(ct_server, unique_task, share=0.2)
+        candidate_number = rollout["candidate"]["version_number"]
+
+        def rollout_seen(http: TestClient) -> bool:
+            cached = runtime_of(http.app_state).client.cached_prompt(unique_task)
+            return cached is not None and cached.rollout is not None
+
+        for http in replicas:  # the rollout event reaches both without waiting for the TTL
+            wait_for(lambda http=http: rollout_seen(http), 5, "the rollout to reach a replica")
+
+        seen: dict[str, set[int]] = {}
+        ratings = Counter[str]()
+        for request_number in range(USERS * REQUESTS_PER_USER):
+            user = f"user-{request_number % USERS}"
+            http = replicas[rng.randrange(2)]
+            answer = http.post(
+                "/summarize", json={"ticket": "printer on fire"}, headers={"X-User-Id": user}
+            )
+            assert answer.status_code == 200, answer.text
+            version = int(answer.headers["X-Kaizen-Prompt-Version"])
+            assert version == answer.json()["version"]
+            seen.setdefault(user, set()).add(version)
+            arm = "candidate" if version == candidate_number else "baseline"
+            up = rng.random() < THUMBS_UP[arm]
+            rated = http.post(
+                "/kaizen/feedback",
+                json={"token": answer.json()["feedback_token"], "rating": "up" if up else "down"},
+            )
+            assert rated.status_code == 202, rated.text
+            ratings[arm] += 1
+
+    assert all(len(versions) == 1 for versions in seen.values()), "a user saw two versions"
+    candidate_users = sum(candidate_number in versions for versions in seen.values())
+    assert 0.08 < candidate_users / USERS < 0.35, candidate_users  # 20 % of 150, +/- ~3 sd
+    # Both apps flushed their queues on shutdown: every rating is stored and counted.
+    figures = _rollout(ct_server, unique_task)
+    assert figures["baseline"]["ratings"] == ratings["baseline"]
+    assert figures["candidate"]["ratings"] == ratings["candidate"]
+    assert figures["candidate"]["requests"] == ratings["candidate"]
+    assert (figures["recommendation"], figures["rule"]) == ("promote", "candidate_better")
+
+
+def test_the_cookie_unit_is_set_once_and_keeps_the_version(
+    ct_server: CTServerProcess, unique_task: str
+) -> None:
+    create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
+    _start_rollout(ct_server, unique_task, share=0.5)
+    settings = kaizen_test_settings(
+        ct_server.base_url, ct_server.api_key, prompt_routes={"/summarize*": unique_task}
+    )
+    with TestClient(build_app(settings)) as http:
+        versions = Counter[int]()
+        for _ in range(40):
+            first = http.post("/summarize", json={"ticket": "x"})
+            cookie = first.headers["set-cookie"]
+            assert cookie.startswith("kaizen_unit=")
+            assert "HttpOnly" in cookie
+            assert "SameSite=Lax" in cookie
+            unit = first.cookies["kaizen_unit"]
+            with_cookie = {"cookie": f"kaizen_unit={unit}"}
+            again = [
+                http.post("/summarize", json={"ticket": "x"}, headers=with_cookie) for _ in range(3)
+            ]
+            assert all("set-cookie" not in response.headers for response in again)
+            assert {r.json()["version"] for r in again} == {first.json()["version"]}
+            versions[first.json()["version"]] += 1
+            http.cookies.clear()
+    assert set(versions) == {1, 2}, versions  # 40 fresh units at 50 %: both arms served
+
+
+def test_the_rollout_ending_reaches_the_app_and_everyone_gets_the_active_version(
+    ct_server: CTServerProcess, unique_task: str
+) -> None:
+    create_task_with_prompt(ct_server, unique_task, "Summarize v1:")
+    settings = kaizen_test_settings(
+        ct_server.base_url,
+        ct_server.api_key,
+        cache_ttl=300.0,
+        prompt_routes={"/summarize*": unique_task},
+        rollout_unit="request",
+    )
+    with TestClient(build_app(settings)) as http:
+        assert http.post("/summarize", json={"ticket": "x"}).json()["version"] == 1
+        stream = runtime_of(http.app_state).prompt_events
+        assert stream is not None
+        wait_for(stream.connected.is_set, 10, "the prompt stream to connect")
+        _start_rollout(ct_server, unique_task, share=0.5)
+
+        def served() -> set[int]:
+            answers = [http.post("/summarize", json={"ticket": "x"}) for _ in range(30)]
+            return {answer.json()["version"] for answer in answers}
+
+        wait_for(lambda: served() == {1, 2}, 5, "both versions to be served")
+        with ct_server.client() as api:
+            assert api.post(f"/api/v1/prompts/{unique_task}/rollout/stop").status_code == 200
+        wait_for(lambda: served() == {1}, 5, "the stop to reach the app")
+        assert served() == {1}
+
+
+@pytest.mark.parametrize("share", [0.05, 0.2, 0.5])
+def test_the_hash_gives_the_candidate_its_share_of_units(share: float) -> None:
+    active = Prompt(
+        id="v1",
+        task_id="t",
+        version_number=1,
+        prompt_text="a",
+        rollout=PromptRollout(id="r1", share=share, version_id="v2", prompt_text="b"),
+    )
+    units = [f"user-{n}" for n in range(20_000)]
+    served = Counter(served_version(active, unit).id for unit in units)
+    assert served["v2"] / len(units) == pytest.approx(share, abs=0.015)
+    assert [served_version(active, u).id for u in units[:50]] == [
+        served_version(active, u).id for u in units[:50]
+    ]
+    assert active.rollout is not None
+    other = active.model_copy(update={"rollout": active.rollout.model_copy(update={"id": "r2"})})
+    moved = sum(served_version(active, u).id != served_version(other, u).id for u in units)
+    assert moved > 0  # another rollout salts the hash: not always the same users
+
+
+def test_a_bad_rollout_unit_setting_names_itself() -> None:
+    with pytest.raises(ValueError, match="rollout_unit"):
+        kaizen_test_settings("http://127.0.0.1:9", "k" * 32, rollout_unit="header:")
