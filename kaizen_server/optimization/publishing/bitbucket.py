@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
+from kaizen_server.optimization.publishing.rest_api import RestApi, error_message
 from kaizen_server.optimization.publishing.spec import BaseFile, PullRequestSpec
 
 __all__ = ["publish_to_bitbucket", "read_from_bitbucket", "rest_prefix"]
@@ -35,39 +36,13 @@ def rest_prefix(base_url: str, project: str, repo: str) -> str:
     )
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text[:200]
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    if isinstance(errors, list) and errors:
-        return "; ".join(
-            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
-        )
-    return response.reason_phrase
-
-
-class _Bitbucket:
+class _Bitbucket(RestApi):
     def __init__(self, client: httpx.Client, spec: PullRequestSpec) -> None:
         if not spec.git_base_url or not spec.git_project:
             raise PullRequestError("Bitbucket Server needs the task's git_base_url and git_project")
-        self.client = client
-        self.prefix = rest_prefix(spec.git_base_url, spec.git_project, spec.repo)
+        prefix = rest_prefix(spec.git_base_url, spec.git_project, spec.repo)
+        super().__init__(client, prefix, "Bitbucket")
         self.project, self.repo = spec.git_project, spec.repo
-
-    def call(
-        self, method: str, path: str, what: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any
-    ) -> httpx.Response:
-        try:
-            response = self.client.request(method, f"{self.prefix}{path}", **kw)
-        except httpx.HTTPError as exc:
-            raise PullRequestError(f"Bitbucket {what} failed: {exc}") from exc
-        if response.status_code not in ok:
-            raise PullRequestError(
-                f"Bitbucket {what} failed: HTTP {response.status_code} {_message(response)}"
-            )
-        return response
 
     def branch_head(self, branch: str | None) -> tuple[str, str] | None:
         """(display name, latest commit) of ``branch`` (None: the default branch)."""
@@ -167,7 +142,9 @@ def publish_to_bitbucket(spec: PullRequestSpec) -> str:
         ).json()
         values = existing.get("values", []) if isinstance(existing, dict) else []
         if not values:
-            raise PullRequestError(f"Bitbucket opening the pull request failed: {_message(pull)}")
+            raise PullRequestError(
+                f"Bitbucket opening the pull request failed: {error_message(pull)}"
+            )
         return _web_url(values[0])
 
 

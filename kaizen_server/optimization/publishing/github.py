@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from kaizen_server.optimization.publishing.errors import PullRequestError
+from kaizen_server.optimization.publishing.rest_api import RestApi, error_message
 from kaizen_server.optimization.publishing.spec import BaseFile, PullRequestSpec
 
 __all__ = ["publish_to_github", "read_from_github", "repository_slug"]
@@ -34,36 +35,9 @@ def repository_slug(repo: str) -> str:
     return f"{match.group(1)}/{match.group(2)}"
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text[:200]
-    message = str(payload.get("message", "")) if isinstance(payload, dict) else ""
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    if isinstance(errors, list) and errors:
-        details = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
-        message = f"{message} ({'; '.join(details)})"
-    return message or response.reason_phrase
-
-
-class _GitHub:
+class _GitHub(RestApi):
     def __init__(self, client: httpx.Client, slug: str) -> None:
-        self.client = client
-        self.prefix = f"/repos/{slug}"
-
-    def call(
-        self, method: str, path: str, what: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any
-    ) -> httpx.Response:
-        try:
-            response = self.client.request(method, f"{self.prefix}{path}", **kw)
-        except httpx.HTTPError as exc:
-            raise PullRequestError(f"GitHub {what} failed: {exc}") from exc
-        if response.status_code not in ok:
-            raise PullRequestError(
-                f"GitHub {what} failed: HTTP {response.status_code} {_message(response)}"
-            )
-        return response
+        super().__init__(client, f"/repos/{slug}", "GitHub")
 
 
 def _client(token: str, api_url: str) -> httpx.Client:
@@ -172,5 +146,5 @@ def publish_to_github(spec: PullRequestSpec, token: str, api_url: str) -> str:
             params={"head": f"{owner}:{spec.branch}", "state": "open"},
         ).json()
         if not existing:
-            raise PullRequestError(f"GitHub opening the pull request failed: {_message(pull)}")
+            raise PullRequestError(f"GitHub opening the pull request failed: {error_message(pull)}")
         return str(existing[0]["html_url"])
