@@ -21,6 +21,7 @@ from kaizen_server.db.models import OptimizationJob, PromptVersion
 from kaizen_server.request_models import PromptVersionCreate, TaskCreate
 from kaizen_server.services import prompts
 from kaizen_server.services.errors import ConflictError, NotFoundError
+from kaizen_server.services.rollouts import list_rollouts, rollout_view
 from kaizen_server.services.task_overview import TaskDetail, task_detail, task_overviews
 from kaizen_server.services.tasks import create_task, find_task, parse_uuid
 
@@ -29,6 +30,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 TASKS_PER_PAGE = 50
+MAX_ROLLOUTS_SHOWN = 10
 
 VersionAction = Literal["activate", "rollback", "reject"]
 
@@ -151,9 +153,14 @@ def _previous_active(detail: TaskDetail) -> PromptVersion | None:
 async def task_page(
     request: Request, task: str, user: ConsoleUser, session: ReadSession
 ) -> Response:
-    """A task: versions, score chart, draft review, recent jobs, diff form."""
+    """A task: versions, score chart, draft review, rollouts, recent jobs, diff form."""
     detail = await task_detail(session, task)
     jobs = list(detail.jobs)
+    task_id = str(detail.overview.task.id)
+    rollouts = [
+        await rollout_view(session, row)
+        for row in await list_rollouts(session, task_id, limit=MAX_ROLLOUTS_SHOWN)
+    ]
     return page(
         request,
         "task.html",
@@ -166,6 +173,7 @@ async def task_page(
             "jobs_by_id": {job.id: job for job in jobs},
             "rollback_to": _previous_active(detail),
             "as_baseline": _baseline_measurements(detail),
+            "rollouts": rollouts,
         },
     )
 

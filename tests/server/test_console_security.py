@@ -316,3 +316,45 @@ def test_feedback_pages_follow_the_api_cursor(ct_server: CTServerProcess) -> Non
         assert 'rel="next"' not in second.text
         shown = re.findall(r'class="comment">(c\d+)<', first.text + second.text)
         assert sorted(shown) == sorted(f"c{n}" for n in range(60))
+
+
+def test_the_task_page_shows_running_and_finished_rollouts_with_their_figures(
+    ct_server: CTServerProcess,
+) -> None:
+    name = f"rollout_{uuid.uuid4().hex[:8]}"
+    with ct_server.client() as api:
+        assert api.post("/api/v1/tasks", json={"name": name}).status_code == 201
+        versions = [
+            api.post(
+                f"/api/v1/prompts/{name}/versions",
+                json={"prompt_text": text, "activate": text == "v1"},
+            ).json()
+            for text in ("v1", "v2", "v3")
+        ]
+        for candidate in versions[1:]:
+            started = api.post(
+                f"/api/v1/prompts/{name}/rollout",
+                json={"version_id": candidate["id"], "share": 0.25},
+            )
+            assert started.status_code == 201, started.text
+            trace = {"task_id": name, "prompt_version_id": candidate["id"], "response_text": "a"}
+            traced = api.post("/api/v1/traces", json=trace)
+            assert traced.status_code == 201, traced.text
+            rating = {"task_id": name, "trace_id": traced.json()["id"], "score": 1.0}
+            assert api.post("/api/v1/feedback", json=rating).status_code == 201
+            if candidate is versions[1]:
+                assert api.post(f"/api/v1/prompts/{name}/rollout/stop").status_code == 200
+    with signed_in(ct_server) as client:
+        page = client.get(f"/console/tasks/{name}")
+    assert page.status_code == 200, page.text[:500]
+    section = page.text.split("<h2>Rollouts</h2>", 1)[1].split("</section>", 1)[0]
+    rows = section.split("<tr>")[2:]
+    assert len(rows) == 2
+    assert "v3 vs v1" in rows[0]
+    assert "running" in rows[0]
+    assert "v2 vs v1" in rows[1]
+    assert "stopped by an operator" in rows[1]
+    assert "1 / 1 up (100.0 %)" in rows[0]
+    assert "25.0 %" in rows[0]
+    assert "collecting" in rows[0]  # the recommendation's reason: too few ratings
+    assert "no ratings yet" in rows[0]  # no baseline rating: no difference to show
