@@ -658,6 +658,7 @@ class Rollout(WireModel):
     candidate: RolloutArm
     min_ratings_per_arm: int = 100
     max_duration_hours: float = 336.0
+    auto_decide: bool = False
     started_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None

@@ -89,9 +89,11 @@ def create_app(
         await _prepare_api_keys(context)
         await context.broker.start()
         await context.dispatcher.start()
+        await context.rollout_watcher.start()
         try:
             yield
         finally:
+            await context.rollout_watcher.stop()
             await context.dispatcher.stop()
             await context.broker.stop()
             await database.dispose()

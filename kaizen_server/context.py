@@ -1,4 +1,4 @@
-"""The per-app state shared by routers: settings, database, broker, dispatcher.
+"""The per-app state shared by routers: settings, database, broker, dispatcher, watchers.
 
 Example:
     >>> context = request.app.state.context  # doctest: +SKIP
@@ -13,6 +13,7 @@ from kaizen_server.events.broker import PromptEventBroker
 from kaizen_server.optimization.dispatch import JobDispatcher
 from kaizen_server.services.api_keys import KeyVerifier
 from kaizen_server.services.prompt_cache import ActivePromptCache
+from kaizen_server.services.rollout_watcher import RolloutWatcher
 from kaizen_server.settings import ServerSettings
 
 __all__ = ["ServerContext"]
@@ -28,9 +29,13 @@ class ServerContext:
     dispatcher: JobDispatcher
     keys: KeyVerifier = field(init=False)
     prompt_cache: ActivePromptCache = field(init=False)
+    rollout_watcher: RolloutWatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyVerifier(self.database, self.settings.api_key_cache_seconds)
         self.prompt_cache = ActivePromptCache(ttl=self.settings.prompt_cache_seconds)
         # Any active-prompt change, on this replica or another, empties the cache at once.
         self.broker.add_change_listener(self.prompt_cache.invalidate)
+        self.rollout_watcher = RolloutWatcher(
+            self.database, self.broker, self.settings.rollout_check_seconds
+        )

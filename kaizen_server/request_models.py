@@ -523,6 +523,12 @@ class RolloutStart(RequestModel):
         le=24.0 * 365,
         description="After this long without a clear win the recommendation is to roll back.",
     )
+    auto_decide: bool = Field(
+        default=False,
+        description="Let the server end the rollout itself: promote or roll back as soon as "
+        "the decision rule says so (checked every KAIZEN_ROLLOUT_CHECK_SECONDS); otherwise the "
+        "recommendation waits for an operator.",
+    )
 
 
 class RolloutEnd(RequestModel):

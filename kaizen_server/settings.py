@@ -134,6 +134,13 @@ class ServerSettings(PublishingSettings):
         "activations on any replica invalidate it at once, this bounds anything else.",
     )
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
+    rollout_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=24 * 3600,
+        description="How often the server applies the recommendation of rollouts started "
+        "with auto_decide (promote or roll back).",
+    )
     console_session_hours: float = Field(
         default=8.0,
         gt=0,

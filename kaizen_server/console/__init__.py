@@ -20,7 +20,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kaizen_server.console import job_pages, key_pages, record_pages, sign_in_pages, task_pages
+from kaizen_server.console import (
+    job_pages,
+    key_pages,
+    record_pages,
+    rollout_pages,
+    sign_in_pages,
+    task_pages,
+)
 from kaizen_server.console.auth import ConsoleError, SignInRequired
 from kaizen_server.console.templating import CONSOLE_PREFIX, STATIC_DIR, page, redirect
 from kaizen_server.http.problems import describe_validation_errors, problem_response
@@ -84,7 +91,7 @@ async def _sign_in_required(request: Request, exc: Exception) -> Response:
 
 def install_console(app: FastAPI) -> None:
     """Mount the console's pages and static files on ``app`` (after its problem handlers)."""
-    for module in (sign_in_pages, task_pages, record_pages, job_pages, key_pages):
+    for module in (sign_in_pages, task_pages, rollout_pages, record_pages, job_pages, key_pages):
         app.include_router(module.router, prefix=CONSOLE_PREFIX, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)

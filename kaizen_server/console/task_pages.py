@@ -174,6 +174,7 @@ async def task_page(
             "rollback_to": _previous_active(detail),
             "as_baseline": _baseline_measurements(detail),
             "rollouts": rollouts,
+            "running_rollout": any(r.status.value == "running" for r in rollouts),
         },
     )
 

@@ -275,6 +275,7 @@ class Rollout(Base):
     share: Mapped[float] = mapped_column(Float)
     min_ratings_per_arm: Mapped[int] = mapped_column(Integer)
     max_duration_hours: Mapped[float] = mapped_column(Float)
+    auto_decide: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="running")
     end_reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utc_now)

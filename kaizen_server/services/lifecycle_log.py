@@ -9,9 +9,10 @@ keys: ``{"message": "job queued task=t job=3f2c triggered_by=api", "event": "job
 
 The events: ``job queued`` (stored PENDING and handed to the dispatcher), ``job started``
 (claimed, RUNNING), ``job step`` (each progress step), ``job finished`` (SUCCESS or PR_FAILED,
-with ``result``, ``version`` and ``duration_s``), ``job failed`` (FAILURE, with ``error``) and
-``prompt activated`` (``version`` and the ``previous`` active one). A job runs in a child
-process; its lines reach the server's log through
+with ``result``, ``version`` and ``duration_s``), ``job failed`` (FAILURE, with ``error``),
+``prompt activated`` (``version`` and the ``previous`` active one), ``rollout started``
+(``rollout``, ``version``, ``share``) and ``rollout ended`` (``status``, ``reason``). A job
+runs in a child process; its lines reach the server's log through
 ``kaizen_server.optimization.job_log_relay``.
 
 Example:
@@ -39,6 +40,8 @@ __all__ = [
     "logfmt",
     "prompt_activated",
     "prompts_log",
+    "rollout_ended",
+    "rollout_started",
 ]
 
 jobs_log = logging.getLogger("kaizen_server.jobs")
@@ -137,4 +140,30 @@ def prompt_activated(task: str, version: int, previous: int | None) -> None:
     """``version`` of ``task`` became active (``previous`` was; ``None``: none was)."""
     _emit(
         prompts_log, logging.INFO, "prompt activated", task=task, version=version, previous=previous
+    )
+
+
+def rollout_started(task: str, rollout: str, version: int, share: float) -> None:
+    """``version`` of ``task`` is served to ``share`` of its traffic."""
+    _emit(
+        prompts_log,
+        logging.INFO,
+        "rollout started",
+        task=task,
+        rollout=rollout,
+        version=version,
+        share=share,
+    )
+
+
+def rollout_ended(task: str, rollout: str, status: str, reason: str) -> None:
+    """The rollout ended ``promoted`` or ``stopped``, for ``reason``."""
+    _emit(
+        prompts_log,
+        logging.INFO,
+        "rollout ended",
+        task=task,
+        rollout=rollout,
+        status=status,
+        reason=reason,
     )

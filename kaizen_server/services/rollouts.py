@@ -35,6 +35,7 @@ from kaizen_server.rollouts import (
     decide,
 )
 from kaizen_server.services.errors import ConflictError, NotFoundError
+from kaizen_server.services.lifecycle_log import rollout_ended, rollout_started
 from kaizen_server.services.prompts import activate_in_transaction, find_version
 from kaizen_server.services.tasks import find_task
 from kaizen_server.services.transactions import retry_on_conflict
@@ -96,12 +97,14 @@ async def start_rollout(
             share=body.share,
             min_ratings_per_arm=body.min_ratings_per_arm,
             max_duration_hours=body.max_duration_hours,
+            auto_decide=body.auto_decide,
             status=RUNNING,
             started_at=utc_now(),
         )
         session.add(rollout)
         await _announce(session, broker, ROLLOUT_STARTED, task, candidate)
         await session.commit()
+        rollout_started(task.name, str(rollout.id), candidate.version_number, body.share)
         return rollout
 
     # Two starts at once: the partial unique index refuses the second, whose retry sees the
@@ -160,21 +163,28 @@ async def prompt_rollout(session: AsyncSession, task_id: uuid.UUID) -> wire.Prom
 
 
 async def promote_rollout(
-    session: AsyncSession, broker: PromptEventBroker, task_ref: str, body: RolloutEnd | None
+    session: AsyncSession,
+    broker: PromptEventBroker,
+    task_ref: str,
+    body: RolloutEnd | None,
+    *,
+    rollout_id: uuid.UUID | None = None,
 ) -> Rollout:
     """Make the running rollout's candidate the active version (committed); the rollout
-    ends ``promoted``. :class:`ConflictError` when no rollout is running."""
+    ends ``promoted``. :class:`ConflictError` when no rollout is running (or, given
+    ``rollout_id``, when the running one is another)."""
     reason = (body.reason if body else None) or "promoted by an operator"
 
     async def attempt() -> Rollout:
         task = await find_task(session, task_ref, for_update=True)
-        rollout = await _running_or_conflict(session, task)
+        rollout = await _running_or_conflict(session, task, rollout_id)
         candidate = await session.get(PromptVersion, rollout.candidate_version_id)
         assert candidate is not None  # a version's deletion cascades to its rollouts
         await activate_in_transaction(
             session, broker, task.id, task.name, candidate, rollout_end_reason=reason
         )
         await session.commit()
+        rollout_ended(task.name, str(rollout.id), wire.RolloutStatus.PROMOTED.value, reason)
         return rollout
 
     rollout = await retry_on_conflict(session, attempt, what="promotion")
@@ -184,15 +194,21 @@ async def promote_rollout(
 
 
 async def stop_rollout(
-    session: AsyncSession, broker: PromptEventBroker, task_ref: str, body: RolloutEnd | None
+    session: AsyncSession,
+    broker: PromptEventBroker,
+    task_ref: str,
+    body: RolloutEnd | None,
+    *,
+    rollout_id: uuid.UUID | None = None,
 ) -> Rollout:
     """Roll back: the candidate gets no more traffic, the active version stays (committed).
-    :class:`ConflictError` when no rollout is running."""
+    :class:`ConflictError` when no rollout is running (or, given ``rollout_id``, when the
+    running one is another)."""
     reason = (body.reason if body else None) or "stopped by an operator"
 
     async def attempt() -> Rollout:
         task = await find_task(session, task_ref, for_update=True)
-        rollout = await _running_or_conflict(session, task)
+        rollout = await _running_or_conflict(session, task, rollout_id)
         candidate = await session.get(PromptVersion, rollout.candidate_version_id)
         assert candidate is not None
         await broker.prepare_event(session)
@@ -201,6 +217,7 @@ async def stop_rollout(
         rollout.end_reason = reason
         await _announce(session, broker, ROLLOUT_STOPPED, task, candidate)
         await session.commit()
+        rollout_ended(task.name, str(rollout.id), rollout.status, reason)
         return rollout
 
     rollout = await retry_on_conflict(session, attempt, what="rollout stop")
@@ -244,6 +261,7 @@ async def rollout_view(
         candidate=candidate,
         min_ratings_per_arm=rollout.min_ratings_per_arm,
         max_duration_hours=rollout.max_duration_hours,
+        auto_decide=rollout.auto_decide,
         started_at=rollout.started_at,
         ended_at=rollout.ended_at,
         end_reason=rollout.end_reason,
@@ -308,10 +326,14 @@ async def _running(session: AsyncSession, task_id: uuid.UUID) -> Rollout | None:
     )
 
 
-async def _running_or_conflict(session: AsyncSession, task: Task) -> Rollout:
+async def _running_or_conflict(
+    session: AsyncSession, task: Task, rollout_id: uuid.UUID | None
+) -> Rollout:
     rollout = await _running(session, task.id)
     if rollout is None:
         raise ConflictError(f"Task {task.name!r} has no running rollout")
+    if rollout_id is not None and rollout.id != rollout_id:
+        raise ConflictError(f"Rollout {rollout_id} of {task.name!r} is no longer running")
     return rollout
 
 

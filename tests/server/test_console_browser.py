@@ -210,3 +210,34 @@ def test_a_key_is_shown_once_works_and_stops_working_when_revoked(
         while api.get("/api/v1/tasks", headers={"X-API-Key": secret}).status_code != 401:
             assert time.monotonic() < deadline, "the revoked key still works after 10 s"
             time.sleep(0.1)
+
+
+def test_a_draft_is_rolled_out_then_promoted(seed: SeededConsole, browser: ConsoleBrowser) -> None:
+    page, base = browser.page, seed.server.base_url
+    with seed.server.client() as api:
+        task = create_task(api)
+        for text, activate in (("Summarize.", True), ("Summarize in one line.", False)):
+            made = api.post(
+                f"/api/v1/prompts/{task['id']}/versions",
+                json={"prompt_text": text, "activate": activate},
+            )
+            assert made.status_code == 201, made.text
+    page.goto(f"{base}/console/tasks/{task['name']}")
+    page.locator("section.draft").get_by_role("link", name="Roll out to a share").click()
+    expect(page.locator("h1")).to_contain_text("Roll out v2")
+    page.get_by_label("Share of requests, %").fill("25")
+    page.get_by_role("button", name="Start the rollout").click()
+    page.wait_for_url(re.compile(r".*/console/tasks/[^/]+$"))
+    running = page.locator("table.rollouts tbody tr").first
+    expect(running).to_contain_text("v2 vs v1")
+    expect(running).to_contain_text("25.0 %")
+    expect(running).to_contain_text("running")
+    expect(page.locator("section.draft").get_by_role("link", name="Roll out")).to_have_count(0)
+
+    running.get_by_role("link", name="Promote").click()
+    expect(page.locator("h1")).to_contain_text("Promote the rollout of v2 (against v1)")
+    assert _active_version(seed, task) == 1  # nothing happens before confirming
+    page.get_by_role("button", name="Promote").click()
+    page.wait_for_url(re.compile(r".*/console/tasks/[^/]+$"))
+    assert _active_version(seed, task) == 2
+    expect(page.locator("table.rollouts tbody tr").first).to_contain_text("promoted")

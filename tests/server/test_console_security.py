@@ -358,3 +358,71 @@ def test_the_task_page_shows_running_and_finished_rollouts_with_their_figures(
     assert "25.0 %" in rows[0]
     assert "collecting" in rows[0]  # the recommendation's reason: too few ratings
     assert "no ratings yet" in rows[0]  # no baseline rating: no difference to show
+    assert "/rollout/promote" in rows[0]  # running: it can be ended
+    assert "/rollout/stop" in rows[0]
+    assert "/rollout/" not in rows[1]
+
+
+def test_a_rollout_is_started_stopped_and_promoted_from_the_console(
+    ct_server: CTServerProcess,
+) -> None:
+    name = f"console_rollout_{uuid.uuid4().hex[:8]}"
+    with signed_in(ct_server) as client, ct_server.client() as api:
+        assert api.post("/api/v1/tasks", json={"name": name}).status_code == 201
+        v1, v2 = (
+            api.post(
+                f"/api/v1/prompts/{name}/versions",
+                json={"prompt_text": text, "activate": text == "Summarize."},
+            ).json()
+            for text in ("Summarize.", "Summarize in one line.")
+        )
+        new_form = f"/console/tasks/{name}/rollouts/new?version={v2['id']}"
+        assert new_form.replace("&", "&amp;") in client.get(f"/console/tasks/{name}").text
+        csrf = csrf_of(client, new_form)
+        start = {"csrf": csrf, "version_id": v2["id"], "min_ratings_per_arm": "50"}
+        for share, problem in (("150", "share_percent:"), ("half", "share_percent: must be")):
+            refused = client.post(
+                f"/console/tasks/{name}/rollouts/new", data=start | {"share_percent": share}
+            )
+            assert refused.status_code == 422, refused.text[:300]
+            assert problem in refused.text
+            assert api.get(f"/api/v1/prompts/{name}/rollout").status_code == 404  # nothing stored
+        started = client.post(
+            f"/console/tasks/{name}/rollouts/new",
+            data=start | {"share_percent": "20", "auto_decide": "on"},
+        )
+        assert started.status_code == 303, started.text[:300]
+        rollout = api.get(f"/api/v1/prompts/{name}/rollout").json()
+        assert (rollout["status"], rollout["share"], rollout["auto_decide"]) == (
+            "running",
+            0.2,
+            True,
+        )
+        assert rollout["min_ratings_per_arm"] == 50
+        confirm = client.get(f"/console/tasks/{name}/rollout/stop")
+        assert confirm.status_code == 200
+        assert "Stop (roll back) the rollout of v2 (against v1)" in confirm.text
+        stopped = client.post(f"/console/tasks/{name}/rollout/stop", data={"csrf": csrf})
+        assert stopped.status_code == 303, stopped.text[:300]
+        rollout = api.get(f"/api/v1/prompts/{name}/rollout").json()
+        assert rollout["status"] == "stopped"
+        assert "in the console" in rollout["end_reason"]
+        assert api.get(f"/api/v1/prompts/{name}").json()["id"] == v1["id"]
+        again = client.post(f"/console/tasks/{name}/rollout/promote", data={"csrf": csrf})
+        assert again.status_code == 409  # nothing running to promote
+        assert "no running rollout" in again.text
+
+        started = client.post(
+            f"/console/tasks/{name}/rollouts/new", data=start | {"share_percent": "50"}
+        )
+        assert started.status_code == 303
+        promoted = client.post(
+            f"/console/tasks/{name}/rollout/promote", data={"csrf": csrf, "reason": "users like it"}
+        )
+        assert promoted.status_code == 303, promoted.text[:300]
+        rollout = api.get(f"/api/v1/prompts/{name}/rollout").json()
+        assert (rollout["status"], rollout["end_reason"]) == ("promoted", "users like it")
+        assert rollout["auto_decide"] is False
+        assert api.get(f"/api/v1/prompts/{name}").json()["id"] == v2["id"]
+        forged = client.post(f"/console/tasks/{name}/rollout/stop", data={"csrf": "forged"})
+        assert forged.status_code == 403

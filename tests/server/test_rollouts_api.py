@@ -3,6 +3,7 @@ the ratings of each version's traces, the recommendation, promote, stop, and bad
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -126,6 +127,72 @@ def test_stopping_rolls_back_and_activation_ends_a_rollout(ct_server: CTServerPr
     assert latest["end_reason"] == f"version {third['version_number']} was activated instead"
 
 
+def _wait_until_ended(client: httpx.Client, task: str, deadline_s: float = 15.0) -> dict[str, Any]:
+    """Poll the rollout until it is no longer running (the server's check runs every 0.2 s)."""
+    give_up = time.monotonic() + deadline_s
+    while time.monotonic() < give_up:
+        rollout = dict(client.get(f"{API}/prompts/{task}/rollout").json())
+        if rollout["status"] != "running":
+            return rollout
+        time.sleep(0.05)
+    raise AssertionError(f"the rollout of {task} was still running after {deadline_s}s")
+
+
+@pytest.mark.parametrize(
+    ("candidate_scores", "status", "rule", "active"),
+    [
+        ([1.0] * 85 + [0.0] * 15, "promoted", "candidate_better", "candidate"),
+        ([1.0] * 5 + [0.0] * 95, "stopped", "candidate_worse", "baseline"),
+    ],
+)
+def test_an_auto_decide_rollout_is_ended_by_the_server_on_the_evidence(
+    any_ct_server: CTServerProcess,
+    candidate_scores: list[float],
+    status: str,
+    rule: str,
+    active: str,
+) -> None:
+    with any_ct_server.client() as client:
+        task, baseline, candidate = _task_with_two_versions(client)
+        watched = {"version_id": candidate["id"], "share": 0.5, "min_ratings_per_arm": 30}
+        started = client.post(f"{API}/prompts/{task}/rollout", json=watched | {"auto_decide": True})
+        assert started.status_code == 201, started.text
+        assert started.json()["auto_decide"] is True
+        _rate(client, task, baseline["id"], [1.0] * 40 + [0.0] * 60)
+        _rate(client, task, candidate["id"], candidate_scores)
+        ended = _wait_until_ended(client, task)
+        assert ended["status"] == status
+        assert ended["end_reason"].startswith(f"automatic ({rule}): ")
+        assert ended["candidate"]["ratings"] == 100  # the figures stay those it decided on
+        served = client.get(f"{API}/prompts/{task}").json()
+        assert served["id"] == {"candidate": candidate, "baseline": baseline}[active]["id"]
+        assert served.get("rollout") is None
+
+
+def test_without_auto_decide_the_server_only_recommends(ct_server: CTServerProcess) -> None:
+    with ct_server.client() as client:
+        task, baseline, candidate = _task_with_two_versions(client)
+        start = {"version_id": candidate["id"], "share": 0.5, "min_ratings_per_arm": 30}
+        assert client.post(f"{API}/prompts/{task}/rollout", json=start).status_code == 201
+        _rate(client, task, baseline["id"], [1.0] * 40 + [0.0] * 60)
+        _rate(client, task, candidate["id"], [1.0] * 85 + [0.0] * 15)
+        # An auto_decide rollout on another task, rated the same, ends within the check interval.
+        other, other_baseline, other_candidate = _task_with_two_versions(client)
+        auto = {"version_id": other_candidate["id"], "share": 0.5, "min_ratings_per_arm": 30}
+        assert (
+            client.post(
+                f"{API}/prompts/{other}/rollout", json=auto | {"auto_decide": True}
+            ).status_code
+            == 201
+        )
+        _rate(client, other, other_baseline["id"], [1.0] * 40 + [0.0] * 60)
+        _rate(client, other, other_candidate["id"], [1.0] * 85 + [0.0] * 15)
+        assert _wait_until_ended(client, other)["status"] == "promoted"
+        rollout = client.get(f"{API}/prompts/{task}/rollout").json()
+    assert (rollout["status"], rollout["recommendation"]) == ("running", "promote")
+    assert rollout["auto_decide"] is False
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -136,6 +203,7 @@ def test_stopping_rolls_back_and_activation_ends_a_rollout(ct_server: CTServerPr
         ({"version_id": "x", "share": 0.2, "min_ratings_per_arm": 0}, "min_ratings_per_arm"),
         ({"version_id": "x", "share": 0.2, "max_duration_hours": -1}, "max_duration_hours"),
         ({"version_id": "x", "share": 0.2, "auto": True}, "auto"),
+        ({"version_id": "x", "share": 0.2, "auto_decide": "maybe"}, "auto_decide"),
     ],
 )
 def test_a_bad_start_is_a_422_naming_the_field(

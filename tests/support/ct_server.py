@@ -54,6 +54,7 @@ class CTServerProcess:
                 "KAIZEN_LOG_LEVEL": "warning",
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "KAIZEN_PR_REPO_DIR": str(self.repo_dir),
+                "KAIZEN_ROLLOUT_CHECK_SECONDS": "0.2",  # auto_decide rollouts end promptly
             }
         )
         env.update(self.extra_env)

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("share", sa.Float(), nullable=False),
         sa.Column("min_ratings_per_arm", sa.Integer(), nullable=False),
         sa.Column("max_duration_hours", sa.Float(), nullable=False),
+        sa.Column("auto_decide", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("end_reason", sa.Text(), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
