@@ -49,6 +49,7 @@ async def record_llm_call(
     tokens: int | None = None,
     latency_ms: float | None = None,
     metadata: dict[str, Any] | None = None,
+    error: str | None = None,
 ) -> RecordedCall:
     """Queue a trace of an LLM call and issue the feedback token for its result.
 
@@ -60,6 +61,9 @@ async def record_llm_call(
         prompt: The prompt used (a ``Prompt`` links the trace to its version); default: the
             request's prompt.
         model, tokens, latency_ms, metadata: Optional details of the call.
+        error: The call failed: what went wrong. During a rollout these count against the
+            version that served the request (the candidate is rolled back above 5 points
+            more errors than the active version).
 
     Raises:
         ValueError: no task given and the request has none, or a detail the CT server would
@@ -92,6 +96,7 @@ async def record_llm_call(
             model=model,
             tokens=tokens,
             latency_ms=latency_ms,
+            error=error,
             prompt_version_id=version_id,
             metadata=metadata,
         )

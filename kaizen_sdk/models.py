@@ -456,6 +456,8 @@ class TraceResult(WireModel):
     model: str | None = None
     tokens: int | None = None
     latency_ms: float | None = None
+    error: str | None = None
+    """The call failed: what went wrong (``None``: it succeeded)."""
     source_file: str | None = None
     """Where auto-instrumentation found the prompt: its file and variable."""
     source_variable: str | None = None
@@ -573,6 +575,7 @@ class TraceItem(WireItem):
         model: The model that answered (e.g. ``"openai/gpt-4o-mini"``).
         tokens: Tokens used.
         latency_ms: How long the call took, in milliseconds.
+        error: The call failed: what went wrong (a rollout counts it against the version).
         prompt_version_id: The prompt version used, linking the trace to it.
         metadata: Arbitrary JSON metadata.
         source_file: Where ``instrument()`` found the prompt: its file...
@@ -592,14 +595,17 @@ class TraceItem(WireItem):
     model: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
     tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
     latency_ms: float | None = Field(default=None, ge=0.0, le=MAX_LATENCY_MS)
+    error: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
     prompt_version_id: str | None = None
     metadata: dict[str, Any] | None = None
     source_file: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
     source_variable: str | None = Field(default=None, max_length=MAX_SHORT_TEXT)
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON body (``source_file`` / ``source_variable`` left out when unset)."""
-        unset = {name for name in ("source_file", "source_variable") if getattr(self, name) is None}
+        """The JSON body (``error``, ``source_file`` and ``source_variable`` left out when
+        unset: the body of a successful call is the one upstream's server knows)."""
+        optional = ("error", "source_file", "source_variable")
+        unset = {name for name in optional if getattr(self, name) is None}
         return self.model_dump(mode="json", exclude=unset or None)
 
 
@@ -627,6 +633,8 @@ class RolloutArm(WireModel):
     """Ratings at or above the success threshold (0.5: a thumbs up)."""
     requests: int = 0
     """Traces recorded with this version."""
+    errors: int = 0
+    """Of those, traces of calls that failed (their ``error`` is set)."""
     latency_p95_ms: float | None = None
 
     @property

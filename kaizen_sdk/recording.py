@@ -287,13 +287,15 @@ def log_trace(
     create_task_with: Mapping[str, Any] | None = None,
     source_file: str | None = None,
     source_variable: str | None = None,
+    error: str | None = None,
 ) -> Steps[TraceResult]:
     """Record one LLM call; the returned ``TraceResult.id`` is what ``score()`` takes.
 
     ``trace_id`` (else a new UUID) is the idempotency key: retries never store twice.
     With ``create_task_with`` (``create_task``'s keyword arguments, ``{}`` for the defaults)
     a task named ``task_id`` is created when none exists, and the trace sent again.
-    ``source_file`` / ``source_variable`` say where the prompt was found (``instrument()``).
+    ``source_file`` / ``source_variable`` say where the prompt was found (``instrument()``);
+    ``error`` records a call that failed (a rollout counts it against the version).
 
     Example:
         >>> trace = client.log_trace("summarize_ticket", prompt_text="Summarize:",
@@ -317,6 +319,7 @@ def log_trace(
             "id": trace_id,
             "source_file": source_file,
             "source_variable": source_variable,
+            "error": error,
         },
     )
     return _post_item(client, f"{API}/traces", item, TraceResult, create_task_with)

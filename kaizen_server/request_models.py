@@ -414,6 +414,11 @@ class TraceCreate(NamesItsTask):
     model: ShortText | None = None
     tokens: int | None = Field(default=None, strict=True, ge=0, le=MAX_TOKENS)
     latency_ms: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_LATENCY_MS)
+    error: ShortText | None = Field(
+        default=None,
+        description="The call failed: what went wrong. A rollout counts these traces against "
+        "the version that served them (its error-rate guardrail).",
+    )
     source_file: ShortText | None = Field(
         default=None, description="The file the prompt was found in (auto-instrumentation)."
     )

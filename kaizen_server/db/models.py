@@ -116,6 +116,7 @@ class Trace(Base):
     model: Mapped[str | None] = mapped_column(Text)
     tokens: Mapped[int | None] = mapped_column(BigInteger)
     latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
     source_file: Mapped[str | None] = mapped_column(Text)
     source_variable: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)

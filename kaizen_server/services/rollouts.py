@@ -55,6 +55,9 @@ __all__ = [
 ROLLOUT_STARTED = "prompt.rollout_started"
 ROLLOUT_STOPPED = "prompt.rollout_stopped"
 RUNNING = wire.RolloutStatus.RUNNING.value
+ERROR_RATE_MARGIN = 0.05
+"""How far the candidate's error rate may exceed the baseline's before it is rolled back: an
+LLM that fails now and then fails for both versions; a prompt that breaks it fails more."""
 
 
 async def start_rollout(
@@ -231,22 +234,25 @@ async def rollout_view(
     """The wire ``Rollout``: both arms' figures since it started (until it ended) and the
     decision rule's recommendation on them.
 
-    Traces carry no error flag yet, so the error-rate guardrail is off; the latency guardrail
-    compares the arms' p95 once the candidate served 50 requests.
+    The guardrails, once the candidate served 50 requests: its error rate (traces with an
+    ``error``) at most :data:`ERROR_RATE_MARGIN` above the baseline's (and above 5 % at
+    least), and its p95 latency within 1.5x the baseline's.
     """
     until = rollout.ended_at
     baseline = await _arm(session, rollout, rollout.baseline_version_id, until)
     candidate = await _arm(session, rollout, rollout.candidate_version_id, until)
+    baseline_error_rate = baseline.errors / baseline.requests if baseline.requests else 0.0
     policy = RolloutPolicy(
         min_ratings_per_arm=rollout.min_ratings_per_arm,
         max_duration=timedelta(hours=rollout.max_duration_hours),
-        max_candidate_error_rate=None,
+        max_candidate_error_rate=min(1.0, max(0.05, baseline_error_rate + ERROR_RATE_MARGIN)),
     )
     evidence = RolloutEvidence(
         ArmCounts(baseline.ratings, baseline.successes),
         ArmCounts(candidate.ratings, candidate.successes),
         rollout.started_at,
         candidate_requests=candidate.requests,
+        candidate_errors=candidate.errors,
         candidate_latency_p95_ms=candidate.latency_p95_ms,
         baseline_latency_p95_ms=baseline.latency_p95_ms,
     )
@@ -293,9 +299,11 @@ async def _arm(
             .where(*window, Feedback.score.is_not(None))
         )
     ).one()
-    requests, timed = (
+    requests, errors, timed = (
         await session.execute(
-            select(func.count(Trace.id), func.count(Trace.latency_ms)).where(*window)
+            select(
+                func.count(Trace.id), func.count(Trace.error), func.count(Trace.latency_ms)
+            ).where(*window)
         )
     ).one()
     p95 = None
@@ -316,6 +324,7 @@ async def _arm(
         ratings=int(ratings),
         successes=int(successes),
         requests=int(requests),
+        errors=int(errors),
         latency_p95_ms=p95,
     )
 

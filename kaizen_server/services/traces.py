@@ -104,6 +104,7 @@ async def _store(
             "model": item.model,
             "tokens": item.tokens,
             "latency_ms": item.latency_ms,
+            "error": item.error,
             "source_file": item.source_file,
             "source_variable": item.source_variable,
             "score": None,

@@ -30,6 +30,7 @@ from tests.support.loopback_http import loopback_get
 
 class Ticket(BaseModel):
     ticket: str
+    fail: bool = False  # the LLM stand-in fails: the call is recorded with its error
 
 
 @dataclass
@@ -56,9 +57,10 @@ def build_app(settings: KaizenSettings, stream: StreamControl | None = None) -> 
         call = await record_llm_call(
             request,
             inputs={"ticket": body.ticket},
-            output=summary,
+            output=None if body.fail else summary,
             model="stand-in",
             latency_ms=1.0,
+            error="stand-in LLM timed out" if body.fail else None,
         )
         return {
             "summary": summary,

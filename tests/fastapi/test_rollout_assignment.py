@@ -95,6 +95,13 @@ def test_two_replicas_split_users_stably_and_the_ratings_decide(
             )
             assert rated.status_code == 202, rated.text
             ratings[arm] += 1
+        failures = Counter[str]()
+        for user in ("user-1", "user-2", "user-3", "user-4", "user-5"):  # failed LLM calls
+            answer = replicas[0].post(
+                "/summarize", json={"ticket": "x", "fail": True}, headers={"X-User-Id": user}
+            )
+            version = int(answer.headers["X-Kaizen-Prompt-Version"])
+            failures["candidate" if version == candidate_number else "baseline"] += 1
 
     assert all(len(versions) == 1 for versions in seen.values()), "a user saw two versions"
     candidate_users = sum(candidate_number in versions for versions in seen.values())
@@ -103,7 +110,9 @@ def test_two_replicas_split_users_stably_and_the_ratings_decide(
     figures = _rollout(ct_server, unique_task)
     assert figures["baseline"]["ratings"] == ratings["baseline"]
     assert figures["candidate"]["ratings"] == ratings["candidate"]
-    assert figures["candidate"]["requests"] == ratings["candidate"]
+    assert figures["candidate"]["requests"] == ratings["candidate"] + failures["candidate"]
+    assert figures["baseline"]["errors"] == failures["baseline"]
+    assert figures["candidate"]["errors"] == failures["candidate"]
     assert (figures["recommendation"], figures["rule"]) == ("promote", "candidate_better")
 
 

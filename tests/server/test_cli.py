@@ -68,8 +68,8 @@ def test_revoke_unknown_key_fails(ct_server: CTServerProcess) -> None:
 
 def test_migrate_fresh_database(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    assert "revision 0008" in _run(url, "migrate")
-    assert "revision 0008" in _run(url, "migrate")  # idempotent
+    assert "revision 0009" in _run(url, "migrate")
+    assert "revision 0009" in _run(url, "migrate")  # idempotent
 
 
 def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
@@ -194,7 +194,7 @@ def test_migration_cuts_prefixes_stored_by_earlier_versions(tmp_path: Path) -> N
             await database.dispose()
 
     asyncio.run(at_0001_with_old_rows())
-    assert "revision 0008" in _run(url, "migrate")
+    assert "revision 0009" in _run(url, "migrate")
     assert _stored_key_prefixes(url) == ["devk", "kz-AbCd"]
 
 

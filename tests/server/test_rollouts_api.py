@@ -32,9 +32,15 @@ def _task_with_two_versions(client: httpx.Client) -> tuple[str, dict[str, Any], 
 
 
 def _rate(
-    client: httpx.Client, task: str, version: str, scores: list[float], latency_ms: float = 100.0
+    client: httpx.Client,
+    task: str,
+    version: str,
+    scores: list[float],
+    latency_ms: float = 100.0,
+    failed: int = 0,
 ) -> None:
-    """Record a trace served with ``version`` and rate it, once per score."""
+    """Record a trace served with ``version`` and rate it, once per score; then ``failed``
+    traces of calls that failed (unrated)."""
     traces = [
         {
             "id": str(uuid.uuid4()),
@@ -45,6 +51,12 @@ def _rate(
         }
         for _ in scores
     ]
+    if failed:
+        errors = [
+            {"task_id": task, "prompt_version_id": version, "error": "LLM returned HTTP 500"}
+        ] * failed
+        stored = client.post(f"{API}/traces/batch", json={"items": errors})
+        assert stored.status_code in (200, 201), stored.text
     sent = client.post(f"{API}/traces/batch", json={"items": traces})
     assert sent.status_code in (200, 201), sent.text
     ratings = [
@@ -191,6 +203,41 @@ def test_without_auto_decide_the_server_only_recommends(ct_server: CTServerProce
         rollout = client.get(f"{API}/prompts/{task}/rollout").json()
     assert (rollout["status"], rollout["recommendation"]) == ("running", "promote")
     assert rollout["auto_decide"] is False
+
+
+def test_a_candidate_that_fails_more_often_is_rolled_back_by_the_error_guardrail(
+    ct_server: CTServerProcess,
+) -> None:
+    with ct_server.client() as client:
+        task, baseline, candidate = _task_with_two_versions(client)
+        start = {"version_id": candidate["id"], "share": 0.5, "auto_decide": True}
+        assert client.post(f"{API}/prompts/{task}/rollout", json=start).status_code == 201
+        # Both fail now and then (the LLM's own errors); the candidate fails far more often.
+        _rate(client, task, baseline["id"], [1.0] * 95, failed=5)
+        _rate(client, task, candidate["id"], [1.0] * 40, failed=20)
+        ended = _wait_until_ended(client, task)
+        traced = client.get(f"{API}/traces", params={"task_id": task, "limit": 200}).json()
+    assert (ended["baseline"]["requests"], ended["baseline"]["errors"]) == (100, 5)
+    assert (ended["candidate"]["requests"], ended["candidate"]["errors"]) == (60, 20)
+    assert ended["status"] == "stopped"
+    assert ended["end_reason"].startswith("automatic (error_rate): ")
+    assert "33.3 %" in ended["end_reason"]  # 20 of 60 requests, above 5 % + 5 points
+    items = traced["items"] if isinstance(traced, dict) else traced
+    assert sum(item["error"] == "LLM returned HTTP 500" for item in items) == 25
+
+
+def test_errors_within_the_margin_over_the_baseline_do_not_roll_back(
+    ct_server: CTServerProcess,
+) -> None:
+    with ct_server.client() as client:
+        task, baseline, candidate = _task_with_two_versions(client)
+        start = {"version_id": candidate["id"], "share": 0.5}
+        assert client.post(f"{API}/prompts/{task}/rollout", json=start).status_code == 201
+        _rate(client, task, baseline["id"], [1.0] * 80, failed=20)  # a flaky LLM: 20 %
+        _rate(client, task, candidate["id"], [1.0] * 77, failed=23)  # 23 %: within 5 points
+        rollout = client.get(f"{API}/prompts/{task}/rollout").json()
+    assert rollout["candidate"]["errors"] == 23
+    assert rollout["rule"] != "error_rate", rollout["reason"]
 
 
 @pytest.mark.parametrize(
