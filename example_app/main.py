@@ -79,7 +79,14 @@ def create_app(settings: ExampleSettings | None = None) -> FastAPI:
         finally:
             await llm.aclose()
 
-    app = FastAPI(title="Kaizen example: support ticket summarizer", lifespan=lifespan)
+    # No Swagger UI / ReDoc: FastAPI's pages load their scripts from a CDN, which this app's
+    # same-origin policy (and an offline machine) would leave blank; /openapi.json stays.
+    app = FastAPI(
+        title="Kaizen example: support ticket summarizer",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.example_settings = settings
 
     app.include_router(api_router)

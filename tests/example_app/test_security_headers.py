@@ -30,6 +30,11 @@ def test_pages_scripts_and_answers_of_the_example_app_carry_security_headers(
             assert "unsafe-inline" not in response.headers["content-security-policy"], path
         rejected = http.post("/kaizen/feedback", json={"token": "x", "rating": "up"})
         _assert_secured(rejected, "default-src 'self'")
+        # No page that would load its scripts from a CDN: no Swagger UI / ReDoc; the
+        # machine-readable API description stays.
+        assert http.get("/docs").status_code == 404
+        assert http.get("/redoc").status_code == 404
+        assert "/api/summarize" in http.get("/openapi.json").json()["paths"]
 
 
 def test_oversized_request_headers_get_431(example_app: RunningApp) -> None:
