@@ -8,6 +8,7 @@ and links here.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
@@ -29,6 +30,9 @@ RolloutEndAction = Literal["promote", "stop"]
 
 DEFAULT_SHARE_PERCENT = 10
 DEFAULT_MIN_RATINGS = 100
+
+_FORM_NAMES = {"share": "share_percent"}
+"""The form's name of a RolloutStart field, where they differ (errors name the form's)."""
 
 _END_WORDS: dict[str, tuple[str, str]] = {
     "promote": (
@@ -86,10 +90,13 @@ async def start_rollout(
     errors: list[str] = []
     body: RolloutStart | None = None
     try:
-        share = float(str(values["share_percent"])) / 100
+        percent = float(str(values["share_percent"]))
     except ValueError:
+        percent = math.nan
+    if not 0 < percent < 100:  # NaN too
         errors.append("share_percent: must be a number between 0 and 100 (exclusive)")
     else:
+        share = percent / 100
         try:
             body = RolloutStart.model_validate(
                 {
@@ -100,10 +107,9 @@ async def start_rollout(
                 }
             )
         except ValidationError as exc:
-            errors.extend(
-                f"{_FORM_NAMES.get(str(error['loc'][0]), error['loc'][0])}: {error['msg']}"
-                for error in exc.errors()
-            )
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else "form"
+                errors.append(f"{_FORM_NAMES.get(field, field)}: {error['msg']}")
     if body is None:
         return page(
             request,
@@ -113,9 +119,6 @@ async def start_rollout(
         )
     await rollouts.start_rollout(session, context.broker, str(row.id), body)
     return redirect(f"{CONSOLE_PREFIX}/tasks/{row.name}")
-
-
-_FORM_NAMES = {"share": "share_percent"}
 
 
 @router.get("/tasks/{task}/rollout/{action}", name="console_confirm_rollout_end")

@@ -380,10 +380,15 @@ def test_a_rollout_is_started_stopped_and_promoted_from_the_console(
         assert new_form.replace("&", "&amp;") in client.get(f"/console/tasks/{name}").text
         csrf = csrf_of(client, new_form)
         start = {"csrf": csrf, "version_id": v2["id"], "min_ratings_per_arm": "50"}
-        for share, problem in (("150", "share_percent:"), ("half", "share_percent: must be")):
-            refused = client.post(
-                f"/console/tasks/{name}/rollouts/new", data=start | {"share_percent": share}
-            )
+        for fields, problem in (
+            ({"share_percent": "150"}, "share_percent: must be a number between 0 and 100"),
+            ({"share_percent": "half"}, "share_percent: must be"),
+            ({"share_percent": "nan"}, "share_percent: must be"),
+            ({"share_percent": "1e400"}, "share_percent: must be"),
+            ({"share_percent": "20", "min_ratings_per_arm": "0"}, "min_ratings_per_arm:"),
+            ({"share_percent": "20", "min_ratings_per_arm": "5\x00"}, "min_ratings_per_arm"),
+        ):
+            refused = client.post(f"/console/tasks/{name}/rollouts/new", data=start | fields)
             assert refused.status_code == 422, refused.text[:300]
             assert problem in refused.text
             assert api.get(f"/api/v1/prompts/{name}/rollout").status_code == 404  # nothing stored
