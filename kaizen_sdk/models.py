@@ -21,6 +21,7 @@ import uuid
 import warnings
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Self
 
 from pydantic import (
@@ -293,6 +294,29 @@ class Prompt(WireModel):
     rollout: PromptRollout | None = None
     """On the active prompt while a rollout runs: the candidate served to a share of traffic."""
     is_fallback: bool = False
+
+    @cached_property
+    def rollout_candidate(self) -> Prompt | None:
+        """The rollout's candidate as a ``Prompt`` (carrying the same ``rollout``), made once
+        per fetched prompt: building it per request cost ~6 us, a twentieth of a warm request
+        (bench row 2i with a rollout running). ``None`` without a rollout.
+
+        Example:
+            >>> Prompt(id="v3", task_id="t", prompt_text="x").rollout_candidate is None
+            True
+        """
+        rollout = self.rollout
+        if rollout is None:
+            return None
+        return Prompt.model_construct(
+            id=rollout.version_id,
+            task_id=self.task_id,
+            version_number=rollout.version_number,
+            prompt_text=rollout.prompt_text,
+            status=PromptStatus.DRAFT,
+            rollout=rollout,
+            is_fallback=False,
+        )
 
 
 PromptVersion = Prompt

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 
-from kaizen_sdk.models import Prompt, PromptStatus
+from kaizen_sdk.models import Prompt
 
 __all__ = ["MAX_UNIT_CHARS", "in_candidate_share", "served_version"]
 
@@ -51,12 +51,10 @@ def served_version(prompt: Prompt, unit: str | None) -> Prompt:
     rollout = prompt.rollout
     if rollout is None or not in_candidate_share(rollout.id, unit, rollout.share):
         return prompt
-    return Prompt.model_construct(
-        id=rollout.version_id,
-        task_id=prompt.task_id,
-        version_number=rollout.version_number,
-        prompt_text=rollout.prompt_text,
-        status=PromptStatus.DRAFT,
-        rollout=rollout,
-        is_fallback=False,
-    )
+    candidate = prompt.rollout_candidate
+    if candidate is None or candidate.rollout is not rollout:
+        # Cached before a model_copy(update={"rollout": ...}) gave the prompt another one.
+        del prompt.rollout_candidate
+        candidate = prompt.rollout_candidate
+    assert candidate is not None
+    return candidate

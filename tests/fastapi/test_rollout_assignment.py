@@ -194,6 +194,24 @@ def test_the_hash_gives_the_candidate_its_share_of_units(share: float) -> None:
     assert moved > 0  # another rollout salts the hash: not always the same users
 
 
+def test_the_candidate_is_built_once_per_prompt_and_follows_a_new_rollout() -> None:
+    rollout = PromptRollout(id="r1", share=1.0, version_id="v2", version_number=2, prompt_text="b")
+    active = Prompt(id="v1", task_id="t", version_number=1, prompt_text="a", rollout=rollout)
+    first = served_version(active, "u")
+    assert (first.id, first.version_number, first.prompt_text, first.status) == (
+        "v2",
+        2,
+        "b",
+        "draft",
+    )
+    assert served_version(active, "u") is first  # no Prompt built per request
+    assert active.model_dump()["rollout"]["id"] == "r1"  # the cache is not a wire field
+    replaced = PromptRollout(id="r2", share=1.0, version_id="v3", version_number=3, prompt_text="c")
+    moved = active.model_copy(update={"rollout": replaced})
+    assert served_version(moved, "u").id == "v3"  # not the candidate cached on the original
+    assert served_version(active, "u").id == "v2"
+
+
 def test_a_bad_rollout_unit_setting_names_itself() -> None:
     with pytest.raises(ValueError, match="rollout_unit"):
         kaizen_test_settings("http://127.0.0.1:9", "k" * 32, rollout_unit="header:")
