@@ -89,12 +89,20 @@ def _instructions_per_request(
         return _total(out) / requests
 
 
-def server_instructions(variant: str, env: Mapping[str, str], requests: int) -> float:
-    """Instructions per ``GET /summarize`` of the uvicorn process serving ``variant``."""
+def server_instructions(
+    variant: str,
+    env: Mapping[str, str],
+    requests: int,
+    cookies: Mapping[str, str] | None = None,
+) -> float:
+    """Instructions per ``GET /summarize`` of the uvicorn process serving ``variant``, each
+    request sending ``cookies`` (besides any the app sets)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/summarize"
 
     def send(client: httpx.Client) -> None:
+        if cookies and not client.cookies:
+            client.cookies.update(dict(cookies))
         client.get(url).raise_for_status()
 
     return _instructions_per_request(

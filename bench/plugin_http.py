@@ -426,3 +426,27 @@ def seed_bench_task(ct: CTServerProcess) -> None:
     from bench.processes import seed_task
 
     seed_task(ct, BENCH_TASK, BENCH_PROMPT)
+
+
+ROLLOUT_TASK = "bench_rollout"
+"""A task like the bench task with a rollout running (row 2i's rollout figure)."""
+
+
+def seed_rollout_task(ct: CTServerProcess) -> None:
+    """``ROLLOUT_TASK``: the bench prompt active and a candidate served to half the units."""
+    from bench.processes import seed_task
+
+    with ct.client() as api:
+        if api.get(f"/api/v1/tasks/{ROLLOUT_TASK}").status_code == 200:
+            return
+    seed_task(ct, ROLLOUT_TASK, BENCH_PROMPT)
+    with ct.client() as api:
+        candidate = api.post(
+            f"/api/v1/prompts/{ROLLOUT_TASK}/versions",
+            json={"prompt_text": f"{BENCH_PROMPT} Keep it short."},
+        )
+        candidate.raise_for_status()
+        api.post(
+            f"/api/v1/prompts/{ROLLOUT_TASK}/rollout",
+            json={"version_id": candidate.json()["id"], "share": 0.5},
+        ).raise_for_status()
