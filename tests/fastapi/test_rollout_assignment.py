@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kaizen_fastapi.rollout_units import RolloutUnits
 from kaizen_fastapi.testing import kaizen_test_settings
 from kaizen_sdk import Prompt, served_version
 from kaizen_sdk.models import PromptRollout
+from kaizen_sdk.rollouts import in_candidate_share
 from tests.fastapi.demo_app import build_app, create_task_with_prompt, runtime_of, wait_for
 from tests.support.ct_server import CTServerProcess
 
@@ -210,6 +212,35 @@ def test_the_candidate_is_built_once_per_prompt_and_follows_a_new_rollout() -> N
     moved = active.model_copy(update={"rollout": replaced})
     assert served_version(moved, "u").id == "v3"  # not the candidate cached on the original
     assert served_version(active, "u").id == "v2"
+
+
+@pytest.mark.parametrize(
+    ("cookie", "unit"),
+    [
+        ("kaizen_unit=u1", "u1"),
+        ("a=1; kaizen_unit=u2; b=2", "u2"),
+        ("my_kaizen_unit=no; kaizen_unit=u3", "u3"),  # another cookie ending in the name
+        ('kaizen_unit="u4"', "u4"),
+        ("a=kaizen_unit=x", None),  # inside another cookie's value: not the unit
+        ("kaizen_unit=", None),
+        ("other=1", None),
+    ],
+)
+def test_the_unit_cookie_is_found_among_others(cookie: str, unit: str | None) -> None:
+    units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
+    found, set_cookie = units.unit([(b"cookie", cookie.encode())], secure=False)
+    if unit is None:  # no unit cookie: the plugin makes one and sets it
+        assert set_cookie is not None
+        assert set_cookie.startswith(f"kaizen_unit={found};".encode())
+    else:
+        assert (found, set_cookie) == (unit, None)
+
+
+def test_a_unit_keeps_its_version_when_placed_again() -> None:
+    placed = [in_candidate_share("r9", f"u{n}", 0.3) for n in range(2000)]
+    assert placed == [in_candidate_share("r9", f"u{n}", 0.3) for n in range(2000)]
+    assert 0.25 < sum(placed) / len(placed) < 0.35
+    assert all(in_candidate_share("r9", f"u{n}", 1.0) for n in range(50))  # a new share
 
 
 def test_a_bad_rollout_unit_setting_names_itself() -> None:
