@@ -30,6 +30,7 @@ __all__ = [
     "JudgeSignature",
     "Metric",
     "SimilarityMetric",
+    "TextMetric",
     "TraceJudgeSignature",
     "WeightedMetric",
     "text_similarity",
@@ -106,8 +107,16 @@ class Metric(ABC):
         score = max(0.0, min(1.0, self.score_example(example, prediction)))
         return 1.0 - score if example.get("kaizen_disliked") else score
 
+    @abstractmethod
     def score_example(self, example: dspy.Example, prediction: dspy.Prediction) -> float:
-        """The score before a disliked example's inversion: :meth:`score` on the texts."""
+        """The score of ``prediction`` for ``example``, before a disliked example's inversion."""
+
+
+class TextMetric(Metric):
+    """A metric that compares the output's text with the gold text (:meth:`score`)."""
+
+    def score_example(self, example: dspy.Example, prediction: dspy.Prediction) -> float:
+        """:meth:`score` on the example's gold text and the prediction's."""
         gold = str(example.get(self.output_name) or "")
         candidate = str(getattr(prediction, self.output_name, "") or "")
         try:
@@ -121,7 +130,7 @@ class Metric(ABC):
         """Score ``candidate`` against ``gold``; subclasses implement it."""
 
 
-class SimilarityMetric(Metric):
+class SimilarityMetric(TextMetric):
     """No LM: the text similarity between candidate and gold."""
 
     name = "similarity"
@@ -130,7 +139,7 @@ class SimilarityMetric(Metric):
         return text_similarity(candidate, gold)
 
 
-class ExactMatchMetric(Metric):
+class ExactMatchMetric(TextMetric):
     """No LM: 1.0 when candidate and gold are the same text (case and whitespace ignored).
 
     Example:
@@ -144,7 +153,7 @@ class ExactMatchMetric(Metric):
         return 1.0 if _normalize(candidate) == _normalize(gold) else 0.0
 
 
-class JudgeMetric(Metric):
+class JudgeMetric(TextMetric):
     """An LLM judge (its own LM, whatever the program's LM is) compares candidate and gold."""
 
     name = "judge"
@@ -215,9 +224,6 @@ class CustomMetric(Metric):
             raise self._fail(f"returned {value!r}, not a number in [0, 1]")
         return float(value)
 
-    def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
-        raise NotImplementedError("a custom metric scores examples (score_example)")
-
     def raise_if_failed(self) -> None:
         """Raise :class:`CustomMetricError` when any call of the function failed."""
         if self.failure is not None:
@@ -250,9 +256,6 @@ class WeightedMetric(Metric):
             weight * max(0.0, min(1.0, metric.score_example(example, prediction)))
             for metric, weight in self.components
         )
-
-    def score(self, inputs: dict[str, Any], gold: str, candidate: str) -> float:
-        raise NotImplementedError("a weighted metric scores examples (score_example)")
 
     def custom_parts(self) -> list[CustomMetric]:
         """Its custom components (whose failures fail the job)."""
