@@ -237,7 +237,9 @@ class RolloutPolicy:
 
     ``max_candidate_error_rate``, ``max_latency_ratio`` (candidate p95 / baseline p95) and
     ``max_candidate_latency_p95_ms`` are guardrails (None: off), applied once the candidate has
-    served ``min_requests_for_guardrails`` requests.
+    served ``min_requests_for_guardrails`` requests. With ``error_rate_margin`` the error-rate
+    limit rises to the baseline's own error rate plus that margin when it is higher (an LLM
+    that fails now and then fails for both versions; a prompt that breaks it fails more).
 
     Example:
         >>> RolloutPolicy().alpha
@@ -254,6 +256,7 @@ class RolloutPolicy:
     max_duration: timedelta = timedelta(days=14)
     success_threshold: float = DEFAULT_SUCCESS_THRESHOLD
     max_candidate_error_rate: float | None = 0.05
+    error_rate_margin: float | None = 0.05
     max_latency_ratio: float | None = 1.5
     max_candidate_latency_p95_ms: float | None = None
     min_requests_for_guardrails: int = 50
@@ -272,6 +275,8 @@ class RolloutPolicy:
         _check_unit("success_threshold", self.success_threshold)
         if self.max_candidate_error_rate is not None:
             _check_unit("max_candidate_error_rate", self.max_candidate_error_rate)
+        if self.error_rate_margin is not None:
+            _check_unit("error_rate_margin", self.error_rate_margin)
         if self.max_latency_ratio is not None:
             _check_positive("max_latency_ratio", self.max_latency_ratio)
         if self.max_candidate_latency_p95_ms is not None:
@@ -300,6 +305,8 @@ class RolloutEvidence:
     started_at: datetime
     candidate_requests: int = 0
     candidate_errors: int = 0
+    baseline_requests: int = 0
+    baseline_errors: int = 0
     candidate_latency_p95_ms: float | None = None
     baseline_latency_p95_ms: float | None = None
 
@@ -308,13 +315,14 @@ class RolloutEvidence:
             if not isinstance(getattr(self, name), ArmCounts):
                 raise ValueError(f"{name} must be ArmCounts, got {getattr(self, name)!r}")
         _check_aware("started_at", self.started_at)
-        _check_count("candidate_requests", self.candidate_requests)
-        _check_count("candidate_errors", self.candidate_errors)
-        if self.candidate_errors > self.candidate_requests:
-            raise ValueError(
-                f"candidate_errors must be at most candidate_requests "
-                f"({self.candidate_requests}), got {self.candidate_errors}"
-            )
+        for arm in ("candidate", "baseline"):
+            requests, errors = getattr(self, f"{arm}_requests"), getattr(self, f"{arm}_errors")
+            _check_count(f"{arm}_requests", requests)
+            _check_count(f"{arm}_errors", errors)
+            if errors > requests:
+                raise ValueError(
+                    f"{arm}_errors must be at most {arm}_requests ({requests}), got {errors}"
+                )
         for name in ("candidate_latency_p95_ms", "baseline_latency_p95_ms"):
             value = getattr(self, name)
             if value is not None:
@@ -454,6 +462,9 @@ def _guardrail_breach(
     if evidence.candidate_requests < policy.min_requests_for_guardrails:
         return None
     limit = policy.max_candidate_error_rate
+    if limit is not None and policy.error_rate_margin is not None and evidence.baseline_requests:
+        baseline_rate = evidence.baseline_errors / evidence.baseline_requests
+        limit = min(1.0, max(limit, baseline_rate + policy.error_rate_margin))
     if limit is not None and error_rate is not None and error_rate > limit:
         return (
             DecisionRule.ERROR_RATE,

@@ -55,9 +55,6 @@ __all__ = [
 ROLLOUT_STARTED = "prompt.rollout_started"
 ROLLOUT_STOPPED = "prompt.rollout_stopped"
 RUNNING = wire.RolloutStatus.RUNNING.value
-ERROR_RATE_MARGIN = 0.05
-"""How far the candidate's error rate may exceed the baseline's before it is rolled back: an
-LLM that fails now and then fails for both versions; a prompt that breaks it fails more."""
 
 
 async def start_rollout(
@@ -234,18 +231,16 @@ async def rollout_view(
     """The wire ``Rollout``: both arms' figures since it started (until it ended) and the
     decision rule's recommendation on them.
 
-    The guardrails, once the candidate served 50 requests: its error rate (traces with an
-    ``error``) at most :data:`ERROR_RATE_MARGIN` above the baseline's (and above 5 % at
-    least), and its p95 latency within 1.5x the baseline's.
+    The guardrails are :class:`RolloutPolicy`'s defaults: once the candidate served 50
+    requests, its error rate (traces with an ``error``) at most 5 %, or the baseline's plus 5
+    points when that is higher, and its p95 latency within 1.5x the baseline's.
     """
     until = rollout.ended_at
     baseline = await _arm(session, rollout, rollout.baseline_version_id, until)
     candidate = await _arm(session, rollout, rollout.candidate_version_id, until)
-    baseline_error_rate = baseline.errors / baseline.requests if baseline.requests else 0.0
     policy = RolloutPolicy(
         min_ratings_per_arm=rollout.min_ratings_per_arm,
         max_duration=timedelta(hours=rollout.max_duration_hours),
-        max_candidate_error_rate=min(1.0, max(0.05, baseline_error_rate + ERROR_RATE_MARGIN)),
     )
     evidence = RolloutEvidence(
         ArmCounts(baseline.ratings, baseline.successes),
@@ -253,6 +248,8 @@ async def rollout_view(
         rollout.started_at,
         candidate_requests=candidate.requests,
         candidate_errors=candidate.errors,
+        baseline_requests=baseline.requests,
+        baseline_errors=baseline.errors,
         candidate_latency_p95_ms=candidate.latency_p95_ms,
         baseline_latency_p95_ms=baseline.latency_p95_ms,
     )

@@ -227,6 +227,19 @@ def test_error_rate_guardrail_overrides_a_clear_win() -> None:
     assert decide(broken, off, now=SOON).action is RolloutAction.PROMOTE
 
 
+def test_the_error_limit_follows_a_failing_baseline_by_the_margin() -> None:
+    winning = {"baseline": (4000, 2400), "candidate": (1000, 700)}
+    flaky = {"baseline_requests": 1000, "baseline_errors": 200}  # the LLM fails 20 % of calls
+    within = evidence(**winning, candidate_requests=1000, candidate_errors=240, **flaky)
+    assert decide(within, POLICY, now=SOON).action is RolloutAction.PROMOTE
+    beyond = evidence(**winning, candidate_requests=1000, candidate_errors=260, **flaky)
+    decision = decide(beyond, POLICY, now=SOON)
+    assert (decision.action, decision.rule) == (RolloutAction.ROLL_BACK, DecisionRule.ERROR_RATE)
+    assert "above the 25.0 % guardrail" in decision.reason
+    absolute = RolloutPolicy(error_rate_margin=None)  # the 5 % limit, whatever the baseline
+    assert decide(within, absolute, now=SOON).rule is DecisionRule.ERROR_RATE
+
+
 def test_guardrails_wait_for_enough_requests() -> None:
     first_failures = evidence((40, 24), (10, 6), candidate_requests=49, candidate_errors=49)
     assert decide(first_failures, POLICY, now=SOON).action is RolloutAction.CONTINUE
@@ -286,6 +299,7 @@ def test_a_higher_success_threshold_counts_fewer_thumbs_up() -> None:
         ("success_threshold", -0.1),
         ("max_candidate_error_rate", 1.01),
         ("max_candidate_error_rate", math.nan),
+        ("error_rate_margin", -0.1),
         ("max_latency_ratio", 0.0),
         ("max_candidate_latency_p95_ms", -5.0),
         ("min_requests_for_guardrails", 0),
@@ -308,6 +322,7 @@ def test_bad_policy_values_name_the_field(field: str, value: Any) -> None:
         (lambda: ArmCounts.from_scores([0.5], threshold=2.0), "threshold"),
         (lambda: evidence((10, 5), (10, 5), candidate_requests=-1), "candidate_requests"),
         (lambda: evidence((10, 5), (10, 5), candidate_errors=1), "candidate_errors"),
+        (lambda: evidence((10, 5), (10, 5), baseline_errors=1), "baseline_errors"),
         (lambda: evidence((10, 5), (10, 5), candidate_latency_p95_ms=0.0), "candidate_latency"),
         (lambda: evidence((10, 5), (10, 5), baseline_latency_p95_ms=math.inf), "baseline_latency"),
         (
