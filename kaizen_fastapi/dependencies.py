@@ -25,7 +25,7 @@ from kaizen_fastapi.active_prompts import (
     prompt_header_value,
 )
 from kaizen_fastapi.runtime import KaizenRuntime, runtime_from_state
-from kaizen_sdk import AsyncCTClient, Prompt, served_version
+from kaizen_sdk import AsyncCTClient, Prompt
 
 __all__ = [
     "ActivePrompt",
@@ -124,10 +124,7 @@ def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
             return slot.prompt
         prompt = await runtime.prompts.resolve(task)
         if prompt.rollout is not None:
-            unit, set_cookie = runtime.rollout_units.unit(
-                request.headers.raw, secure=request.url.scheme == "https"
-            )
-            prompt = served_version(prompt, unit)
+            prompt, set_cookie = runtime.rollout_units.serve(prompt, request.scope)
             if set_cookie is not None:
                 response.headers.append("set-cookie", set_cookie.decode("latin-1"))
         if slot is not None:

@@ -42,7 +42,7 @@ from kaizen_fastapi.active_prompts import (
 from kaizen_fastapi.problems import problem_response
 from kaizen_fastapi.runtime import STATE_KEY, KaizenRuntime, runtime_from_state
 from kaizen_fastapi.settings import KaizenSettings, task_for_path
-from kaizen_sdk import Prompt, served_version
+from kaizen_sdk import Prompt
 
 __all__ = ["KaizenPromptMiddleware", "PathTasks", "prompt_path_maps"]
 
@@ -130,10 +130,7 @@ class KaizenPromptMiddleware:
                     error = exc
         set_cookie: bytes | None = None
         if prompt is not None and prompt.rollout is not None:
-            unit, set_cookie = mapping.units.unit(
-                scope["headers"], secure=scope.get("scheme") == "https"
-            )
-            prompt = served_version(prompt, unit)
+            prompt, set_cookie = mapping.units.serve(prompt, scope)
         slot = RequestPrompt(task, prompt, error)  # uses_prompt may fill it in later
         started = False
 

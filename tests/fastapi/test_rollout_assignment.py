@@ -246,3 +246,46 @@ def test_a_unit_keeps_its_version_when_placed_again() -> None:
 def test_a_bad_rollout_unit_setting_names_itself() -> None:
     with pytest.raises(ValueError, match="rollout_unit"):
         kaizen_test_settings("http://127.0.0.1:9", "k" * 32, rollout_unit="header:")
+
+
+def _scope(*headers: tuple[bytes, bytes], scheme: str = "http") -> dict[str, Any]:
+    return {"type": "http", "scheme": scheme, "headers": list(headers)}
+
+
+def test_serve_remembers_a_units_version_per_prompt_object() -> None:
+    units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
+    rollout = PromptRollout(id="r1", share=0.5, version_id="v2", version_number=2, prompt_text="b")
+    active = Prompt(id="v1", task_id="t", version_number=1, prompt_text="a", rollout=rollout)
+    first, set_cookie = units.serve(active, _scope())  # a new unit: the plugin makes its cookie
+    assert set_cookie is not None
+    cookie = set_cookie.split(b";", 1)[0]
+    unit = cookie.split(b"=", 1)[1].decode()
+    again = [units.serve(active, _scope((b"cookie", b"a=1; " + cookie)))[0] for _ in range(3)]
+    assert (
+        [served.id for served in again] == [served_version(active, unit).id] * 3 == [first.id] * 3
+    )
+    assert all(served is again[0] for served in again)  # no Prompt built per request
+    # A prompt fetched again (another rollout of the same version) is placed anew, not
+    # served what the old object's rollout gave this unit.
+    everyone = PromptRollout(id="r2", share=1.0, version_id="v3", version_number=3, prompt_text="c")
+    refetched = active.model_copy(update={"rollout": everyone})
+    assert units.serve(refetched, _scope((b"cookie", cookie)))[0].id == "v3"
+
+
+def test_serve_finds_the_unit_in_any_cookie_header_and_in_a_named_header() -> None:
+    units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
+    everyone = PromptRollout(id="r1", share=1.0, version_id="v2", version_number=2, prompt_text="b")
+    active = Prompt(id="v1", task_id="t", version_number=1, prompt_text="a", rollout=everyone)
+    # HTTP/2 servers may split cookies over several headers: the unit is in the first one.
+    split = _scope((b"cookie", b"kaizen_unit=u1"), (b"cookie", b"theme=dark"))
+    assert units.serve(active, split) == (served_version(active, "u1"), None)
+    secure = units.serve(active, _scope(scheme="https"))[1]
+    assert secure is not None
+    assert secure.endswith(b"; Secure")
+    by_header = RolloutUnits(
+        kaizen_test_settings("http://127.0.0.1:9", "k" * 32, rollout_unit="header:X-User-Id")
+    )
+    none = PromptRollout(id="r1", share=0.0, version_id="v2", version_number=2, prompt_text="b")
+    held_back = active.model_copy(update={"rollout": none})
+    assert by_header.serve(held_back, _scope((b"x-user-id", b"u" * 5000))) == (held_back, None)
+    assert by_header.serve(active, _scope())[1] is None  # no header: drawn, no cookie made
