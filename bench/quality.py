@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from bench.processes import answers, ct_server
+from kaizen_server.optimization.settings import OptimizationSettings
 from tests.support.ports import free_port
 
 __all__ = ["OPTIMIZERS", "QualityRow", "quality_rows", "write_quality_table"]
@@ -37,6 +38,10 @@ __all__ = ["OPTIMIZERS", "QualityRow", "quality_rows", "write_quality_table"]
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT / "bench" / "data" / "support_intents.jsonl"
 MODEL = "local-model"
+MODEL_DESCRIPTION = (
+    "Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M, llama-cpp-python on 2 CPU threads "
+    "(scripts/local_llm.sh)"
+)
 INITIAL_PROMPT = (
     "Classify the support ticket's intent. Answer with exactly one word: billing, technical "
     "or account."
@@ -196,8 +201,9 @@ def write_quality_table(rows: Sequence[QualityRow], machine: dict[str, str], out
         "",
         f"Task: 3-class support intent, {len(_tickets())} labelled tickets "
         f"(`bench/data/support_intents.jsonl`), fed through `POST /api/v1/feedback/batch`; "
-        f"metric: exact match; initial prompt: {INITIAL_PROMPT!r}. Command: "
-        "`python -m bench.run --only quality`.",
+        f"metric: exact match; initial prompt: {INITIAL_PROMPT!r}. Model: {MODEL_DESCRIPTION}, "
+        f"temperature {OptimizationSettings().llm_temperature:g} (KAIZEN_LLM_TEMPERATURE), "
+        f"{MAX_TRIALS} trials for MIPROv2/GEPA. Command: `python -m bench.run --only quality`.",
         "",
         "| optimizer | held-out | initial prompt | Kaizen's candidate | lift | gate | version "
         "| LM calls | wall time |",

@@ -37,6 +37,7 @@ def build_lm(model: str, settings: OptimizationSettings, api_base: str | None = 
     kwargs: dict[str, object] = {
         "num_retries": settings.llm_num_retries,
         "timeout": settings.llm_timeout_s,
+        "temperature": settings.llm_temperature,
     }
     if base:
         name = model if "/" in model else f"openai/{model}"

@@ -45,6 +45,12 @@ class OptimizationSettings(BaseSettings):
     (``"acme.metrics"`` allows ``acme.metrics.text:overlap``). Empty: no custom metric."""
     trace_judge_limit: int = Field(default=50, ge=0, le=1000)
     """Most unscored traces a job has the judge score (newest first; 0: none)."""
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    """Sampling temperature of the models jobs call (task, teacher, judge). 0 by default: the
+    same prompt gets the same answer, so two versions' held-out scores measure the prompts, not
+    the sampling (at a server's default 0.8 one prompt scored 20 % and 50 % on one model). DSPy's
+    optimizers raise it themselves where they need varied samples (BootstrapFewShot's later
+    rounds, MIPROv2's instruction proposals)."""
     llm_timeout_s: float = 60.0
     llm_num_retries: int = 1
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict)

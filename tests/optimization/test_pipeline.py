@@ -112,6 +112,21 @@ def test_bootstrap_beats_baseline_and_usage_matches_calls_received(fake_llm: Fak
     assert outcome.usage.calls <= outcome.estimated.total
     assert outcome.usage.prompt_tokens > 0
     assert outcome.job_metadata()["actual_llm_calls"] == outcome.usage.calls
+    # Scores are measured at temperature 0 (KAIZEN_LLM_TEMPERATURE); only BootstrapFewShot's
+    # later rounds sample at 1.0.
+    temperatures = {request["body"].get("temperature") for request in fake_llm.requests}
+    assert 0.0 in temperatures
+    assert temperatures <= {0.0, 1.0}
+
+
+def test_the_lm_temperature_is_a_setting() -> None:
+    assert (
+        build_lm("m", _settings(llm_api_base="http://127.0.0.1:9/v1")).kwargs["temperature"] == 0.0
+    )
+    warmer = _settings(llm_api_base="http://127.0.0.1:9/v1", llm_temperature=0.7)
+    assert build_lm("m", warmer).kwargs["temperature"] == 0.7
+    with pytest.raises(ValueError, match="llm_temperature"):
+        _settings(llm_temperature=5)
 
 
 def test_mipro_v2_with_a_tiny_budget_finds_the_better_instruction(fake_llm: FakeLLM) -> None:
