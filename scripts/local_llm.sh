@@ -130,13 +130,17 @@ if [ "$INSTALL_ONLY" = 1 ]; then
 fi
 
 # 4. The server. The chat format is the GGUF file's own template (Qwen's ChatML); logits only
-# for the last token (no logprobs, far less memory); a RAM prompt cache keeps the KV state of
-# recent prompts, so a DSPy few-shot prompt's shared prefix is not evaluated again.
+# for the last token (no logprobs, far less memory). llama.cpp reuses the KV state of the
+# previous prompt's shared prefix by itself ("prefix-match hit" in the log), which is what a
+# DSPy few-shot prompt run over many examples needs. No --cache: llama-cpp-python 0.3.36's RAM
+# prompt cache counts each saved state at llama.cpp's state size (~5 MB here) but also keeps a
+# copy of the logits buffer (n_batch x 151,936 floats, ~311 MB), so within one quality-bench job
+# the server grew past 22 GB and the kernel's OOM killer stopped it.
 mkdir -p "$(dirname "$LOG")"
 echo "==> local LM on http://$HOST:$PORT/v1 (log $LOG)"
 "$PY" -m llama_cpp.server --model "$MODEL_FILE" --model_alias local-model \
     --host "$HOST" --port "$PORT" --n_threads "$THREADS" --n_threads_batch "$THREADS" \
-    --n_ctx "$CTX" --logits_all false --cache true --cache_type ram \
+    --n_ctx "$CTX" --logits_all false \
     > "$LOG" 2>&1 &
 pid=$!
 stop() {

@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 
+from kaizen_server.optimization.errors import LMUnavailableError
 from kaizen_server.optimization.signature import SignatureSpec
 
 __all__ = [
@@ -64,8 +66,25 @@ def evaluate_program(
 ) -> list[ExampleScore]:
     """``program``'s output and score on each example of ``devset``, in ``devset`` order.
 
-    A failed example (the LM errored or answered unparseably) has output ``""`` and score 0.
+    An answer the adapter cannot parse is what the model produced: the metric scores its raw
+    text. A call that fails (the LM unreachable or answering an error) produced nothing, so
+    no score is made up for it: the evaluation raises instead.
+
+    Raises:
+        LMUnavailableError: the LM failed on at least one example.
     """
+    failures: list[Exception] = []
+
+    def answer(**inputs: object) -> dspy.Prediction:
+        try:
+            prediction: dspy.Prediction = program(**inputs)
+        except AdapterParseError as unparsed:
+            return dspy.Prediction(**{output_name: unparsed.lm_response or ""})
+        except Exception as failure:
+            failures.append(failure)
+            raise
+        return prediction
+
     evaluator = dspy.Evaluate(
         devset=list(devset),
         metric=metric,
@@ -74,7 +93,12 @@ def evaluate_program(
         display_table=False,
         max_errors=len(devset) + 1,
     )
-    result = evaluator(program)
+    result = evaluator(answer)
+    if failures:
+        raise LMUnavailableError(
+            f"The LM failed on {len(failures)} of {len(devset)} held-out examples, so the "
+            f"prompts were not scored (first failure: {str(failures[0])[:300]})"
+        )
     return [
         ExampleScore(
             example=example,

@@ -7,17 +7,19 @@ import threading
 
 import dspy
 import pytest
+from dspy.utils.exceptions import AdapterParseError
 
 from kaizen_sdk.models import Task
 from kaizen_server.optimization.dataset import FeedbackRow, gold_examples, split_examples
 from kaizen_server.optimization.errors import LMUnavailableError, NotEnoughFeedbackError
 from kaizen_server.optimization.lm import build_lm
-from kaizen_server.optimization.metric import JudgeMetric, SimilarityMetric
+from kaizen_server.optimization.metric import ExactMatchMetric, JudgeMetric, SimilarityMetric
 from kaizen_server.optimization.pipeline import (
     OptimizationInputs,
     OptimizationOutcome,
     run_optimization,
 )
+from kaizen_server.optimization.program import evaluate_program
 from kaizen_server.optimization.render import instructions_of
 from kaizen_server.optimization.settings import OptimizationSettings
 from kaizen_server.optimization.signature import SignatureSpec
@@ -264,3 +266,34 @@ def test_usage_tracker_is_exact_across_threads_and_survives_deepcopy() -> None:
         thread.join()
     summary = tracker.summary()
     assert (summary.calls, summary.prompt_tokens, summary.completion_tokens) == (4000, 8000, 4000)
+
+
+class _Scripted(dspy.Module):
+    """A program that answers, answers unparseably, or fails, by the ticket it is given."""
+
+    def forward(self, ticket: str) -> dspy.Prediction:
+        if ticket == "unparseable":
+            raise AdapterParseError(
+                "ChatAdapter",
+                SignatureSpec.from_schema({"ticket": "string"}).build("x"),
+                "Billing!!",
+            )
+        if ticket == "down":
+            raise ConnectionError("connection refused")
+        return dspy.Prediction(output=ticket.upper())
+
+
+def _examples(*tickets: str) -> list[dspy.Example]:
+    return [dspy.Example(ticket=t, output=t.upper()).with_inputs("ticket") for t in tickets]
+
+
+def test_an_unparseable_answer_is_scored_as_the_text_the_model_produced() -> None:
+    metric = ExactMatchMetric("output")
+    scores = evaluate_program(_Scripted(), _examples("a", "unparseable"), metric, 1, "output")
+    assert [(item.output, item.score) for item in scores] == [("A", 1.0), ("Billing!!", 0.0)]
+
+
+def test_a_failed_lm_call_fails_the_evaluation_instead_of_scoring_zero() -> None:
+    metric = SimilarityMetric("output")
+    with pytest.raises(LMUnavailableError, match=r"failed on 1 of 3 held-out examples.*refused"):
+        evaluate_program(_Scripted(), _examples("a", "down", "b"), metric, 2, "output")
