@@ -4,8 +4,10 @@
 the same deterministic behaviour the app's summaries come from. It understands two kinds of
 conversation:
 
-- a plain one (system prompt + ticket, what the app itself sends): the answer is the summary;
-- DSPy's chat-adapter format (what the CT server's optimization jobs send): the instructions
+- a plain one (system prompt + ticket, what the app itself sends, and what the CT server's jobs
+  send for the task's prompt): the answer is the summary; demo message pairs before the ticket
+  count as worked examples;
+- DSPy's chat-adapter format (what DSPy sends for its own signatures): the instructions
   after "your objective is:", worked examples from the demo message pairs, the ticket from the
   last ``[[ ## field ## ]]`` section; the answer comes back in the same field format (or as a
   JSON object when ``response_format`` asks for one).
@@ -80,14 +82,14 @@ def _dspy_outputs(system: str) -> list[str]:
     return _NUMBERED_FIELD.findall(section.group(1)) if section else []
 
 
-def _dspy_prompt(system: str, history: list[ChatMessage]) -> str:
-    """Instructions plus the demo pairs as ``Ticket:``/``Summary:`` examples."""
-    _head, _sep, objective = system.partition(_OBJECTIVE)
-    lines = [textwrap.dedent(objective.strip("\n")).strip()]
+def _with_examples(instructions: str, history: list[ChatMessage]) -> str:
+    """Instructions plus the demo pairs (plain or in DSPy's field format) as
+    ``Ticket:``/``Summary:`` examples."""
+    lines = [instructions]
     for asked, answered in zip(history[::2], history[1::2], strict=False):
         if asked.role != "user" or answered.role != "assistant":
             continue
-        question = next(iter(_sections(asked.text).values()), "")
+        question = next(iter(_sections(asked.text).values()), asked.text)
         answer = next(
             (v for k, v in _sections(answered.text).items() if k != "completed"), answered.text
         )
@@ -102,9 +104,11 @@ def stand_in_reply(messages: list[ChatMessage], json_object: bool = False) -> st
     last = dialogue[-1].text if dialogue and dialogue[-1].role == "user" else ""
     outputs = _dspy_outputs(system)
     if not outputs:
-        return stand_in_summary(system, last)
+        return stand_in_summary(_with_examples(system, dialogue[:-1]), last)
     ticket = next(iter(_sections(last).values()), last)
-    summary = stand_in_summary(_dspy_prompt(system, dialogue[:-1]), ticket)
+    _head, _sep, objective = system.partition(_OBJECTIVE)
+    instructions = textwrap.dedent(objective.strip("\n")).strip()
+    summary = stand_in_summary(_with_examples(instructions, dialogue[:-1]), ticket)
     values = {name: summary for name in outputs}
     if json_object:
         return json.dumps(values)

@@ -3,8 +3,8 @@
 Example:
     >>> from kaizen_server.optimization.signature import SignatureSpec
     >>> program = build_program(SignatureSpec.from_schema({"q": "string"}), "Answer.", None)
-    >>> type(program).__name__, program.signature.instructions
-    ('Predict', 'Answer.')
+    >>> type(program).__name__, only_predictor(program).signature.instructions
+    ('AppPromptProgram', 'Answer.')
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from kaizen_server.optimization.app_chat import AppPromptProgram
 from kaizen_server.optimization.errors import LMUnavailableError
 from kaizen_server.optimization.signature import SignatureSpec
 
@@ -32,11 +33,12 @@ CHAIN_OF_THOUGHT = {"chain_of_thought", "chainofthought", "cot"}
 
 
 def build_program(spec: SignatureSpec, instructions: str, module_type: str | None) -> dspy.Module:
-    """A fresh program for the task with ``instructions`` and no demos."""
-    signature = spec.build(instructions)
+    """A fresh program for the task with ``instructions`` and no demos: by default one that
+    runs the prompt as apps do (:class:`~kaizen_server.optimization.app_chat.AppPromptProgram`);
+    ``ChainOfThought`` (a reasoning field besides the output) keeps DSPy's own chat format."""
     if module_type and module_type.lower().replace("-", "_") in CHAIN_OF_THOUGHT:
-        return dspy.ChainOfThought(signature)
-    return dspy.Predict(signature)
+        return dspy.ChainOfThought(spec.build(instructions))
+    return AppPromptProgram(spec, instructions)
 
 
 def only_predictor(program: dspy.Module) -> dspy.Predict:
