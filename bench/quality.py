@@ -203,7 +203,9 @@ def write_quality_table(rows: Sequence[QualityRow], machine: dict[str, str], out
         f"(`bench/data/support_intents.jsonl`), fed through `POST /api/v1/feedback/batch`; "
         f"metric: exact match; initial prompt: {INITIAL_PROMPT!r}. Model: {MODEL_DESCRIPTION}, "
         f"temperature {OptimizationSettings().llm_temperature:g} (KAIZEN_LLM_TEMPERATURE), "
-        f"{MAX_TRIALS} trials for MIPROv2/GEPA. Command: `python -m bench.run --only quality`.",
+        f"{MAX_TRIALS} trials for MIPROv2/GEPA. Each prompt runs as an app runs it (the prompt "
+        "as the system message, the ticket as the user message; "
+        "kaizen_server/optimization/app_chat.py). Command: `python -m bench.run --only quality`.",
         "",
         "| optimizer | held-out | initial prompt | Kaizen's candidate | lift | gate | version "
         "| LM calls | wall time |",
