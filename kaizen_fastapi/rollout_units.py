@@ -60,21 +60,24 @@ class RolloutUnits:
         send when the plugin just made the request's cookie unit.
 
         A returning unit's version is remembered per prompt object, so its requests cost a
-        header lookup and a dict lookup, not a cookie parse and a hash each (~220 bytecodes,
-        ~13k instructions per request less by callgrind, bench row 2i).
+        header lookup, a search and a dict lookup, not a search of every header, a hash and a
+        ``Prompt`` lookup each (73 bytecodes per request instead of 219, traced in-process).
         """
         raw = dict(scope["headers"]).get(self._wanted)
-        if raw is not None:
-            if self._find_cookie is not None:
-                found = self._find_cookie(raw)
-                raw = found[1] if found is not None else None
-            else:
-                raw = raw[:MAX_UNIT_CHARS]
-        if raw:
-            placed = self._placed.get((prompt.id, raw))
+        unit = self._unit_in(raw) if raw is not None else None
+        if unit:
+            placed = self._placed.get((prompt.id, unit))
             if placed is not None and placed[0] is prompt:
                 return placed[1], None
         return self._place(prompt, scope)
+
+    def _unit_in(self, value: bytes) -> bytes | None:
+        """The unit a header of the unit's name carries (the header unit cut at
+        :data:`~kaizen_sdk.rollouts.MAX_UNIT_CHARS`), or None (no unit cookie in it)."""
+        if self._find_cookie is None:
+            return value[:MAX_UNIT_CHARS]
+        found = self._find_cookie(value)
+        return found[1] if found is not None else None
 
     def _place(self, prompt: Prompt, scope: Scope) -> tuple[Prompt, bytes | None]:
         unit, set_cookie = self.unit(scope["headers"], secure=scope.get("scheme") == "https")
@@ -95,13 +98,9 @@ class RolloutUnits:
         if self._kind == "request":
             return None, None
         for name, value in headers:
-            if name != self._wanted:
-                continue
-            if self._find_cookie is None:
-                return value[:MAX_UNIT_CHARS].decode("latin-1"), None
-            found = self._find_cookie(value)
-            if found is not None:
-                return found[1].decode("latin-1"), None
+            unit = self._unit_in(value) if name == self._wanted else None
+            if unit is not None:
+                return unit.decode("latin-1"), None
         if self._kind == "header":
             return None, None
         made = uuid.uuid4().hex

@@ -28,19 +28,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import dspy
 
-from kaizen_server.optimization.signature import SignatureSpec
+from kaizen_server.optimization.signature import SignatureSpec, field_text
 
 __all__ = ["AppChatAdapter", "AppPromptProgram"]
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
 
 
 class AppChatAdapter(dspy.Adapter):  # type: ignore[misc]
@@ -53,11 +48,8 @@ class AppChatAdapter(dspy.Adapter):  # type: ignore[misc]
     def user_message(self, values: Mapping[str, Any]) -> str:
         """The user message carrying ``values`` (signature field name -> value)."""
         if len(self.spec.inputs) == 1:
-            return _text(values.get(self.spec.inputs[0].field_name, "")).strip()
-        return "\n".join(
-            f"{item.key}: {_text(values.get(item.field_name, '')).strip()}"
-            for item in self.spec.inputs
-        )
+            return field_text(values.get(self.spec.inputs[0].field_name, ""))
+        return "\n".join(self.spec.input_lines(values))
 
     def format(
         self,
@@ -71,7 +63,7 @@ class AppChatAdapter(dspy.Adapter):  # type: ignore[misc]
             if demo.get(output) is None:  # a demo without its output teaches nothing
                 continue
             messages.append({"role": "user", "content": self.user_message(demo)})
-            messages.append({"role": "assistant", "content": _text(demo[output]).strip()})
+            messages.append({"role": "assistant", "content": field_text(demo[output])})
         messages.append({"role": "user", "content": self.user_message(inputs)})
         return messages
 

@@ -29,7 +29,7 @@ from typing import Any
 import dspy
 
 from kaizen_server.optimization.program import only_predictor
-from kaizen_server.optimization.signature import SignatureSpec
+from kaizen_server.optimization.signature import SignatureSpec, field_text
 
 __all__ = [
     "EXAMPLES_HEADING",
@@ -42,18 +42,13 @@ __all__ = [
 EXAMPLES_HEADING = "### Examples"
 
 
-def _value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    return text.strip()
-
-
 def render_prompt(instructions: str, demos: Sequence[dspy.Example], spec: SignatureSpec) -> str:
     """Instructions, then (when there are demos) an examples section, one block per demo."""
     parts = [instructions.strip()]
     blocks = []
     for demo in demos:
-        lines = [f"{item.key}: {_value(demo.get(item.field_name, ''))}" for item in spec.inputs]
-        lines.append(f"{spec.output_name}: {_value(demo.get(spec.output_name, ''))}")
+        lines = spec.input_lines(demo)
+        lines.append(f"{spec.output_name}: {field_text(demo.get(spec.output_name, ''))}")
         blocks.append("\n".join(lines))
     if blocks:
         parts.append(EXAMPLES_HEADING)

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 from collections.abc import Iterable, Mapping
@@ -21,10 +22,22 @@ from typing import Any
 
 import dspy
 
-__all__ = ["DEFAULT_INPUT_NAME", "InputSpec", "SignatureSpec"]
+__all__ = ["DEFAULT_INPUT_NAME", "InputSpec", "SignatureSpec", "field_text"]
 
 DEFAULT_INPUT_NAME = "input"
 """The single input used when neither the schema nor the feedback names any."""
+
+
+def field_text(value: Any) -> str:
+    """A field's value as prompt text: strings as they are, anything else as JSON; stripped.
+
+    Example:
+        >>> field_text(" printer down "), field_text({"floor": 3})
+        ('printer down', '{"floor": 3}')
+    """
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text.strip()
+
 
 _TYPES: Mapping[str, type] = {
     "string": str,
@@ -104,6 +117,13 @@ class SignatureSpec:
     def input_names(self) -> list[str]:
         """DSPy field names of the inputs, in order."""
         return [item.field_name for item in self.inputs]
+
+    def input_lines(self, values: Mapping[str, Any] | dspy.Example) -> list[str]:
+        """``key: value`` lines of the inputs in ``values`` (DSPy field name -> value), in
+        order: how rendered examples and multi-input user messages show inputs."""
+        return [
+            f"{item.key}: {field_text(values.get(item.field_name, ''))}" for item in self.inputs
+        ]
 
     def build(self, instructions: str) -> type[dspy.Signature]:
         """The ``dspy.Signature`` with these fields and ``instructions``."""
