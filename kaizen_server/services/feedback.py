@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.bulk_insert import insert_rows
-from kaizen_server.db.columns import utc_now
+from kaizen_server.db.columns import new_ids, utc_now_series
 from kaizen_server.db.models import Feedback, Task, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, JsonObject, NamesItsTask
 from kaizen_server.services.errors import InputValidationError, NotFoundError
@@ -40,6 +40,7 @@ from kaizen_server.services.views import WireFields, row_fields, to_wire
 
 __all__ = [
     "FeedbackRecord",
+    "distinct_tasks",
     "item_loc",
     "item_location",
     "list_feedback",
@@ -113,7 +114,17 @@ async def resolve_tasks(
     sends along (see :func:`kaizen_server.services.tasks.task_on_first_use`; nothing is
     committed here, so a batch that fails later leaves no task behind)."""
     found: dict[str, Task] = {}
-    return [await _task_of(session, item, index, batch, found) for index, item in enumerate(items)]
+    # Items of one batch mostly name the same task the same way: each way is resolved (and
+    # checked) once, so a batch of 100 rows costs one lookup, not 100.
+    by_reference: dict[tuple[str | None, str | None], Task] = {}
+    tasks = []
+    for index, item in enumerate(items):
+        reference = (item.task_id, item.task_name)
+        task = by_reference.get(reference)
+        if task is None:
+            task = by_reference[reference] = await _task_of(session, item, index, batch, found)
+        tasks.append(task)
+    return tasks
 
 
 def task_input_schemas(tasks: Sequence[Task]) -> dict[uuid.UUID, InputSchema | None]:
@@ -192,37 +203,53 @@ def _stored_fields(row: Feedback) -> WireFields:
     return row_fields(wire.FeedbackResult, row)
 
 
+def distinct_tasks(tasks: Sequence[Task]) -> dict[uuid.UUID, Task]:
+    """The distinct tasks of ``tasks`` by id, in the order they first appear: a batch's items
+    repeat the same few Task objects, so each one's id is read once, not once per item."""
+    return {task.id: task for task in dict.fromkeys(tasks)}
+
+
 async def _store(
     session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool
 ) -> list[FeedbackRecord]:
     tasks = await resolve_tasks(session, items, batch=batch)
-    schemas = task_input_schemas(tasks)
-    existing = await _feedback_by_id(session, {i.id for i in items if i.id is not None})
-    traces = await _traces_by_id(session, {i.trace_id for i in items if i.trace_id})
-    by_trace = await _feedback_by_trace(session, {i.trace_id for i in items if i.trace_id})
+    distinct = distinct_tasks(tasks)
+    id_of = {task: task_id for task_id, task in distinct.items()}
+    schemas = task_input_schemas(list(distinct.values()))
+    client_ids = {i.id for i in items if i.id is not None}
+    trace_ids = {i.trace_id for i in items if i.trace_id is not None}
+    existing = await _feedback_by_id(session, client_ids)
+    traces = await _traces_by_id(session, trace_ids)
+    by_trace = await _feedback_by_trace(session, trace_ids)
     records: list[FeedbackRecord] = []
+    timestamps = iter(utc_now_series(len(items)))  # one clock read for the batch
+    row_ids = iter(new_ids(len(items) - len(client_ids)))
     new_rows: list[dict[str, Any]] = []
     new_by_id: dict[uuid.UUID, dict[str, Any]] = {}
     new_by_trace: dict[uuid.UUID, tuple[dict[str, Any], int]] = {}  # row, index of its record
-    task_ids = [task.id for task in tasks]
-    for index, (item, task_id) in enumerate(zip(items, task_ids, strict=True)):
-        stored = existing.get(item.id) if item.id is not None else None
-        if stored is not None:
-            records.append(FeedbackRecord(_stored_fields(stored), False, stored.task_id))
-            continue
-        if item.id is not None and item.id in new_by_id:
-            records.append(FeedbackRecord(dict(new_by_id[item.id]), False, task_id))
-            continue
-        trace = traces.get(item.trace_id) if item.trace_id is not None else None
-        if item.trace_id is not None and trace is None:
-            raise NotFoundError(
-                f"{item_location(index, batch)}.trace_id: Trace '{item.trace_id}' not found"
-            )
-        if trace is not None and trace.task_id != task_id:
-            raise InputValidationError(
-                f"{item_location(index, batch)}.trace_id: trace '{trace.id}' belongs to "
-                "another task"
-            )
+    for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
+        task_id = id_of[task]
+        item_id = item.id
+        if item_id is not None:
+            stored = existing.get(item_id)
+            if stored is not None:
+                records.append(FeedbackRecord(_stored_fields(stored), False, stored.task_id))
+                continue
+            if item_id in new_by_id:
+                records.append(FeedbackRecord(dict(new_by_id[item_id]), False, task_id))
+                continue
+        trace = None
+        if item.trace_id is not None:
+            trace = traces.get(item.trace_id)
+            if trace is None:
+                raise NotFoundError(
+                    f"{item_location(index, batch)}.trace_id: Trace '{item.trace_id}' not found"
+                )
+            if trace.task_id != task_id:
+                raise InputValidationError(
+                    f"{item_location(index, batch)}.trace_id: trace '{trace.id}' belongs to "
+                    "another task"
+                )
         inputs = item.inputs if item.inputs is not None or trace is None else trace.inputs
         schema = schemas[task_id]
         if schema is not None and inputs is not None and not schema.is_valid(inputs):
@@ -230,22 +257,22 @@ async def _store(
         if trace is not None:
             trace.score = item.score
             trace.scored_by = item.source
-        stored = by_trace.get(trace.id) if trace is not None else None
-        if stored is not None:  # the trace already has its feedback row: update it
-            _update(stored, item, inputs)
-            records.append(FeedbackRecord(_stored_fields(stored), False, task_id))
-            continue
-        rated = new_by_trace.get(trace.id) if trace is not None else None
-        if rated is not None:  # a second rating of the same trace in this batch
-            values, first = rated
-            if records[first].fields is values:  # its record keeps what it answered
-                records[first] = dataclasses.replace(records[first], fields=dict(values))
-            values.update(_rerated(item, inputs, values["output"], values["metadata"]))
-            records.append(FeedbackRecord(dict(values), False, task_id))
-            continue
+            stored = by_trace.get(trace.id)
+            if stored is not None:  # the trace already has its feedback row: update it
+                _update(stored, item, inputs)
+                records.append(FeedbackRecord(_stored_fields(stored), False, task_id))
+                continue
+            rated = new_by_trace.get(trace.id)
+            if rated is not None:  # a second rating of the same trace in this batch
+                values, first = rated
+                if records[first].fields is values:  # its record keeps what it answered
+                    records[first] = dataclasses.replace(records[first], fields=dict(values))
+                values.update(_rerated(item, inputs, values["output"], values["metadata"]))
+                records.append(FeedbackRecord(dict(values), False, task_id))
+                continue
         # In the wire model's field order: the row's values are also its answer.
         values = {
-            "id": item.id or uuid.uuid4(),
+            "id": item_id if item_id is not None else next(row_ids),
             "task_id": task_id,
             "inputs": inputs,
             "output": item.output
@@ -255,17 +282,18 @@ async def _store(
             "source": item.source,
             "metadata": item.metadata,
             "trace_id": item.trace_id,
-            "created_at": utc_now(),
+            "created_at": next(timestamps),
         }
         new_rows.append(values)
-        new_by_id[values["id"]] = values
+        if item_id is not None:
+            new_by_id[item_id] = values
         if trace is not None:
             new_by_trace[trace.id] = (values, len(records))
         records.append(FeedbackRecord(values, True, task_id))
     if new_rows:
         await insert_rows(session, table_of(Feedback), new_rows)
     await session.flush()
-    for task in {task.id: task for task in tasks}.values():
+    for task in distinct.values():
         await prune_feedback(session, task)
     due = await _tasks_due(session, {r.task_id for r in records if r.created})
     await session.commit()

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.bulk_insert import insert_rows
-from kaizen_server.db.columns import utc_now
+from kaizen_server.db.columns import new_ids, utc_now_series
 from kaizen_server.db.models import PromptVersion, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
 from kaizen_server.services.errors import NotFoundError
 from kaizen_server.services.feedback import (
+    distinct_tasks,
     item_location,
     record_feedback,
     resolve_tasks,
@@ -64,7 +65,9 @@ async def _store(
     session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool
 ) -> list[TraceRecord]:
     tasks = await resolve_tasks(session, items, batch=batch)
-    schemas = task_input_schemas(tasks)
+    distinct = distinct_tasks(tasks)
+    id_of = {task: task_id for task_id, task in distinct.items()}
+    schemas = task_input_schemas(list(distinct.values()))
     client_ids = {item.id for item in items if item.id is not None}
     existing: dict[uuid.UUID, WireFields] = {}
     if client_ids:
@@ -78,13 +81,17 @@ async def _store(
         )
         version_tasks = {row[0]: row[1] for row in pairs}
     records = []
+    timestamps = iter(utc_now_series(len(items)))  # one clock read for the batch
+    row_ids = iter(new_ids(len(items) - len(client_ids)))
     new_rows: list[dict[str, Any]] = []
     for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
-        stored = existing.get(item.id) if item.id is not None else None
-        if stored is not None:
-            records.append(TraceRecord(stored, False))
-            continue
-        task_id = task.id
+        item_id = item.id
+        if item_id is not None:
+            stored = existing.get(item_id)
+            if stored is not None:
+                records.append(TraceRecord(stored, False))
+                continue
+        task_id = id_of[task]
         if item.prompt_version_id is not None and (
             version_tasks.get(item.prompt_version_id) != task_id
         ):
@@ -97,7 +104,7 @@ async def _store(
             schema.check(item.inputs, f"{item_location(index, batch)}.inputs")
         # In the wire model's field order: the row's values are also its answer.
         values = {
-            "id": item.id or uuid.uuid4(),
+            "id": item_id if item_id is not None else next(row_ids),
             "task_id": task_id,
             "prompt_text": item.prompt_text,
             "response_text": item.response_text,
@@ -112,11 +119,11 @@ async def _store(
             "inputs": item.inputs,
             "prompt_version_id": item.prompt_version_id,
             "metadata": item.metadata,
-            "created_at": utc_now(),
+            "created_at": next(timestamps),
         }
         new_rows.append(values)
-        if item.id is not None:
-            existing[item.id] = values
+        if item_id is not None:
+            existing[item_id] = values
         records.append(TraceRecord(values, True))
     if new_rows:
         await insert_rows(session, table_of(Trace), new_rows)
