@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import HTTPConnection
 
 from kaizen_fastapi.rollout_units import RolloutUnits
 from kaizen_fastapi.testing import kaizen_test_settings
@@ -228,7 +229,7 @@ def test_the_candidate_is_built_once_per_prompt_and_follows_a_new_rollout() -> N
 )
 def test_the_unit_cookie_is_found_among_others(cookie: str, unit: str | None) -> None:
     units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
-    found, set_cookie = units.unit([(b"cookie", cookie.encode())], secure=False)
+    found, set_cookie = units.unit(HTTPConnection(_scope((b"cookie", cookie.encode()))))
     if unit is None:  # no unit cookie: the plugin makes one and sets it
         assert set_cookie is not None
         assert set_cookie.startswith(f"kaizen_unit={found};".encode())
@@ -289,3 +290,38 @@ def test_serve_finds_the_unit_in_any_cookie_header_and_in_a_named_header() -> No
     held_back = active.model_copy(update={"rollout": none})
     assert by_header.serve(held_back, _scope((b"x-user-id", b"u" * 5000))) == (held_back, None)
     assert by_header.serve(active, _scope())[1] is None  # no header: drawn, no cookie made
+
+
+def test_a_returning_unit_is_served_what_a_fresh_placement_gives_it() -> None:
+    """Remembered placements (under the raw header) agree with placing each request anew,
+    also for cookies split over several headers and units sent twice."""
+    units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
+    rollout = PromptRollout(id="r1", share=0.5, version_id="v2", version_number=2, prompt_text="b")
+    active = Prompt(id="v1", task_id="t", version_number=1, prompt_text="a", rollout=rollout)
+    headers = [b"kaizen_unit=u%d" % n for n in range(40)] + [b"theme=dark", b"a=1; kaizen_unit=u7"]
+    for value in headers:  # each sent alone first: remembered where it names a unit
+        units.serve(active, _scope((b"cookie", value)))
+    rng = random.Random(7)
+    for _ in range(300):
+        sent = [(b"cookie", rng.choice(headers)) for _ in range(rng.randint(1, 3))]
+        served, set_cookie = units.serve(active, _scope(*sent))
+        unit = HTTPConnection(_scope(*sent)).cookies.get("kaizen_unit")
+        if unit is None:
+            assert set_cookie is not None
+        else:
+            assert (served.id, set_cookie) == (served_version(active, unit).id, None), sent
+
+
+def test_only_headers_that_name_a_unit_and_are_short_are_remembered() -> None:
+    units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
+    rollout = PromptRollout(id="r1", share=0.5, version_id="v2", version_number=2, prompt_text="b")
+    active = Prompt(id="v1", task_id="t", version_number=1, prompt_text="a", rollout=rollout)
+    without_unit = _scope((b"cookie", b"theme=dark"))
+    made = [units.serve(active, without_unit)[1] for _ in range(2)]
+    assert None not in made  # each request without a unit gets one of its own
+    assert made[0] != made[1]
+    long_header = b"kaizen_unit=u1; pad=" + b"x" * 2000
+    assert units.serve(active, _scope((b"cookie", long_header)))[0] is served_version(active, "u1")
+    units.serve(active, _scope((b"cookie", b"kaizen_unit=u2")))
+    assert units.serve(active, _scope((b"cookie", long_header)))[0] is served_version(active, "u1")
+    assert [key[1] for key in units._placed] == [b"kaizen_unit=u2"]
