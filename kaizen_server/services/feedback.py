@@ -205,8 +205,13 @@ def _stored_fields(row: Feedback) -> WireFields:
 
 def distinct_tasks(tasks: Sequence[Task]) -> dict[uuid.UUID, Task]:
     """The distinct tasks of ``tasks`` by id, in the order they first appear: a batch's items
-    repeat the same few Task objects, so each one's id is read once, not once per item."""
-    return {task.id: task for task in dict.fromkeys(tasks)}
+    repeat the same few Task objects, so each one's id is read once, not once per item.
+
+    The ids are plain ``uuid.UUID``: on PostgreSQL asyncpg reads its own subclass, which
+    ``pydantic_core.to_json`` writes 2.4x slower (the answer to 100 rows, each with its
+    ``task_id``: 241 us, 101 us with plain UUIDs).
+    """
+    return {uuid.UUID(int=task.id.int): task for task in dict.fromkeys(tasks)}
 
 
 async def _store(
