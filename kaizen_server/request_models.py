@@ -446,12 +446,13 @@ class TraceCreate(NamesItsTask):
 
     def first_use_name(self) -> tuple[str, str] | None:
         """As for feedback, and ``task_id`` of an auto-instrumented trace (see the class)."""
-        instrumented = {"source_file", "source_variable"} & self.model_fields_set
-        if self.task_name is None and instrumented and self.task_id is not None:
-            try:
-                uuid.UUID(self.task_id)
-            except ValueError:
-                return "task_id", self.task_id
+        if self.task_name is None and self.task_id is not None:
+            sent = self.model_fields_set
+            if "source_file" in sent or "source_variable" in sent:
+                try:
+                    uuid.UUID(self.task_id)
+                except ValueError:
+                    return "task_id", self.task_id
         return super().first_use_name()
 
 
