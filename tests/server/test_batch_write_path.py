@@ -58,9 +58,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    url = database_url
-    await upgrade_to_head_async(url)
-    database = Database.connect(url)
+    await upgrade_to_head_async(database_url)
+    database = Database.connect(database_url)
     try:
         yield database
     finally:
