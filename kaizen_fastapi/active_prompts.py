@@ -161,6 +161,11 @@ class RequestPrompt:
     prompt: Prompt | None = None
     error: PromptUnavailableError | None = None
     """Why no prompt could be resolved, raised again where the prompt is asked for."""
+    by_middleware: bool = True
+    """Entered by the prompt middleware, which leaves it when the request ends. A slot that
+    ``uses_prompt`` entered without the middleware is never left (no hook runs after the
+    request in its context), so a later request run in the same task (an in-process ASGI
+    client) may still see it: it counts for nothing there."""
 
 
 def prompt_header_value(prompt: Prompt) -> str:

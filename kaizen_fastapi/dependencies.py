@@ -120,6 +120,8 @@ def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
     async def resolve_declared_prompt(request: Request, response: Response) -> Prompt:
         runtime = get_kaizen_runtime(request)
         slot = current_request_prompt()
+        if slot is not None and not slot.by_middleware:
+            slot = None  # left behind by an earlier request run in this task
         if slot is not None and slot.task == task and slot.prompt is not None:
             return slot.prompt
         prompt = await runtime.prompts.resolve(task)
@@ -132,7 +134,7 @@ def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
         else:
             # No middleware: this request gets a slot of its own. Every request runs in a
             # task of its own (and so a context of its own), so nothing needs resetting.
-            enter_request(RequestPrompt(task=task, prompt=prompt))
+            enter_request(RequestPrompt(task=task, prompt=prompt, by_middleware=False))
             response.headers[runtime.settings.prompt_header] = prompt_header_value(prompt)
         return prompt
 

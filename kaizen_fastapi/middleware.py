@@ -102,7 +102,8 @@ class KaizenPromptMiddleware:
             finally:
                 _installed.reset(announced)
             return
-        if scope["type"] != "http" or current_request_prompt() is not None:
+        outer = current_request_prompt()
+        if scope["type"] != "http" or (outer is not None and outer.by_middleware):
             # Not HTTP, or a KaizenPromptMiddleware around this one serves the request (it
             # entered the request's slot): a context-variable read, where a flag in the scope
             # cost ~1.5k instructions a request (callgrind, bench row 2's in-process ladder).

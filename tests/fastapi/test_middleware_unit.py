@@ -7,9 +7,19 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from fastapi import Depends, FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
-from kaizen_fastapi import KaizenPromptMiddleware, KaizenSettings, current_prompt, kaizen_lifespan
+from kaizen_fastapi import (
+    ActivePrompt,
+    KaizenPromptMiddleware,
+    KaizenSettings,
+    current_prompt,
+    kaizen_lifespan,
+    uses_prompt,
+)
+from kaizen_fastapi.active_prompts import RequestPrompt, enter_request, leave_request
+from kaizen_sdk import Prompt
 
 pytestmark = pytest.mark.anyio
 
@@ -56,7 +66,14 @@ async def _call(app: Any, path: str, state: dict[str, Any]) -> list[Message]:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "state": state}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "headers": [],
+        "query_string": b"",
+        "state": state,
+    }
     await app(scope, receive, send)
     return sent
 
@@ -161,3 +178,43 @@ async def test_non_http_scopes_and_missing_lifespan_pass_through() -> None:
 
     await KaizenPromptMiddleware(lifespan_app)({"type": "lifespan"}, no_receive, no_send)
     assert called == ["lifespan"]
+
+
+def _stale(task: str) -> RequestPrompt:
+    """What ``uses_prompt`` without the middleware leaves in the context of its request: seen
+    again by a later request run in the same task (an in-process ASGI client)."""
+    stale = Prompt(id="old", task_id=task, version_number=9, prompt_text="stale")
+    return RequestPrompt(task=task, prompt=stale, by_middleware=False)
+
+
+async def test_a_slot_left_by_uses_prompt_does_not_make_the_middleware_step_aside(
+    state: dict[str, Any],
+) -> None:
+    token = enter_request(_stale("summarize"))
+    try:
+        inner = StreamingApp()
+        headers = _headers(await _call(KaizenPromptMiddleware(inner), "/summarize", state))
+        assert inner.seen_prompt is not None
+        assert inner.seen_prompt.prompt_text == "Summarize:"
+        assert (b"x-kaizen-prompt-version", b"fallback") in headers
+    finally:
+        leave_request(token)
+
+
+async def test_uses_prompt_does_not_serve_a_slot_left_by_an_earlier_request(
+    state: dict[str, Any],
+) -> None:
+    app = FastAPI()
+
+    @app.get("/declared", dependencies=[Depends(uses_prompt("summarize"))])
+    async def declared(prompt: ActivePrompt) -> str:
+        return prompt.prompt_text
+
+    token = enter_request(_stale("summarize"))
+    try:
+        sent = await _call(app, "/declared", state)
+    finally:
+        leave_request(token)
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[1]["body"]) == "Summarize:"
+    assert (b"x-kaizen-prompt-version", b"fallback") in _headers(sent)
