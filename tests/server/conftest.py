@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from kaizen_server.db.engine import Database
+from kaizen_server.db.migrate import upgrade_to_head_async
 from tests.support.ct_server import CTServerProcess, running_ct_server
+from tests.support.postgres import fresh_postgres_database
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of each backend: a SQLite file, a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'kaizen.db'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """The server's ``Database`` on :func:`database_url`, migrated to the head revision."""
+    await upgrade_to_head_async(database_url)
+    database = Database.connect(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 REPLICA_PROMPT_CACHE_SECONDS = 60

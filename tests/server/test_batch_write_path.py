@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
@@ -18,12 +16,10 @@ from sqlalchemy import event
 
 from kaizen_server.db.columns import new_ids, utc_now, utc_now_series
 from kaizen_server.db.engine import Database
-from kaizen_server.db.migrate import upgrade_to_head_async
 from kaizen_server.db.models import Task
 from kaizen_server.request_models import FeedbackCreate
 from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.feedback import record_feedback
-from tests.support.postgres import fresh_postgres_database
 
 pytestmark = pytest.mark.anyio
 
@@ -45,25 +41,6 @@ def test_new_ids_are_distinct_version_4_uuids_like_uuid4s() -> None:
     assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
     assert all(uuid.UUID(str(i)) == i and hash(uuid.UUID(i.hex)) == hash(i) for i in ids)
     assert new_ids(0) == []
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}"
-        return
-    with fresh_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    await upgrade_to_head_async(database_url)
-    database = Database.connect(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _task(database: Database, name: str) -> uuid.UUID:

@@ -5,8 +5,6 @@ rows (SQLAlchemy's INSERT) and with :data:`COPY_MIN_ROWS` or more (COPY on Postg
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,30 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from kaizen_server.db.bulk_insert import COPY_MIN_ROWS, insert_rows
 from kaizen_server.db.columns import utc_now
 from kaizen_server.db.engine import Database
-from kaizen_server.db.migrate import upgrade_to_head_async
 from kaizen_server.db.models import Feedback, Task, Trace, table_of
-from tests.support.postgres import fresh_postgres_database
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("size", [2, COPY_MIN_ROWS])]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'bulk.db'}"
-    else:
-        with fresh_postgres_database() as url:
-            yield url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    await upgrade_to_head_async(database_url)
-    database = Database.connect(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _task(database: Database) -> uuid.UUID:
