@@ -58,8 +58,8 @@ class RolloutUnits:
         send when the plugin just made the request's cookie unit.
 
         A returning unit costs a scan of the headers and a dict lookup: the whole rollout
-        path, measured in bench row 2i, ~3k instructions a request, against ~12k when each
-        request searched its cookie header and hashed its unit.
+        path, measured as bench row 2r against the plugin without a rollout, ~3k instructions
+        a request, against ~12.7k when each request searched its cookie header for the unit.
         """
         wanted = self._wanted
         # From the end: the last header of the unit's name carries it (see unit()), and
