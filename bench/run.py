@@ -267,7 +267,8 @@ def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
                 "≥ 0.95x",
                 ratio >= 0.95,
                 f"valgrind callgrind, user space, {sizes.counted_requests:,} requests after a "
-                f"warm-up, each app counted under PYTHONHASHSEED {_seeds()} and averaged "
+                "warm-up, each app counted under PYTHONHASHSEED "
+                f"{', '.join(map(str, instructions.HASH_SEEDS))} and averaged "
                 "(the same hashes for both; a random seed moved one app's count by ~1 %), "
                 "whatever the machine's load; ratio = baseline / plugin (what req/s would be "
                 "if only instructions counted); the app with no dependency: "
@@ -294,10 +295,6 @@ def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
             )
         )
     return rows
-
-
-def _seeds() -> str:
-    return ", ".join(str(seed) for seed in instructions.HASH_SEEDS)
 
 
 def instruction_notes(ct: CTServerProcess, sizes: Sizes) -> list[str]:

@@ -24,11 +24,10 @@ from kaizen_server.db.models import PromptVersion, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
 from kaizen_server.services.errors import NotFoundError
 from kaizen_server.services.feedback import (
-    distinct_tasks,
+    batch_tasks,
     item_location,
     record_feedback,
     resolve_tasks,
-    task_input_schemas,
 )
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_row, list_task_rows
@@ -65,9 +64,7 @@ async def _store(
     session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool
 ) -> list[TraceRecord]:
     tasks = await resolve_tasks(session, items, batch=batch)
-    distinct = distinct_tasks(tasks)
-    id_of = {task: task_id for task_id, task in distinct.items()}
-    schemas = task_input_schemas(list(distinct.values()))
+    known = batch_tasks(tasks)
     client_ids = {item.id for item in items if item.id is not None}
     existing: dict[uuid.UUID, WireFields] = {}
     if client_ids:
@@ -91,7 +88,7 @@ async def _store(
             if stored is not None:
                 records.append(TraceRecord(stored, False))
                 continue
-        task_id = id_of[task]
+        task_id = known.ids[task]
         if item.prompt_version_id is not None and (
             version_tasks.get(item.prompt_version_id) != task_id
         ):
@@ -99,7 +96,7 @@ async def _store(
                 f"{item_location(index, batch)}.prompt_version_id: prompt version "
                 f"'{item.prompt_version_id}' not found for task {task.name!r}"
             )
-        schema = schemas[task_id]
+        schema = known.schemas[task_id]
         if schema is not None and item.inputs is not None and not schema.is_valid(item.inputs):
             schema.check(item.inputs, f"{item_location(index, batch)}.inputs")
         # In the wire model's field order: the row's values are also its answer.
