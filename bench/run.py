@@ -268,8 +268,11 @@ def middleware_rows(ct: CTServerProcess, sizes: Sizes) -> list[Row]:
                 ratio >= 0.95,
                 f"valgrind callgrind, user space, {sizes.counted_requests:,} requests after a "
                 "warm-up, each app counted under PYTHONHASHSEED "
-                f"{', '.join(map(str, instructions.HASH_SEEDS))} and averaged "
-                "(the same hashes for both; a random seed moved one app's count by ~1 %), "
+                f"{', '.join(map(str, instructions.HASH_SEEDS))}, each with another memory "
+                "layout (a filler environment variable of "
+                f"{', '.join(f'{n:,}' for n in instructions.LAYOUT_SHIFTS)} characters), and "
+                "averaged (the same hashes and layouts for both; one random draw moved one "
+                "app's count by ~1 %), "
                 "whatever the machine's load; ratio = baseline / plugin (what req/s would be "
                 "if only instructions counted); the app with no dependency: "
                 f"{served['plain'] / 1000:,.1f}k, old ratio "

@@ -31,7 +31,7 @@ __all__ = ["COOKIE_MAX_AGE_S", "RolloutUnits"]
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
 _PLACED_MAX = 8_192
-"""Raw headers whose unit's version is remembered (per task version); emptied when full."""
+"""Raw headers whose unit's versions are remembered; emptied when full."""
 
 _PLACED_HEADER_MAX = 1_024
 """A longer header is placed anew on every request instead of remembered, so the memory stays
@@ -50,7 +50,8 @@ class RolloutUnits:
         self._header = header
         # The raw header carrying the unit: b"" for the request unit, which no header is named.
         self._wanted = b"cookie" if kind == "cookie" else header.lower().encode("latin-1")
-        self._placed: dict[tuple[str, bytes], tuple[Prompt, Prompt]] = {}
+        # Raw header -> (active prompt, version served) of each task placed under it.
+        self._placed: dict[bytes, list[tuple[Prompt, Prompt]]] = {}
 
     def serve(self, prompt: Prompt, scope: Scope) -> tuple[Prompt, bytes | None]:
         """``(served, set_cookie)`` for the request ``scope`` of a task whose active prompt is
@@ -66,9 +67,9 @@ class RolloutUnits:
         # browsers and HTTP clients send Cookie last or nearly so.
         for name, value in reversed(scope["headers"]):
             if name == wanted:
-                placed = self._placed.get((prompt.id, value))
-                if placed is not None and placed[0] is prompt:
-                    return placed[1], None
+                for active, served in self._placed.get(value, ()):
+                    if active is prompt:
+                        return served, None
                 break
         return self._place(prompt, scope)
 
@@ -83,7 +84,12 @@ class RolloutUnits:
         if len(carriers) == 1 and len(carriers[0]) <= _PLACED_HEADER_MAX:
             if len(self._placed) >= _PLACED_MAX:
                 self._placed.clear()
-            self._placed[(prompt.id, carriers[0])] = (prompt, served)
+            others = [
+                (active, version)
+                for active, version in self._placed.get(carriers[0], ())
+                if active.task_id != prompt.task_id  # this task's older prompts go
+            ]
+            self._placed[carriers[0]] = [*others, (prompt, served)]
         return served, set_cookie
 
     def unit(self, request: HTTPConnection) -> tuple[str | None, bytes | None]:

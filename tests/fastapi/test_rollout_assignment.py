@@ -273,6 +273,23 @@ def test_serve_remembers_a_units_version_per_prompt_object() -> None:
     assert units.serve(refetched, _scope((b"cookie", cookie)))[0].id == "v3"
 
 
+def test_one_cookie_header_remembers_each_tasks_version_and_only_the_newest_prompt() -> None:
+    units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
+    everyone = PromptRollout(id="r1", share=1.0, version_id="v2", version_number=2, prompt_text="b")
+    nobody = PromptRollout(id="r2", share=0.0, version_id="w2", version_number=2, prompt_text="y")
+    first = Prompt(id="v1", task_id="t", version_number=1, prompt_text="a", rollout=everyone)
+    second = Prompt(id="w1", task_id="u", version_number=1, prompt_text="x", rollout=nobody)
+    header = _scope((b"cookie", b"kaizen_unit=u1"))
+    for _ in range(2):  # placed, then remembered: each task keeps its own answer
+        assert units.serve(first, header)[0].id == "v2"
+        assert units.serve(second, header)[0] is second
+    refetched = first.model_copy(update={"rollout": nobody})
+    assert units.serve(refetched, header)[0] is refetched
+    remembered = units._placed[b"kaizen_unit=u1"]
+    assert [active.id for active, _ in remembered] == ["w1", "v1"]
+    assert remembered[1][0] is refetched  # the task's older prompt object is gone
+
+
 def test_serve_finds_the_unit_in_any_cookie_header_and_in_a_named_header() -> None:
     units = RolloutUnits(kaizen_test_settings("http://127.0.0.1:9", "k" * 32))
     everyone = PromptRollout(id="r1", share=1.0, version_id="v2", version_number=2, prompt_text="b")
@@ -324,4 +341,4 @@ def test_only_headers_that_name_a_unit_and_are_short_are_remembered() -> None:
     assert units.serve(active, _scope((b"cookie", long_header)))[0] is served_version(active, "u1")
     units.serve(active, _scope((b"cookie", b"kaizen_unit=u2")))
     assert units.serve(active, _scope((b"cookie", long_header)))[0] is served_version(active, "u1")
-    assert [key[1] for key in units._placed] == [b"kaizen_unit=u2"]
+    assert list(units._placed) == [b"kaizen_unit=u2"]
