@@ -10,6 +10,12 @@
   soak) and ``GET /kaizen-stats`` (prompt-cache counters, pending deliveries).
   Settings come from ``KAIZEN_*`` environment variables set by the parent.
 * ``bare``: ``GET/POST /constant`` of a bare FastAPI app (the CT server's baseline).
+* ``ingest_floor``: ``POST /floor``, the least a batch endpoint can do on PostgreSQL (row 6h):
+  the body validated from its bytes into typed dicts (no model instances, no Python
+  validator), ``KAIZEN_BENCH_FLOOR_READS`` indexed reads of the task (default 0), one asyncpg
+  ``COPY`` in one transaction, ids answered. No task resolution, idempotency, input schema,
+  retention or auto-trigger: a ceiling for the server's rows 6d, not a server. Its database
+  and task: ``KAIZEN_BENCH_FLOOR_DSN``, ``KAIZEN_BENCH_FLOOR_TASK``.
 
 Run: ``python -m bench.apps plugin --port 8001``.
 """
@@ -17,9 +23,17 @@ Run: ``python -m bench.apps plugin --port 8001``.
 from __future__ import annotations
 
 import argparse
-from typing import Annotated, Any
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, NotRequired
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
+from pydantic import TypeAdapter
+from pydantic_core import to_json
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from kaizen_fastapi import (
     ActivePrompt,
@@ -126,7 +140,60 @@ def _bare() -> FastAPI:
     return app
 
 
-_BUILDERS = {"plain": _plain, "depends": _depends, "plugin": _plugin, "bare": _bare}
+class _FloorItem(TypedDict):
+    task_id: str
+    inputs: NotRequired[dict[str, Any] | None]
+    output: NotRequired[str | None]
+    score: NotRequired[float | None]
+
+
+class _FloorBatch(TypedDict):
+    items: list[_FloorItem]
+
+
+_FLOOR_COLUMNS = ("id", "task_id", "created_at", "inputs", "output", "score", "source")
+
+
+def _ingest_floor() -> FastAPI:
+    import asyncpg
+
+    batches = TypeAdapter(_FloorBatch)
+    dsn, task = os.environ["KAIZEN_BENCH_FLOOR_DSN"], os.environ["KAIZEN_BENCH_FLOOR_TASK"]
+    reads = int(os.environ.get("KAIZEN_BENCH_FLOOR_READS", "0"))
+    find_task = "SELECT id FROM tasks WHERE name = $1"
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with asyncpg.create_pool(dsn, min_size=16, max_size=16) as pool:
+            yield {"pool": pool, "task_id": await pool.fetchval(find_task, task)}
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/floor")
+    async def floor(request: Request) -> Response:
+        batch = batches.validate_json(await request.body())
+        task_id, now = request.state.task_id, datetime.now(UTC)
+        rows = [
+            (uuid.uuid4(), task_id, now, to_json(item.get("inputs")).decode(),
+             item.get("output"), item.get("score"), "sdk")
+            for item in batch["items"]
+        ]  # fmt: skip
+        async with request.state.pool.acquire() as connection, connection.transaction():
+            for _ in range(reads):
+                await connection.fetchval(find_task, task)
+            await connection.copy_records_to_table("feedback", records=rows, columns=_FLOOR_COLUMNS)
+        return Response(to_json([{"id": row[0]} for row in rows]), media_type="application/json")
+
+    return app
+
+
+_BUILDERS = {
+    "plain": _plain,
+    "depends": _depends,
+    "plugin": _plugin,
+    "bare": _bare,
+    "ingest_floor": _ingest_floor,
+}
 
 
 def build_app(variant: str) -> FastAPI:

@@ -544,6 +544,37 @@ def _ingest_row(
     )
 
 
+def floor_rows(workdir: Path, sizes: Sizes) -> list[Row]:
+    name = "PostgreSQL: the floor of a Python batch endpoint, POST /floor (rows/s)"
+    if not (sizes.postgres and postgres_running()):
+        return [Row("6h", name, "skipped", "PostgreSQL not running or smoke mode")]
+    with ct_server("postgres", workdir, server_throughput.SERVER_ENV) as ct:
+        floor = server_throughput.ingest_floor(ct, sizes.server_seconds, SERVER_CONNECTIONS)
+    ratio = statistics.median(floor.ratios)
+    with_reads = statistics.median(floor.with_reads_ratios)
+    return [
+        Row(
+            "6h",
+            name,
+            f"{floor.floor_rows_per_s:,.0f} rows/s",
+            f"same rows straight into the same database: {floor.direct_rows_per_s:,.0f} rows/s",
+            ratio,
+            "report (ceiling of 6d)",
+            None,
+            "bench.apps ingest_floor under uvicorn, one process as the server: the body "
+            "validated from its bytes into typed dicts, one asyncpg COPY in one transaction, "
+            "ids answered; no task lookup, idempotency, input schema, retention or "
+            "auto-trigger; "
+            f"{SERVER_CONNECTIONS} connections, {sizes.server_seconds:.0f} s each, "
+            f"{len(floor.ratios)} rounds floor/direct in ABBA order (ratios "
+            f"{', '.join(f'{r:.2f}' for r in floor.ratios)}); with two indexed reads in the "
+            "transaction, as the server makes for each feedback batch (its task, its "
+            f"threshold): {floor.with_reads_rows_per_s:,.0f} rows/s, {with_reads:.2f}x (ratios "
+            f"{', '.join(f'{r:.2f}' for r in floor.with_reads_ratios)})",
+        )
+    ]
+
+
 def replica_rows(workdir: Path, sizes: Sizes) -> list[Row]:
     name = "Server on PostgreSQL: POST /api/v1/feedback/batch through 2 replicas (rows/s)"
     if not (sizes.postgres and postgres_running()):
@@ -710,6 +741,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             Section(
                 [("6g", "Server on PostgreSQL: feedback through 2 replicas")],
                 lambda: replica_rows(workdir, sizes),
+            ),
+            Section(
+                [("6h", "PostgreSQL: the floor of a Python batch endpoint")],
+                lambda: floor_rows(workdir, sizes),
             ),
             Section([("7", "Memory soak")], lambda: soak_rows(ct(), sizes)),
         ]

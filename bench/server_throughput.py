@@ -17,6 +17,7 @@ import contextlib
 import json
 import statistics
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +26,18 @@ from bench.apps import BENCH_PROMPT
 from bench.direct_ingest import direct_rows_per_second
 from bench.instructions import ct_server_instructions
 from bench.loadgen import LoadSpec, run_load
-from bench.processes import AppProcess, postgres_database, seed_task
+from bench.processes import AppProcess, app_process, postgres_database, seed_task
 from kaizen_server.db.migrate import upgrade_to_head
 from tests.support.ct_server import CTServerProcess
 
 __all__ = [
     "INGEST_ROUNDS",
     "SERVER_ENV",
+    "IngestFloor",
     "ReplicaScaling",
     "ServerThroughput",
     "batch_instructions",
+    "ingest_floor",
     "replica_scaling",
     "server_throughput",
 ]
@@ -153,14 +156,7 @@ def server_throughput(
                 batch_size=batch_size,
             )
 
-        servers: list[float] = []
-        directs: list[float] = []
-        order = [(servers, through_server), (directs, direct)]
-        for round_number in range(INGEST_ROUNDS):
-            for results, measure in order if round_number % 2 == 0 else order[::-1]:
-                results.append(measure())
-        ratios = tuple(a / b for a, b in zip(servers, directs, strict=True))
-        return statistics.median(servers), statistics.median(directs), ratios
+        return _abba_rounds(through_server, direct)
 
     feedback_rows, direct_feedback, feedback_ratios = server_vs_direct("feedback", feedback)
     trace_rows, direct_traces, trace_ratios = server_vs_direct("traces", traces)
@@ -181,6 +177,77 @@ def server_throughput(
         trace_ratios,
         batch_size,
     )
+
+
+def _abba_rounds(
+    measure: Callable[[], float], baseline: Callable[[], float]
+) -> tuple[float, float, tuple[float, ...]]:
+    """Median of ``measure``, median of ``baseline`` and the ratio of each round, over
+    :data:`INGEST_ROUNDS` rounds in ABBA order (a drift of the machine's speed hits both)."""
+    measured: list[float] = []
+    baselines: list[float] = []
+    order = [(measured, measure), (baselines, baseline)]
+    for round_number in range(INGEST_ROUNDS):
+        for results, run in order if round_number % 2 == 0 else order[::-1]:
+            results.append(run())
+    ratios = tuple(a / b for a, b in zip(measured, baselines, strict=True))
+    return statistics.median(measured), statistics.median(baselines), ratios
+
+
+@dataclass(frozen=True)
+class IngestFloor:
+    """Row 6h: ``bench.apps`` ``ingest_floor`` against the direct write, without and with the
+    two reads every feedback batch of the server needs (its task, its threshold)."""
+
+    floor_rows_per_s: float
+    direct_rows_per_s: float
+    ratios: tuple[float, ...]
+    with_reads_rows_per_s: float
+    with_reads_ratios: tuple[float, ...]
+
+
+def ingest_floor(
+    ct: CTServerProcess, seconds: float, connections: int, batch_size: int = 100
+) -> IngestFloor:
+    """Rows/s of the least a Python batch endpoint can do on ``ct``'s PostgreSQL database
+    (``bench.apps`` ``ingest_floor``), next to the direct write, in ABBA rounds: how close
+    to the database's own speed any server written so can come on this machine."""
+    task = f"bench_floor_{uuid.uuid4().hex[:8]}"
+    seed_task(ct, task, BENCH_PROMPT)
+    body = _feedback_batch(task, batch_size)
+    env = {
+        "KAIZEN_BENCH_FLOOR_DSN": ct.database_url.replace("postgresql+asyncpg://", "postgresql://"),
+        "KAIZEN_BENCH_FLOOR_TASK": task,
+    }
+
+    def direct() -> float:
+        return direct_rows_per_second(
+            "postgres",
+            "feedback",
+            ct.database_url,
+            seconds=seconds,
+            connections=connections,
+            batch_size=batch_size,
+        )
+
+    def through(app: AppProcess) -> Callable[[], float]:
+        spec = LoadSpec(
+            url=f"{app.base_url}/floor",
+            method="POST",
+            body=body,
+            seconds=seconds,
+            connections=connections,
+            warmup_seconds=min(0.5, seconds / 4),
+        )
+        return lambda: _rate(spec, "POST /floor") * batch_size
+
+    with (
+        app_process("ingest_floor", env) as bare,
+        app_process("ingest_floor", {**env, "KAIZEN_BENCH_FLOOR_READS": "2"}) as reading,
+    ):
+        floor, direct_rows, ratios = _abba_rounds(through(bare), direct)
+        with_reads, _, with_reads_ratios = _abba_rounds(through(reading), direct)
+    return IngestFloor(floor, direct_rows, ratios, with_reads, with_reads_ratios)
 
 
 @dataclass(frozen=True)
