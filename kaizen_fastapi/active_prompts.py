@@ -163,9 +163,9 @@ class RequestPrompt:
     """Why no prompt could be resolved, raised again where the prompt is asked for."""
     by_middleware: bool = True
     """Entered by the prompt middleware, which leaves it when the request ends. A slot that
-    ``uses_prompt`` entered without the middleware is never left (no hook runs after the
-    request in its context), so a later request run in the same task (an in-process ASGI
-    client) may still see it: it counts for nothing there."""
+    ``uses_prompt`` entered without the middleware is left when FastAPI closes the request's
+    dependencies; should one still be found (a context shared with an earlier request), it
+    neither makes the middleware step aside nor is served again by ``uses_prompt``."""
 
 
 def prompt_header_value(prompt: Prompt) -> str:

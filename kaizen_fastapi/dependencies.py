@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -22,6 +23,7 @@ from kaizen_fastapi.active_prompts import (
     RequestPrompt,
     current_request_prompt,
     enter_request,
+    leave_request,
     prompt_header_value,
 )
 from kaizen_fastapi.runtime import KaizenRuntime, runtime_from_state
@@ -104,7 +106,7 @@ ActivePrompt = Annotated[Prompt, Depends(get_active_prompt)]
 """Handler parameter type for the request's prompt: ``prompt: ActivePrompt``."""
 
 
-def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
+def uses_prompt(task: str) -> Callable[[Request, Response], AsyncIterator[Prompt]]:
     """Declare on an endpoint which task's prompt it uses; returns that prompt.
 
     The first way to give a route its prompt: the task is named next to the endpoint, on any
@@ -117,13 +119,16 @@ def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
         ... async def classify(prompt: ActivePrompt): ...  # doctest: +SKIP
     """
 
-    async def resolve_declared_prompt(request: Request, response: Response) -> Prompt:
+    async def resolve_declared_prompt(
+        request: Request, response: Response
+    ) -> AsyncIterator[Prompt]:
         runtime = get_kaizen_runtime(request)
         slot = current_request_prompt()
         if slot is not None and not slot.by_middleware:
-            slot = None  # left behind by an earlier request run in this task
+            slot = None  # another uses_prompt's, or left in a context an earlier request shared
         if slot is not None and slot.task == task and slot.prompt is not None:
-            return slot.prompt
+            yield slot.prompt
+            return
         prompt = await runtime.prompts.resolve(task)
         if prompt.rollout is not None:
             prompt, set_cookie = runtime.rollout_units.serve(prompt, request.scope)
@@ -131,12 +136,18 @@ def uses_prompt(task: str) -> Callable[[Request, Response], Awaitable[Prompt]]:
                 response.headers.append("set-cookie", set_cookie.decode("latin-1"))
         if slot is not None:
             slot.task, slot.prompt, slot.error = task, prompt, None
-        else:
-            # No middleware: this request gets a slot of its own. Every request runs in a
-            # task of its own (and so a context of its own), so nothing needs resetting.
-            enter_request(RequestPrompt(task=task, prompt=prompt, by_middleware=False))
-            response.headers[runtime.settings.prompt_header] = prompt_header_value(prompt)
-        return prompt
+            yield prompt
+            return
+        # No middleware: this request gets a slot of its own, left when FastAPI closes the
+        # request's dependencies, so a later request run in the same context (an in-process
+        # ASGI client) does not see it.
+        token = enter_request(RequestPrompt(task=task, prompt=prompt, by_middleware=False))
+        response.headers[runtime.settings.prompt_header] = prompt_header_value(prompt)
+        try:
+            yield prompt
+        finally:
+            with contextlib.suppress(ValueError):  # closed in another context: it dies with it
+                leave_request(token)
 
     setattr(resolve_declared_prompt, _DECLARED_TASK, task)
     return resolve_declared_prompt

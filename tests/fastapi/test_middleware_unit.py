@@ -218,3 +218,19 @@ async def test_uses_prompt_does_not_serve_a_slot_left_by_an_earlier_request(
     assert sent[0]["status"] == 200
     assert json.loads(sent[1]["body"]) == "Summarize:"
     assert (b"x-kaizen-prompt-version", b"fallback") in _headers(sent)
+
+
+async def test_uses_prompt_without_the_middleware_leaves_its_slot_with_the_request(
+    state: dict[str, Any],
+) -> None:
+    app = FastAPI()
+
+    @app.get("/declared", dependencies=[Depends(uses_prompt("summarize"))])
+    async def declared(prompt: ActivePrompt) -> dict[str, str | None]:
+        served = current_prompt()
+        return {"active": prompt.prompt_text, "current": served and served.prompt_text}
+
+    sent = await _call(app, "/declared", state)  # run in this test's task and context
+    assert json.loads(sent[1]["body"]) == {"active": "Summarize:", "current": "Summarize:"}
+    assert (b"x-kaizen-prompt-version", b"fallback") in _headers(sent)
+    assert current_prompt() is None  # a later request in this context sees no slot of it
