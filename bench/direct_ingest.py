@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.apps import BENCH_PROMPT
 
-__all__ = ["COLUMNS", "direct_rows_per_second"]
+__all__ = ["COLUMNS", "asyncpg_dsn", "direct_rows_per_second"]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "feedback": (
@@ -208,6 +208,11 @@ def _sqlite_rate(kind: str, path: str, seconds: float, batch_size: int) -> float
         conn.close()
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The asyncpg DSN of the server's SQLAlchemy PostgreSQL ``url``."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 def direct_rows_per_second(
     database: str,
     kind: str,
@@ -223,7 +228,6 @@ def direct_rows_per_second(
     if kind not in COLUMNS:
         raise ValueError(f"kind must be one of {sorted(COLUMNS)}, not {kind!r}")
     if database == "postgres":
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        return asyncio.run(_postgres_rate(kind, dsn, seconds, connections, batch_size))
+        return asyncio.run(_postgres_rate(kind, asyncpg_dsn(url), seconds, connections, batch_size))
     path = url.split(":///", 1)[1]
     return _sqlite_rate(kind, path, seconds, batch_size)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.apps import BENCH_PROMPT
-from bench.direct_ingest import direct_rows_per_second
+from bench.direct_ingest import asyncpg_dsn, direct_rows_per_second
 from bench.instructions import ct_server_instructions
 from bench.loadgen import LoadSpec, run_load
 from bench.processes import AppProcess, app_process, postgres_database, seed_task
@@ -125,15 +125,7 @@ def server_throughput(
     def rate(
         what: str, url: str, method: str = "GET", body: str | None = None, auth: bool = True
     ) -> float:
-        spec = LoadSpec(
-            url=url,
-            method=method,
-            body=body,
-            headers=headers if auth else {},
-            seconds=seconds,
-            connections=connections,
-            warmup_seconds=min(0.5, seconds / 4),
-        )
+        spec = _load(url, seconds, connections, method, body, headers if auth else {})
         return _rate(spec, what)
 
     prompt_rps = rate("GET /api/v1/prompts/{task}", f"{ct.base_url}/api/v1/prompts/{task}")
@@ -146,17 +138,9 @@ def server_throughput(
             url = f"{ct.base_url}/api/v1/{kind}/batch"
             return rate(f"POST /api/v1/{kind}/batch", url, "POST", body) * batch_size
 
-        def direct() -> float:
-            return direct_rows_per_second(
-                database,
-                kind,
-                ct.database_url,
-                seconds=seconds,
-                connections=connections,
-                batch_size=batch_size,
-            )
-
-        return _abba_rounds(through_server, direct)
+        direct = _direct_write(database, kind, ct.database_url, seconds, connections, batch_size)
+        direct_rows, ((server_rows, ratios),) = _abba_rounds(direct, through_server)
+        return server_rows, direct_rows, ratios
 
     feedback_rows, direct_feedback, feedback_ratios = server_vs_direct("feedback", feedback)
     trace_rows, direct_traces, trace_ratios = server_vs_direct("traces", traces)
@@ -179,19 +163,51 @@ def server_throughput(
     )
 
 
+def _load(
+    url: str,
+    seconds: float,
+    connections: int,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> LoadSpec:
+    """The load of rows 6: ``connections`` closed loops for ``seconds`` after a short warm-up."""
+    return LoadSpec(
+        url=url,
+        method=method,
+        body=body,
+        headers=headers or {},
+        seconds=seconds,
+        connections=connections,
+        warmup_seconds=min(0.5, seconds / 4),
+    )
+
+
+def _direct_write(
+    database: str, kind: str, url: str, seconds: float, connections: int, batch_size: int
+) -> Callable[[], float]:
+    """A measurement of the direct write of ``kind`` rows into the database at ``url``."""
+    return lambda: direct_rows_per_second(
+        database, kind, url, seconds=seconds, connections=connections, batch_size=batch_size
+    )
+
+
 def _abba_rounds(
-    measure: Callable[[], float], baseline: Callable[[], float]
-) -> tuple[float, float, tuple[float, ...]]:
-    """Median of ``measure``, median of ``baseline`` and the ratio of each round, over
-    :data:`INGEST_ROUNDS` rounds in ABBA order (a drift of the machine's speed hits both)."""
-    measured: list[float] = []
-    baselines: list[float] = []
-    order = [(measured, measure), (baselines, baseline)]
+    baseline: Callable[[], float], *measures: Callable[[], float]
+) -> tuple[float, list[tuple[float, tuple[float, ...]]]]:
+    """The median of ``baseline`` and, for each of ``measures``, its median and its ratio to
+    the baseline in each round, over :data:`INGEST_ROUNDS` rounds; each round runs them all,
+    in reverse order every other round (a drift of the machine's speed hits all alike)."""
+    results: list[list[float]] = [[] for _ in range(len(measures) + 1)]
+    order = list(zip(results, (baseline, *measures), strict=True))
     for round_number in range(INGEST_ROUNDS):
-        for results, run in order if round_number % 2 == 0 else order[::-1]:
-            results.append(run())
-    ratios = tuple(a / b for a, b in zip(measured, baselines, strict=True))
-    return statistics.median(measured), statistics.median(baselines), ratios
+        for values, run in order if round_number % 2 == 0 else order[::-1]:
+            values.append(run())
+    baselines, *measured = results
+    return statistics.median(baselines), [
+        (statistics.median(values), tuple(a / b for a, b in zip(values, baselines, strict=True)))
+        for values in measured
+    ]
 
 
 @dataclass(frozen=True)
@@ -216,37 +232,24 @@ def ingest_floor(
     seed_task(ct, task, BENCH_PROMPT)
     body = _feedback_batch(task, batch_size)
     env = {
-        "KAIZEN_BENCH_FLOOR_DSN": ct.database_url.replace("postgresql+asyncpg://", "postgresql://"),
+        "KAIZEN_BENCH_FLOOR_DSN": asyncpg_dsn(ct.database_url),
         "KAIZEN_BENCH_FLOOR_TASK": task,
     }
 
-    def direct() -> float:
-        return direct_rows_per_second(
-            "postgres",
-            "feedback",
-            ct.database_url,
-            seconds=seconds,
-            connections=connections,
-            batch_size=batch_size,
-        )
-
     def through(app: AppProcess) -> Callable[[], float]:
-        spec = LoadSpec(
-            url=f"{app.base_url}/floor",
-            method="POST",
-            body=body,
-            seconds=seconds,
-            connections=connections,
-            warmup_seconds=min(0.5, seconds / 4),
-        )
+        spec = _load(f"{app.base_url}/floor", seconds, connections, "POST", body)
         return lambda: _rate(spec, "POST /floor") * batch_size
 
+    direct = _direct_write(
+        "postgres", "feedback", ct.database_url, seconds, connections, batch_size
+    )
     with (
         app_process("ingest_floor", env) as bare,
         app_process("ingest_floor", {**env, "KAIZEN_BENCH_FLOOR_READS": "2"}) as reading,
     ):
-        floor, direct_rows, ratios = _abba_rounds(through(bare), direct)
-        with_reads, _, with_reads_ratios = _abba_rounds(through(reading), direct)
+        direct_rows, [(floor, ratios), (with_reads, with_reads_ratios)] = _abba_rounds(
+            direct, through(bare), through(reading)
+        )
     return IngestFloor(floor, direct_rows, ratios, with_reads, with_reads_ratios)
 
 
@@ -272,15 +275,8 @@ def replica_scaling(
     body = _feedback_batch(task, batch_size)
 
     def spec(server: CTServerProcess, share: int) -> LoadSpec:
-        return LoadSpec(
-            url=f"{server.base_url}/api/v1/feedback/batch",
-            method="POST",
-            body=body,
-            headers={"X-API-Key": server.api_key},
-            seconds=seconds,
-            connections=share,
-            warmup_seconds=min(0.5, seconds / 4),
-        )
+        url = f"{server.base_url}/api/v1/feedback/batch"
+        return _load(url, seconds, share, "POST", body, {"X-API-Key": server.api_key})
 
     one = _rate(spec(ct, connections), "POST /api/v1/feedback/batch, one replica")
     half = connections // 2
