@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from kaizen_sdk.models import FeedbackResult
-from kaizen_server.api.dependencies import Context, WriteSession
+from kaizen_server.api.dependencies import Context
 from kaizen_server.api.resource_routes import (
     add_list_route,
     batch_result,
@@ -14,7 +14,7 @@ from kaizen_server.api.resource_routes import (
     single_result,
 )
 from kaizen_server.request_models import FeedbackBatch, FeedbackCreate
-from kaizen_server.services.feedback import list_feedback, record_feedback
+from kaizen_server.services.feedback import list_feedback, store_feedback
 from kaizen_server.services.optimize import queue_due_optimizations
 from kaizen_server.services.views import feedback_view
 
@@ -25,25 +25,23 @@ router = APIRouter(prefix="/feedback", tags=["feedback"])
 
 @post_single(router, FeedbackResult)
 async def create_feedback(
-    body: FeedbackCreate, response: Response, session: WriteSession, context: Context
+    body: FeedbackCreate, response: Response, context: Context
 ) -> FeedbackResult:
     """Store one feedback entry; repeating a client ``id`` returns the stored row (200).
 
     The task is ``task_id`` (UUID or name), or ``task_name``: created on first use with the
     task settings sent along (what upstream Kaizen's ``flush()`` sends).
     """
-    (record,) = await record_feedback(session, [body])
+    (record,) = await context.database.write(store_feedback, [body])
     if record.task_due:
         await queue_due_optimizations(context.database, context.dispatcher, [record.task_id])
     return single_result(record, response)
 
 
 @post_batch(router, FeedbackResult)
-async def create_feedback_batch(
-    body: FeedbackBatch, session: WriteSession, context: Context
-) -> Response:
+async def create_feedback_batch(body: FeedbackBatch, context: Context) -> Response:
     """Store up to 1000 entries all-or-nothing; results in the order sent."""
-    records = await record_feedback(session, body.items, batch=True)
+    records = await context.database.write(store_feedback, body.items, batch=True)
     await queue_due_optimizations(
         context.database, context.dispatcher, [r.task_id for r in records if r.task_due]
     )

@@ -10,11 +10,11 @@ Feedback, traces and jobs are listed the same way: ``GET ""`` newest first, ``?t
 Example:
     >>> @post_single(router, TraceResult)                                # doctest: +SKIP
     ... async def create_trace(body: TraceCreate, response: Response, ...) -> TraceResult:
-    ...     (record,) = await record_traces(session, [body])
+    ...     (record,) = await context.database.write(store_traces, [body])
     ...     return single_result(record, response)
     >>> @post_batch(router, TraceResult)                                 # doctest: +SKIP
     ... async def create_trace_batch(body: TraceBatch, ...) -> Response:
-    ...     return batch_result(await record_traces(session, body.items, batch=True))
+    ...     return batch_result(await context.database.write(store_traces, body.items, batch=True))
     >>> add_list_route(router, Job, list_jobs, job_view, name="get_jobs",  # doctest: +SKIP
     ...                doc="Jobs newest first, optionally of one task.")
 """

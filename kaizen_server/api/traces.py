@@ -26,20 +26,20 @@ router = APIRouter(prefix="/traces", tags=["traces"])
 
 
 @post_single(router, TraceResult)
-async def create_trace(body: TraceCreate, response: Response, session: WriteSession) -> TraceResult:
+async def create_trace(body: TraceCreate, response: Response, context: Context) -> TraceResult:
     """Record one LLM call; repeating a client ``id`` returns the stored row (200).
 
     The task is ``task_id`` or ``task_name`` as for feedback; an auto-instrumented trace
     (with ``source_file`` / ``source_variable``) may name a new task in ``task_id``.
     """
-    (record,) = await service.record_traces(session, [body])
+    (record,) = await context.database.write(service.store_traces, [body])
     return single_result(record, response)
 
 
 @post_batch(router, TraceResult)
-async def create_trace_batch(body: TraceBatch, session: WriteSession) -> Response:
+async def create_trace_batch(body: TraceBatch, context: Context) -> Response:
     """Record up to 1000 calls all-or-nothing; results in the order sent."""
-    return batch_result(await service.record_traces(session, body.items, batch=True))
+    return batch_result(await context.database.write(service.store_traces, body.items, batch=True))
 
 
 add_list_route(

@@ -23,6 +23,7 @@ handles a client id that raced in.
 
 Example:
     >>> await insert_rows(session, table_of(Feedback), rows)  # doctest: +SKIP
+    >>> insert_rows_sync(sync_session, table_of(Feedback), rows)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from sqlalchemy import JSON, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import await_only
 
-__all__ = ["COPY_MIN_ROWS", "insert_rows"]
+__all__ = ["COPY_MIN_ROWS", "insert_rows", "insert_rows_sync"]
 
 COPY_MIN_ROWS = 8
 """From this many rows on, PostgreSQL gets them by COPY (one row: COPY's extra round trip
@@ -90,37 +93,41 @@ async def insert_rows(
 ) -> None:
     """Insert ``rows`` (column name -> Python value, every row with the same columns) into
     ``table`` in the session's current transaction (begun if needed)."""
+    await session.run_sync(insert_rows_sync, table, rows)
+
+
+def insert_rows_sync(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """:func:`insert_rows` in a sync session (``AsyncSession.run_sync`` or a write unit of
+    ``Database.write``)."""
     if not rows:
         return
     columns = tuple(rows[0])
-    connection = await session.connection()
+    connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     if postgres and len(rows) < COPY_MIN_ROWS:
-        await session.execute(insert(table), list(rows))
+        session.execute(insert(table), list(rows))
         return
     records = _records(table, columns, rows, connection.dialect)
     if postgres:
-        await _copy_postgres(connection, table, columns, records)
+        _copy_postgres(connection, table, columns, records)
         return
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)
-    await connection.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', records
-    )
+    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', records)
 
 
-async def _copy_postgres(
+def _copy_postgres(
     connection: Any, table: Table, columns: tuple[str, ...], records: list[tuple[Any, ...]]
 ) -> None:
     import asyncpg
 
-    raw = await connection.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
+    driver: asyncpg.Connection = connection.connection.driver_connection
     if not driver.is_in_transaction():
         # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement; COPY before it
         # would commit on its own, outside the session's transaction.
-        await connection.exec_driver_sql("SELECT 1")
+        connection.exec_driver_sql("SELECT 1")
     try:
-        await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
+        # The session runs in SQLAlchemy's greenlet (run_sync), which awaits for it.
+        await_only(driver.copy_records_to_table(table.name, records=records, columns=list(columns)))
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc

@@ -7,8 +7,12 @@ the new feedback brought its task to the optimization threshold (``task_due`` on
 the auto-trigger queues the job after the commit
 (``kaizen_server.services.optimize.queue_due_optimizations``).
 
+The work is one sync function, :func:`store_feedback`, a write unit: the batch endpoints
+run it with ``Database.write`` (on SQLite: one hop to the write thread for the whole
+transaction), :func:`record_feedback` in an ``AsyncSession``.
+
 Example:
-    >>> records = await record_feedback(session, [FeedbackCreate(task_id="t", score=1.0)])
+    >>> records = await database.write(store_feedback, [FeedbackCreate(task_id="t", score=1.0)])
     ... # doctest: +SKIP
     >>> records[0].created  # doctest: +SKIP
     True
@@ -24,18 +28,24 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kaizen_sdk import models as wire
-from kaizen_server.db.bulk_insert import insert_rows
+from kaizen_server.db.bulk_insert import insert_rows_sync
 from kaizen_server.db.columns import new_ids, utc_now_series
 from kaizen_server.db.models import Feedback, Task, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, JsonObject, NamesItsTask
 from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import InputSchema, compile_input_schema
-from kaizen_server.services.optimization_window import threshold_reached
+from kaizen_server.services.optimization_window import threshold_reached_sync
 from kaizen_server.services.pagination import Page
-from kaizen_server.services.tasks import dotted, find_task, list_task_rows, task_on_first_use
-from kaizen_server.services.transactions import retry_on_conflict
+from kaizen_server.services.tasks import (
+    dotted,
+    find_task_sync,
+    list_task_rows,
+    task_on_first_use,
+)
+from kaizen_server.services.transactions import retry_on_conflict_sync
 from kaizen_server.services.views import WireFields, row_fields, to_wire
 
 __all__ = [
@@ -46,8 +56,10 @@ __all__ = [
     "item_location",
     "list_feedback",
     "prune_feedback",
+    "prune_feedback_sync",
     "record_feedback",
     "resolve_tasks",
+    "store_feedback",
 ]
 
 
@@ -77,8 +89,8 @@ def item_loc(index: int, batch: bool) -> tuple[str | int, ...]:
     return ("body", "items", index) if batch else ("body",)
 
 
-async def _task_of(
-    session: AsyncSession, item: NamesItsTask, index: int, batch: bool, found: dict[str, Task]
+def _task_of(
+    session: Session, item: NamesItsTask, index: int, batch: bool, found: dict[str, Task]
 ) -> Task:
     where = item_loc(index, batch)
     first_use = item.first_use_name()
@@ -86,14 +98,14 @@ async def _task_of(
         name = first_use[1]
         task = found.get(f"name:{name}")
         if task is None:
-            task = await task_on_first_use(session, name, item, where=where)
+            task = task_on_first_use(session, name, item, where=where)
             found[f"name:{name}"] = task
         return task
     ref = item.task_id or ""
     task = found.get(ref)
     if task is None:
         try:
-            task = found[ref] = await find_task(session, ref)
+            task = found[ref] = find_task_sync(session, ref)
         except NotFoundError as exc:
             raise NotFoundError(f"{dotted(where)}.task_id: {exc.detail}") from exc
     if item.task_name is not None and item.task_name != task.name:
@@ -106,9 +118,7 @@ async def _task_of(
     return task
 
 
-async def resolve_tasks(
-    session: AsyncSession, items: Sequence[NamesItsTask], *, batch: bool
-) -> list[Task]:
+def resolve_tasks(session: Session, items: Sequence[NamesItsTask], *, batch: bool) -> list[Task]:
     """The task of every item: by ``task_id`` (UUID or name; 404 naming the first unknown
     one), or by ``task_name``, creating the task on first use with the settings the item
     sends along (see :func:`kaizen_server.services.tasks.task_on_first_use`; nothing is
@@ -122,7 +132,7 @@ async def resolve_tasks(
         reference = (item.task_id, item.task_name)
         task = by_reference.get(reference)
         if task is None:
-            task = by_reference[reference] = await _task_of(session, item, index, batch, found)
+            task = by_reference[reference] = _task_of(session, item, index, batch, found)
         tasks.append(task)
     return tasks
 
@@ -148,35 +158,38 @@ def batch_tasks(tasks: Sequence[Task]) -> BatchTasks:
     return BatchTasks(ids, schemas)
 
 
-async def _feedback_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Feedback]:
+def _feedback_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Feedback]:
     if not ids:
         return {}
-    rows = await session.scalars(select(Feedback).where(Feedback.id.in_(ids)))
+    rows = session.scalars(select(Feedback).where(Feedback.id.in_(ids)))
     return {row.id: row for row in rows}
 
 
-async def _traces_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Trace]:
+def _traces_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Trace]:
     if not ids:
         return {}
-    rows = await session.scalars(select(Trace).where(Trace.id.in_(ids)))
+    rows = session.scalars(select(Trace).where(Trace.id.in_(ids)))
     return {row.id: row for row in rows}
 
 
-async def _feedback_by_trace(
-    session: AsyncSession, trace_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, Feedback]:
+def _feedback_by_trace(session: Session, trace_ids: set[uuid.UUID]) -> dict[uuid.UUID, Feedback]:
     if not trace_ids:
         return {}
-    rows = await session.scalars(select(Feedback).where(Feedback.trace_id.in_(trace_ids)))
+    rows = session.scalars(select(Feedback).where(Feedback.trace_id.in_(trace_ids)))
     return {row.trace_id: row for row in rows if row.trace_id is not None}
 
 
 async def prune_feedback(session: AsyncSession, task: Task) -> None:
     """Delete the oldest feedback of ``task`` beyond its ``feedback_retention_limit``."""
+    await session.run_sync(prune_feedback_sync, task)
+
+
+def prune_feedback_sync(session: Session, task: Task) -> None:
+    """:func:`prune_feedback` in a sync session (a write unit of ``Database.write``)."""
     limit = task.feedback_retention_limit
     if limit is None:
         return
-    count = await session.scalar(
+    count = session.scalar(
         select(func.count()).select_from(Feedback).where(Feedback.task_id == task.id)
     )
     excess = (count or 0) - limit
@@ -188,7 +201,7 @@ async def prune_feedback(session: AsyncSession, task: Task) -> None:
         .order_by(Feedback.created_at.asc(), Feedback.id.asc())
         .limit(excess)
     )
-    await session.execute(
+    session.execute(
         delete(Feedback).where(Feedback.id.in_(oldest)).execution_options(synchronize_session=False)
     )
 
@@ -218,16 +231,16 @@ def _stored_fields(row: Feedback) -> WireFields:
     return row_fields(wire.FeedbackResult, row)
 
 
-async def _store(
-    session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool
+def _store(
+    session: Session, items: Sequence[FeedbackCreate], *, batch: bool
 ) -> list[FeedbackRecord]:
-    tasks = await resolve_tasks(session, items, batch=batch)
+    tasks = resolve_tasks(session, items, batch=batch)
     known = batch_tasks(tasks)
     client_ids = {i.id for i in items if i.id is not None}
     trace_ids = {i.trace_id for i in items if i.trace_id is not None}
-    existing = await _feedback_by_id(session, client_ids)
-    traces = await _traces_by_id(session, trace_ids)
-    by_trace = await _feedback_by_trace(session, trace_ids)
+    existing = _feedback_by_id(session, client_ids)
+    traces = _traces_by_id(session, trace_ids)
+    by_trace = _feedback_by_trace(session, trace_ids)
     records: list[FeedbackRecord] = []
     timestamps = iter(utc_now_series(len(items)))  # one clock read for the batch
     row_ids = iter(new_ids(len(items) - len(client_ids)))
@@ -298,36 +311,44 @@ async def _store(
             new_by_trace[trace.id] = (values, len(records))
         records.append(FeedbackRecord(values, True, task_id))
     if new_rows:
-        await insert_rows(session, table_of(Feedback), new_rows)
-    await session.flush()
+        insert_rows_sync(session, table_of(Feedback), new_rows)
+    session.flush()
     for task in known.ids:
-        await prune_feedback(session, task)
-    due = await _tasks_due(session, {r.task_id for r in records if r.created})
-    await session.commit()
+        prune_feedback_sync(session, task)
+    due = _tasks_due(session, {r.task_id for r in records if r.created})
+    session.commit()
     if due:
         records = [dataclasses.replace(r, task_due=r.task_id in due) for r in records]
     return records
 
 
-async def _tasks_due(session: AsyncSession, task_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+def _tasks_due(session: Session, task_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     """The tasks (of ``task_ids``) at their optimization threshold, read in the write
     transaction, so the request needs no second session for the auto-trigger's check."""
-    return {task_id for task_id in task_ids if await threshold_reached(session, task_id)}
+    return {task_id for task_id in task_ids if threshold_reached_sync(session, task_id)}
 
 
-async def record_feedback(
-    session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool = False
+def store_feedback(
+    session: Session, items: Sequence[FeedbackCreate], *, batch: bool = False
 ) -> list[FeedbackRecord]:
-    """Validate and store ``items`` all-or-nothing, in order.
+    """Validate and store ``items`` all-or-nothing, in order, and commit (a write unit of
+    ``Database.write``).
 
     A repeated client ``id`` returns the stored row (``created=False``), also when the repeat
     races the original. Feedback for a trace that already has feedback updates that row and
     sets the trace's score. Raises :class:`NotFoundError` (unknown task or trace) or
     :class:`InputValidationError` (inputs not matching ``schema_json``) naming the item.
     """
-    return await retry_on_conflict(
+    return retry_on_conflict_sync(
         session, lambda: _store(session, items, batch=batch), what="feedback"
     )
+
+
+async def record_feedback(
+    session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool = False
+) -> list[FeedbackRecord]:
+    """:func:`store_feedback` in ``session``."""
+    return await session.run_sync(store_feedback, items, batch=batch)
 
 
 async def list_feedback(

@@ -10,7 +10,7 @@ count: they are training data, not new evidence that the prompt needs work.
 The same definition drives the auto-trigger and the ``threshold_progress`` of task responses.
 
 Example:
-    >>> await feedback_in_window(session, task.id)  # doctest: +SKIP
+    >>> await session.run_sync(feedback_in_window, task.id)  # doctest: +SKIP
     12
     >>> await threshold_reached(session, task.id)  # doctest: +SKIP
     False
@@ -37,6 +37,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kaizen_sdk.models import JobStatus
 from kaizen_server.db.models import ACTIVE_JOB_STATUSES, Feedback, OptimizationJob, Task
@@ -47,6 +48,7 @@ __all__ = [
     "counts_toward_threshold",
     "feedback_in_window",
     "threshold_reached",
+    "threshold_reached_sync",
     "window_starts",
 ]
 
@@ -110,10 +112,9 @@ def _window_count(bounded: bool) -> Select[int]:
     return select(func.count()).select_from(in_window.subquery())
 
 
-async def feedback_in_window(
-    session: AsyncSession, task_id: uuid.UUID, *, at_most: int | None = None
-) -> int:
-    """How many feedback rows of the task count toward its next optimization.
+def feedback_in_window(session: Session, task_id: uuid.UUID, *, at_most: int | None = None) -> int:
+    """How many feedback rows of the task count toward its next optimization (a sync
+    session: ``AsyncSession.run_sync`` or a write unit of ``Database.write``).
 
     Counting stops at ``at_most`` when given: "has the threshold been reached?" reads at most
     threshold rows however much feedback the task has gathered.
@@ -121,7 +122,7 @@ async def feedback_in_window(
     params: dict[str, object] = {"task_id": task_id}
     if at_most is not None:
         params["at_most"] = at_most
-    count = await session.scalar(_window_count(at_most is not None), params)
+    count = session.scalar(_window_count(at_most is not None), params)
     return int(count or 0)
 
 
@@ -139,8 +140,13 @@ async def threshold_reached(session: AsyncSession, task_id: uuid.UUID) -> bool:
     """True when the task has no active job and its window holds at least its threshold
     of feedback: one query while a job is active (the common case under load), else a
     count that stops at the threshold."""
-    row = (await session.execute(_threshold_and_active_job(), {"task_id": task_id})).first()
+    return await session.run_sync(threshold_reached_sync, task_id)
+
+
+def threshold_reached_sync(session: Session, task_id: uuid.UUID) -> bool:
+    """:func:`threshold_reached` in a sync session (a write unit, see ``Database.write``)."""
+    row = session.execute(_threshold_and_active_job(), {"task_id": task_id}).first()
     if row is None or row[1]:
         return False  # no such task, or a job is queued or running: no second one now
     threshold = row[0]
-    return await feedback_in_window(session, task_id, at_most=threshold) >= threshold
+    return feedback_in_window(session, task_id, at_most=threshold) >= threshold

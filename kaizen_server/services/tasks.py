@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kaizen_sdk import models as wire
 from kaizen_server.db.models import Feedback, OptimizationJob, PromptVersion, Task
@@ -60,6 +61,7 @@ __all__ = [
     "dotted",
     "find_row",
     "find_task",
+    "find_task_sync",
     "list_task_rows",
     "list_tasks",
     "parse_uuid",
@@ -112,10 +114,15 @@ def _task_by_ref(by_id: bool, for_update: bool) -> Select[Task]:
 
 async def find_task(session: AsyncSession, ref: str, *, for_update: bool = False) -> Task:
     """The task whose UUID or name is ``ref``; :class:`NotFoundError` otherwise."""
+    return await session.run_sync(find_task_sync, ref, for_update=for_update)
+
+
+def find_task_sync(session: Session, ref: str, *, for_update: bool = False) -> Task:
+    """:func:`find_task` in a sync session (a write unit, see ``Database.write``)."""
     if _usable_ref(ref):
         as_uuid = parse_uuid(ref)
         statement = _task_by_ref(as_uuid is not None, for_update)
-        task = (await session.scalars(statement, {"name": ref, "id": as_uuid})).first()
+        task = session.scalars(statement, {"name": ref, "id": as_uuid}).first()
         if task is not None:
             return task
     raise NotFoundError(f"Task {ref[:_MAX_REF_LENGTH]!r} not found")
@@ -395,8 +402,8 @@ async def update_task(session: AsyncSession, ref: str, body: TaskUpdate) -> Task
     return task
 
 
-async def task_on_first_use(
-    session: AsyncSession,
+def task_on_first_use(
+    session: Session,
     name: str,
     settings: TaskSettingsSentAlong,
     *,
@@ -410,7 +417,7 @@ async def task_on_first_use(
     ``prompt_locator`` it lacks is filled in. 422 naming ``where``'s ``mode`` for a mode
     that opens pull requests without a repository.
     """
-    task = await session.scalar(select(Task).where(Task.name == name).limit(1))
+    task = session.scalar(select(Task).where(Task.name == name).limit(1))
     if task is not None:
         for field in ("prompt_file", "prompt_locator"):
             sent = getattr(settings, field)
@@ -433,7 +440,7 @@ async def task_on_first_use(
     _store_token(values, {"git_token": settings.git_token}, where=where)
     task = Task(**values)
     session.add(task)
-    await session.flush()
+    session.flush()
     return task
 
 

@@ -3,8 +3,12 @@
 Scoring a trace goes through :func:`kaizen_server.services.feedback.record_feedback`, so a
 scored trace is one feedback row the optimizer learns from.
 
+Storing traces is one sync function, :func:`store_traces`, a write unit the batch endpoints
+run with ``Database.write``.
+
 Example:
     >>> trace = await score_trace(session, trace_id, TraceScore(score=0.8))  # doctest: +SKIP
+    >>> records = await database.write(store_traces, items, batch=True)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kaizen_sdk import models as wire
-from kaizen_server.db.bulk_insert import insert_rows
+from kaizen_server.db.bulk_insert import insert_rows_sync
 from kaizen_server.db.columns import new_ids, utc_now_series
 from kaizen_server.db.models import PromptVersion, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
@@ -31,7 +36,7 @@ from kaizen_server.services.feedback import (
 )
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_row, list_task_rows
-from kaizen_server.services.transactions import retry_on_conflict
+from kaizen_server.services.transactions import retry_on_conflict_sync
 from kaizen_server.services.views import (
     WireFields,
     row_fields,
@@ -39,7 +44,13 @@ from kaizen_server.services.views import (
     trace_view,
 )
 
-__all__ = ["TraceRecord", "find_trace", "list_traces", "record_traces", "score_trace"]
+__all__ = [
+    "TraceRecord",
+    "find_trace",
+    "list_traces",
+    "score_trace",
+    "store_traces",
+]
 
 
 @dataclass(slots=True)  # not frozen: one is made per row, frozen took 0.76 us, this 0.27 us
@@ -60,20 +71,18 @@ async def find_trace(session: AsyncSession, trace_ref: str) -> Trace:
     return await find_row(session, Trace, trace_ref, "Trace")
 
 
-async def _store(
-    session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool
-) -> list[TraceRecord]:
-    tasks = await resolve_tasks(session, items, batch=batch)
+def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> list[TraceRecord]:
+    tasks = resolve_tasks(session, items, batch=batch)
     known = batch_tasks(tasks)
     client_ids = {item.id for item in items if item.id is not None}
     existing: dict[uuid.UUID, WireFields] = {}
     if client_ids:
-        rows = await session.scalars(select(Trace).where(Trace.id.in_(client_ids)))
+        rows = session.scalars(select(Trace).where(Trace.id.in_(client_ids)))
         existing = {row.id: row_fields(wire.TraceResult, row) for row in rows}
     version_ids = {item.prompt_version_id for item in items if item.prompt_version_id}
     version_tasks: dict[uuid.UUID, uuid.UUID] = {}
     if version_ids:
-        pairs = await session.execute(
+        pairs = session.execute(
             select(PromptVersion.id, PromptVersion.task_id).where(PromptVersion.id.in_(version_ids))
         )
         version_tasks = {row[0]: row[1] for row in pairs}
@@ -123,16 +132,17 @@ async def _store(
             existing[item_id] = values
         records.append(TraceRecord(values, True))
     if new_rows:
-        await insert_rows(session, table_of(Trace), new_rows)
-    await session.commit()
+        insert_rows_sync(session, table_of(Trace), new_rows)
+    session.commit()
     return records
 
 
-async def record_traces(
-    session: AsyncSession, items: Sequence[TraceCreate], *, batch: bool = False
+def store_traces(
+    session: Session, items: Sequence[TraceCreate], *, batch: bool = False
 ) -> list[TraceRecord]:
-    """Validate and store ``items`` all-or-nothing, in order; repeats return stored rows."""
-    return await retry_on_conflict(
+    """Validate and store ``items`` all-or-nothing, in order, and commit (a write unit of
+    ``Database.write``); repeats return stored rows."""
+    return retry_on_conflict_sync(
         session, lambda: _store(session, items, batch=batch), what="trace"
     )
 
