@@ -34,31 +34,19 @@ from kaizen_sdk import models as wire
 from kaizen_server.db.bulk_insert import insert_rows_sync
 from kaizen_server.db.columns import new_ids, utc_now_series
 from kaizen_server.db.models import Feedback, Task, Trace, table_of
-from kaizen_server.request_models import FeedbackCreate, JsonObject, NamesItsTask
+from kaizen_server.request_models import FeedbackCreate, JsonObject
 from kaizen_server.services.errors import InputValidationError, NotFoundError
-from kaizen_server.services.input_schema import InputSchema, compile_input_schema
-from kaizen_server.services.optimization_window import threshold_reached_sync
+from kaizen_server.services.item_tasks import item_location, resolve_item_tasks
 from kaizen_server.services.pagination import Page
-from kaizen_server.services.tasks import (
-    dotted,
-    find_task_sync,
-    list_task_rows,
-    task_on_first_use,
-)
+from kaizen_server.services.tasks import list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict_sync
 from kaizen_server.services.views import WireFields, row_fields, to_wire
 
 __all__ = [
-    "BatchTasks",
     "FeedbackRecord",
-    "batch_tasks",
-    "item_loc",
-    "item_location",
     "list_feedback",
     "prune_feedback",
-    "prune_feedback_sync",
     "record_feedback",
-    "resolve_tasks",
     "store_feedback",
 ]
 
@@ -77,85 +65,6 @@ class FeedbackRecord:
     def result(self) -> wire.FeedbackResult:
         """The row as the wire model."""
         return to_wire(wire.FeedbackResult, self.fields)
-
-
-def item_location(index: int, batch: bool) -> str:
-    """Where an item sits in the request body, for error messages."""
-    return dotted(item_loc(index, batch))
-
-
-def item_loc(index: int, batch: bool) -> tuple[str | int, ...]:
-    """:func:`item_location` as the parts of an error's ``loc``."""
-    return ("body", "items", index) if batch else ("body",)
-
-
-def _task_of(
-    session: Session, item: NamesItsTask, index: int, batch: bool, found: dict[str, Task]
-) -> Task:
-    where = item_loc(index, batch)
-    first_use = item.first_use_name()
-    if first_use is not None:  # by name: found, or created with the settings sent along
-        name = first_use[1]
-        task = found.get(f"name:{name}")
-        if task is None:
-            task = task_on_first_use(session, name, item, where=where)
-            found[f"name:{name}"] = task
-        return task
-    ref = item.task_id or ""
-    task = found.get(ref)
-    if task is None:
-        try:
-            task = found[ref] = find_task_sync(session, ref)
-        except NotFoundError as exc:
-            raise NotFoundError(f"{dotted(where)}.task_id: {exc.detail}") from exc
-    if item.task_name is not None and item.task_name != task.name:
-        message = f"names task {item.task_name!r}, but task_id is task {task.name!r}"
-        loc = [*where, "task_name"]
-        raise InputValidationError(
-            f"{dotted(loc)}: {message}",
-            errors=[{"loc": loc, "msg": message, "type": "value_error"}],
-        )
-    return task
-
-
-def resolve_tasks(session: Session, items: Sequence[NamesItsTask], *, batch: bool) -> list[Task]:
-    """The task of every item: by ``task_id`` (UUID or name; 404 naming the first unknown
-    one), or by ``task_name``, creating the task on first use with the settings the item
-    sends along (see :func:`kaizen_server.services.tasks.task_on_first_use`; nothing is
-    committed here, so a batch that fails later leaves no task behind)."""
-    found: dict[str, Task] = {}
-    # Items of one batch mostly name the same task the same way: each way is resolved (and
-    # checked) once, so a batch of 100 rows costs one lookup, not 100.
-    by_reference: dict[tuple[str | None, str | None], Task] = {}
-    tasks = []
-    for index, item in enumerate(items):
-        reference = (item.task_id, item.task_name)
-        task = by_reference.get(reference)
-        if task is None:
-            task = by_reference[reference] = _task_of(session, item, index, batch, found)
-        tasks.append(task)
-    return tasks
-
-
-@dataclass(frozen=True, slots=True)
-class BatchTasks:
-    """The distinct tasks of a batch's items (in the order they first appear), each worked out
-    once, not once per item: its id and its compiled input schema (None: no schema).
-
-    The ids are plain ``uuid.UUID``: on PostgreSQL asyncpg reads its own subclass, which
-    ``pydantic_core.to_json`` writes 2.4x slower (the answer to 100 rows, each with its
-    ``task_id``: 241 us, 101 us with plain UUIDs).
-    """
-
-    ids: dict[Task, uuid.UUID]
-    schemas: dict[uuid.UUID, InputSchema | None]
-
-
-def batch_tasks(tasks: Sequence[Task]) -> BatchTasks:
-    """:class:`BatchTasks` of ``tasks``, the task of every item of a batch."""
-    ids = {task: uuid.UUID(int=task.id.int) for task in dict.fromkeys(tasks)}
-    schemas = {task_id: compile_input_schema(task.schema_json) for task, task_id in ids.items()}
-    return BatchTasks(ids, schemas)
 
 
 def _feedback_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Feedback]:
@@ -181,23 +90,22 @@ def _feedback_by_trace(session: Session, trace_ids: set[uuid.UUID]) -> dict[uuid
 
 async def prune_feedback(session: AsyncSession, task: Task) -> None:
     """Delete the oldest feedback of ``task`` beyond its ``feedback_retention_limit``."""
-    await session.run_sync(prune_feedback_sync, task)
+    await session.run_sync(_prune, task.id, task.feedback_retention_limit)
 
 
-def prune_feedback_sync(session: Session, task: Task) -> None:
-    """:func:`prune_feedback` in a sync session (a write unit of ``Database.write``)."""
-    limit = task.feedback_retention_limit
+def _prune(session: Session, task_id: uuid.UUID, limit: int | None) -> None:
+    """Delete the oldest feedback of task ``task_id`` beyond ``limit`` rows (None: keep all)."""
     if limit is None:
         return
     count = session.scalar(
-        select(func.count()).select_from(Feedback).where(Feedback.task_id == task.id)
+        select(func.count()).select_from(Feedback).where(Feedback.task_id == task_id)
     )
     excess = (count or 0) - limit
     if excess <= 0:
         return
     oldest = (
         select(Feedback.id)
-        .where(Feedback.task_id == task.id)
+        .where(Feedback.task_id == task_id)
         .order_by(Feedback.created_at.asc(), Feedback.id.asc())
         .limit(excess)
     )
@@ -234,8 +142,7 @@ def _stored_fields(row: Feedback) -> WireFields:
 def _store(
     session: Session, items: Sequence[FeedbackCreate], *, batch: bool
 ) -> list[FeedbackRecord]:
-    tasks = resolve_tasks(session, items, batch=batch)
-    known = batch_tasks(tasks)
+    tasks = resolve_item_tasks(session, items, batch=batch)
     client_ids = {i.id for i in items if i.id is not None}
     trace_ids = {i.trace_id for i in items if i.trace_id is not None}
     existing = _feedback_by_id(session, client_ids)
@@ -248,7 +155,7 @@ def _store(
     new_by_id: dict[uuid.UUID, dict[str, Any]] = {}
     new_by_trace: dict[uuid.UUID, tuple[dict[str, Any], int]] = {}  # row, index of its record
     for index, (item, task) in enumerate(zip(items, tasks, strict=True)):
-        task_id = known.ids[task]
+        task_id = task.id
         item_id = item.id
         if item_id is not None:
             stored = existing.get(item_id)
@@ -271,7 +178,7 @@ def _store(
                     "another task"
                 )
         inputs = item.inputs if item.inputs is not None or trace is None else trace.inputs
-        schema = known.schemas[task_id]
+        schema = task.schema
         if schema is not None and inputs is not None and not schema.is_valid(inputs):
             schema.check(inputs, f"{item_location(index, batch)}.inputs")
         if trace is not None:
@@ -313,19 +220,15 @@ def _store(
     if new_rows:
         insert_rows_sync(session, table_of(Feedback), new_rows)
     session.flush()
-    for task in known.ids:
-        prune_feedback_sync(session, task)
-    due = _tasks_due(session, {r.task_id for r in records if r.created})
+    distinct = {task.id: task for task in tasks}.values()
+    for task in distinct:
+        _prune(session, task.id, task.retention_limit)
+    created = {record.task_id for record in records if record.created}
+    due = {task.id for task in distinct if task.id in created and task.threshold_reached(session)}
     session.commit()
     if due:
         records = [dataclasses.replace(r, task_due=r.task_id in due) for r in records]
     return records
-
-
-def _tasks_due(session: Session, task_ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """The tasks (of ``task_ids``) at their optimization threshold, read in the write
-    transaction, so the request needs no second session for the auto-trigger's check."""
-    return {task_id for task_id in task_ids if threshold_reached_sync(session, task_id)}
 
 
 def store_feedback(

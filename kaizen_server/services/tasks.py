@@ -66,9 +66,11 @@ __all__ = [
     "list_tasks",
     "parse_uuid",
     "task_matches",
+    "task_not_found",
     "task_on_first_use",
     "task_views",
     "update_task",
+    "usable_task_ref",
 ]
 
 _log = logging.getLogger("kaizen_server.tasks")
@@ -96,8 +98,14 @@ def task_matches(ref: str) -> ColumnElement[bool]:
     return by_name if as_uuid is None else or_(Task.id == as_uuid, by_name)
 
 
-def _usable_ref(ref: str) -> bool:
+def usable_task_ref(ref: str) -> bool:
+    """False for a reference no task can have (empty, too long, with NUL): not looked up."""
     return 0 < len(ref) <= _MAX_REF_LENGTH and "\x00" not in ref
+
+
+def task_not_found(ref: str) -> NotFoundError:
+    """The 404 of an unknown task reference."""
+    return NotFoundError(f"Task {ref[:_MAX_REF_LENGTH]!r} not found")
 
 
 @cache
@@ -119,13 +127,13 @@ async def find_task(session: AsyncSession, ref: str, *, for_update: bool = False
 
 def find_task_sync(session: Session, ref: str, *, for_update: bool = False) -> Task:
     """:func:`find_task` in a sync session (a write unit, see ``Database.write``)."""
-    if _usable_ref(ref):
+    if usable_task_ref(ref):
         as_uuid = parse_uuid(ref)
         statement = _task_by_ref(as_uuid is not None, for_update)
         task = session.scalars(statement, {"name": ref, "id": as_uuid}).first()
         if task is not None:
             return task
-    raise NotFoundError(f"Task {ref[:_MAX_REF_LENGTH]!r} not found")
+    raise task_not_found(ref)
 
 
 async def _stats(

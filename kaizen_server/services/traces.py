@@ -28,12 +28,8 @@ from kaizen_server.db.columns import new_ids, utc_now_series
 from kaizen_server.db.models import PromptVersion, Trace, table_of
 from kaizen_server.request_models import FeedbackCreate, TraceCreate, TraceScore
 from kaizen_server.services.errors import NotFoundError
-from kaizen_server.services.feedback import (
-    batch_tasks,
-    item_location,
-    record_feedback,
-    resolve_tasks,
-)
+from kaizen_server.services.feedback import record_feedback
+from kaizen_server.services.item_tasks import item_location, resolve_item_tasks
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_row, list_task_rows
 from kaizen_server.services.transactions import retry_on_conflict_sync
@@ -72,8 +68,7 @@ async def find_trace(session: AsyncSession, trace_ref: str) -> Trace:
 
 
 def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> list[TraceRecord]:
-    tasks = resolve_tasks(session, items, batch=batch)
-    known = batch_tasks(tasks)
+    tasks = resolve_item_tasks(session, items, batch=batch)
     client_ids = {item.id for item in items if item.id is not None}
     existing: dict[uuid.UUID, WireFields] = {}
     if client_ids:
@@ -97,7 +92,7 @@ def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> li
             if stored is not None:
                 records.append(TraceRecord(stored, False))
                 continue
-        task_id = known.ids[task]
+        task_id = task.id
         if item.prompt_version_id is not None and (
             version_tasks.get(item.prompt_version_id) != task_id
         ):
@@ -105,7 +100,7 @@ def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> li
                 f"{item_location(index, batch)}.prompt_version_id: prompt version "
                 f"'{item.prompt_version_id}' not found for task {task.name!r}"
             )
-        schema = known.schemas[task_id]
+        schema = task.schema
         if schema is not None and item.inputs is not None and not schema.is_valid(item.inputs):
             schema.check(item.inputs, f"{item_location(index, batch)}.inputs")
         # In the wire model's field order: the row's values are also its answer.
