@@ -72,17 +72,21 @@ StorableText = Annotated[str, AfterValidator(_storable_text)]
 """A ``str`` field the database can store (no NUL, no lone surrogate)."""
 
 
-def all_storable(values: Iterable[Any], depth: int) -> bool:
+def all_storable(values: Iterable[Any], depth: int, *, text_checked: bool = False) -> bool:
     """True when the database can store every one of ``values`` (found at ``depth``).
 
     The quick check of every request: the same verdict as :func:`first_unstorable` finding
     nothing, without building paths, and with one call per container, not per value.
+    ``text_checked``: the strings are known to be storable (e.g. decoded from JSON text
+    without escapes), so only numbers and nesting are looked at.
     """
     for value in values:
         if depth > MAX_JSON_DEPTH:
             return False
         kind = type(value)
         if kind is str:
+            if text_checked:
+                continue
             if "\x00" in value or (not value.isascii() and text_problem(value) is not None):
                 return False
         elif kind is float:
@@ -90,11 +94,12 @@ def all_storable(values: Iterable[Any], depth: int) -> bool:
                 return False
         elif kind is dict:
             if not (
-                all_storable(value.keys(), depth + 1) and all_storable(value.values(), depth + 1)
+                (text_checked or all_storable(value.keys(), depth + 1))
+                and all_storable(value.values(), depth + 1, text_checked=text_checked)
             ):
                 return False
         elif kind is list:
-            if not all_storable(value, depth + 1):
+            if not all_storable(value, depth + 1, text_checked=text_checked):
                 return False
         elif not (value is None or kind is int or kind is bool) and (  # e.g. a str subclass
             first_unstorable(value, "", depth) is not None

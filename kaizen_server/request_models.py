@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -72,6 +73,7 @@ __all__ = [
     "TraceCreate",
     "TraceScore",
     "UpstreamTaskFields",
+    "note_plain_text_body",
 ]
 
 MAX_BATCH_ITEMS = 1000
@@ -103,6 +105,23 @@ _PUBLISHING_TARGETS: dict[str, Callable[[str], str]] = {
 """Task fields naming where a pull request goes, and the check that normalizes each."""
 
 
+_PLAIN_TEXT_BODY: ContextVar[bool] = ContextVar("kaizen_plain_text_body", default=False)
+
+
+def note_plain_text_body(json_text: bytes) -> None:
+    """Note, for the rest of the current request, whether the JSON text of its body is plain:
+    no ``\\u`` escape, no NUL byte (as in UTF-16 or UTF-32 text) and no byte 0xED (which
+    leads a surrogate's bytes, and ``json.loads`` decodes those). No string decoded from such
+    text can hold NUL or a lone surrogate, so the storability check of the request's models
+    skips its strings (and still checks numbers and nesting). A false alarm (e.g. an escaped
+    backslash before a ``u``) only costs the full check.
+
+    Example:
+        >>> note_plain_text_body(b'{"output": "fine"}')
+    """
+    _PLAIN_TEXT_BODY.set(not (b"\\u" in json_text or b"\x00" in json_text or b"\xed" in json_text))
+
+
 class RequestModel(BaseModel):
     """Base of every request body: finite numbers only, no NUL characters anywhere."""
 
@@ -111,7 +130,9 @@ class RequestModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _only_storable_values(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not all_storable(data.values(), 0):
+        if isinstance(data, dict) and not all_storable(
+            data.values(), 0, text_checked=_PLAIN_TEXT_BODY.get()
+        ):
             for key, value in data.items():
                 problem = first_unstorable(value, str(key))
                 if problem:

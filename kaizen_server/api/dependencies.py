@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.context import ServerContext
+from kaizen_server.request_models import note_plain_text_body
 from kaizen_server.services.errors import UnauthorizedError
 from kaizen_server.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
@@ -28,6 +29,7 @@ __all__ = [
     "TaskFilter",
     "WriteSession",
     "get_context",
+    "plain_text_body",
     "require_api_key",
     "set_next_cursor",
 ]
@@ -56,6 +58,13 @@ async def write_session(context: Context) -> AsyncIterator[AsyncSession]:
     """A session for writes (on SQLite: ``BEGIN IMMEDIATE``, so writers queue)."""
     async with context.database.writer() as session:
         yield session
+
+
+async def plain_text_body(request: Request) -> None:
+    """Tell the body's models whether its JSON text is plain (see
+    :func:`kaizen_server.request_models.note_plain_text_body`): a route dependency, solved
+    before FastAPI validates the body (it reads the body FastAPI has already read)."""
+    note_plain_text_body(await request.body())
 
 
 ReadSession = Annotated[AsyncSession, Depends(read_session)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
 from pydantic_core import to_json
@@ -36,6 +36,7 @@ from kaizen_server.api.dependencies import (
     Limit,
     ReadSession,
     TaskFilter,
+    plain_text_body,
     set_next_cursor,
 )
 from kaizen_server.services.pagination import Page
@@ -84,6 +85,7 @@ def post_single(
         status_code=status.HTTP_201_CREATED,
         response_model=model,
         responses={200: {"model": model, "description": "A repeat of a stored id"}},
+        dependencies=[Depends(plain_text_body)],
     )
 
 
@@ -92,7 +94,12 @@ def post_batch(
 ) -> Callable[[DecoratedCallable], DecoratedCallable]:
     """``POST /batch`` on ``router``: 201 with the list of ``model``, in the order sent."""
     items = list[model]  # type: ignore[valid-type]  # a runtime type, for FastAPI
-    return router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=items)
+    return router.post(
+        "/batch",
+        status_code=status.HTTP_201_CREATED,
+        response_model=items,
+        dependencies=[Depends(plain_text_body)],
+    )
 
 
 def single_result(record: Recorded[ResultT], response: Response) -> ResultT:
