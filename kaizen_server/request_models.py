@@ -13,7 +13,8 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal, Self
 
@@ -73,7 +74,7 @@ __all__ = [
     "TraceCreate",
     "TraceScore",
     "UpstreamTaskFields",
-    "note_plain_text_body",
+    "plain_json_text",
 ]
 
 MAX_BATCH_ITEMS = 1000
@@ -108,18 +109,26 @@ _PUBLISHING_TARGETS: dict[str, Callable[[str], str]] = {
 _PLAIN_TEXT_BODY: ContextVar[bool] = ContextVar("kaizen_plain_text_body", default=False)
 
 
-def note_plain_text_body(json_text: bytes) -> None:
-    """Note, for the rest of the current request, whether the JSON text of its body is plain:
-    no ``\\u`` escape, no NUL byte (as in UTF-16 or UTF-32 text) and no byte 0xED (which
-    leads a surrogate's bytes, and ``json.loads`` decodes those). No string decoded from such
-    text can hold NUL or a lone surrogate, so the storability check of the request's models
-    skips its strings (and still checks numbers and nesting). A false alarm (e.g. an escaped
-    backslash before a ``u``) only costs the full check.
+@contextmanager
+def plain_json_text(json_text: bytes) -> Iterator[None]:
+    """While the body ``json_text`` is validated: whether its JSON text is plain, with no
+    ``\\u`` escape, no NUL byte (as in UTF-16 or UTF-32 text) and no byte 0xED (which leads a
+    surrogate's bytes, and ``json.loads`` decodes those). No string decoded from such text can
+    hold NUL or a lone surrogate, so the storability check of the body's models skips its
+    strings (and still checks numbers and nesting). A false alarm (e.g. an escaped backslash
+    before a ``u``) only costs the full check.
 
     Example:
-        >>> note_plain_text_body(b'{"output": "fine"}')
+        >>> with plain_json_text(b'{"output": "fine"}'):
+        ...     TraceScore.model_validate({"score": 0.5, "scored_by": "fine"}).score
+        0.5
     """
-    _PLAIN_TEXT_BODY.set(not (b"\\u" in json_text or b"\x00" in json_text or b"\xed" in json_text))
+    plain = not (b"\\u" in json_text or b"\x00" in json_text or b"\xed" in json_text)
+    token = _PLAIN_TEXT_BODY.set(plain)
+    try:
+        yield
+    finally:
+        _PLAIN_TEXT_BODY.reset(token)
 
 
 class RequestModel(BaseModel):

@@ -16,7 +16,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kaizen_server.context import ServerContext
-from kaizen_server.request_models import note_plain_text_body
+from kaizen_server.request_models import plain_json_text
 from kaizen_server.services.errors import UnauthorizedError
 from kaizen_server.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
@@ -60,11 +60,13 @@ async def write_session(context: Context) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def plain_text_body(request: Request) -> None:
-    """Tell the body's models whether its JSON text is plain (see
-    :func:`kaizen_server.request_models.note_plain_text_body`): a route dependency, solved
-    before FastAPI validates the body (it reads the body FastAPI has already read)."""
-    note_plain_text_body(await request.body())
+async def plain_text_body(request: Request) -> AsyncIterator[None]:
+    """Tell the body's models, while FastAPI validates it, whether its JSON text is plain (see
+    :func:`kaizen_server.request_models.plain_json_text`): a route dependency, solved before
+    the body is validated (it reads the body FastAPI has already read); the request's context
+    forgets it when the request's dependencies close."""
+    with plain_json_text(await request.body()):
+        yield
 
 
 ReadSession = Annotated[AsyncSession, Depends(read_session)]

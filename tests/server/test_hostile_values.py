@@ -59,6 +59,25 @@ def test_a_lone_surrogate_is_422_and_nothing_is_stored(
         assert _listing(client, kind, task) == []
 
 
+@pytest.mark.parametrize("kind", ["feedback", "traces"])
+def test_a_surrogate_sent_as_raw_bytes_is_422_and_nothing_is_stored(
+    any_ct_server: CTServerProcess, kind: str
+) -> None:
+    """The surrogate's own UTF-8 bytes, not an escape (``json.loads`` decodes them): a body
+    without escapes still gets its strings checked when it holds such bytes."""
+    with any_ct_server.client() as client:
+        task = make_task(client)
+        item = b'{"task_id": "%s", "inputs": {"q": "a\xed\xa0\x80b"}}' % task["id"].encode()
+        headers = {"Content-Type": "application/json"}
+        single = client.post(f"/api/v1/{kind}", content=item, headers=headers)
+        assert_problem(single, 422, "inputs.q", "lone surrogate")
+        batch = client.post(
+            f"/api/v1/{kind}/batch", content=b'{"items": [%s]}' % item, headers=headers
+        )
+        assert_problem(batch, 422, "lone surrogate")
+        assert _listing(client, kind, task) == []
+
+
 def test_a_surrogate_in_a_trace_score_or_prompt_version_is_422(
     any_ct_server: CTServerProcess,
 ) -> None:
