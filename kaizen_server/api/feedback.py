@@ -13,6 +13,7 @@ from kaizen_server.api.resource_routes import (
     post_single,
     single_result,
 )
+from kaizen_server.http.orjson_body_route import OrjsonBodyRoute
 from kaizen_server.request_models import FeedbackBatch, FeedbackCreate
 from kaizen_server.services.feedback import list_feedback, store_feedback
 from kaizen_server.services.optimize import queue_due_optimizations
@@ -20,7 +21,7 @@ from kaizen_server.services.views import feedback_view
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/feedback", tags=["feedback"])
+router = APIRouter(prefix="/feedback", tags=["feedback"], route_class=OrjsonBodyRoute)
 
 
 @post_single(router, FeedbackResult)

@@ -15,6 +15,7 @@ from kaizen_server.api.resource_routes import (
     post_single,
     single_result,
 )
+from kaizen_server.http.orjson_body_route import OrjsonBodyRoute
 from kaizen_server.request_models import TraceBatch, TraceCreate, TraceScore
 from kaizen_server.services import traces as service
 from kaizen_server.services.optimize import trigger_after_feedback
@@ -22,7 +23,7 @@ from kaizen_server.services.views import trace_view
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/traces", tags=["traces"])
+router = APIRouter(prefix="/traces", tags=["traces"], route_class=OrjsonBodyRoute)
 
 
 @post_single(router, TraceResult)

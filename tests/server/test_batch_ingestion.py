@@ -211,15 +211,15 @@ def test_feedback_batch_answer_matches_the_stored_rows(any_ct_server: CTServerPr
                 "task_id": task["id"],
                 "inputs": {"q": "a"},
                 "score": 1,
-                # Beyond 64 bits: the answer's fast JSON writer hands the batch to to_json.
-                "metadata": {"u": "x", "big": 2**70},
+                # Beyond 64 bits: read by json.loads, not orjson (a float), answered by to_json.
+                "metadata": {"u": "x", "big": 2**70 + 1},
             },
             {"task_id": task["id"], "trace_id": trace.json()["id"], "score": 0.25},
         ]
         response = client.post("/api/v1/feedback/batch", json={"items": items})
         assert response.status_code == 201, response.text
         answer = response.json()
-        assert answer[0]["metadata"] == {"u": "x", "big": 2**70}
+        assert answer[0]["metadata"] == {"u": "x", "big": 2**70 + 1}
         assert answer[1]["inputs"] == {"q": "from the trace"}
         assert answer[1]["output"] == "r"
         stored = {row["id"]: row for row in _rows(client, "feedback", task)}
