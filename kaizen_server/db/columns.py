@@ -90,11 +90,15 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+"""SQLAlchemy's storage format of a datetime on SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every backend (SQLite stores it naive).
 
     On SQLite a value is written as ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC), SQLAlchemy's own
-    storage format, with one ``isoformat`` call: a bulk insert converts one per row.
+    storage format, with one ``%`` format: a bulk insert converts one per row.
     """
 
     impl = DateTime(timezone=True)
@@ -116,7 +120,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         def to_sqlite_text(value: datetime | None) -> str | None:
             utc = _as_utc(value)
-            return None if utc is None else utc.isoformat(" ", "microseconds")[:26]  # no +00:00
+            if utc is None:
+                return None
+            # isoformat of an aware value also formats its offset (cut off again): 76 us a
+            # 100-row batch, 51 us so.
+            return _SQLITE_TEXT % (
+                utc.year,
+                utc.month,
+                utc.day,
+                utc.hour,
+                utc.minute,
+                utc.second,
+                utc.microsecond,
+            )
 
         return to_sqlite_text
 
