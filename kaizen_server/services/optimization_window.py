@@ -48,7 +48,6 @@ __all__ = [
     "counts_toward_threshold",
     "feedback_in_window",
     "threshold_reached",
-    "threshold_reached_sync",
     "window_starts",
 ]
 
@@ -140,13 +139,9 @@ async def threshold_reached(session: AsyncSession, task_id: uuid.UUID) -> bool:
     """True when the task has no active job and its window holds at least its threshold
     of feedback: one query while a job is active (the common case under load), else a
     count that stops at the threshold."""
-    return await session.run_sync(threshold_reached_sync, task_id)
-
-
-def threshold_reached_sync(session: Session, task_id: uuid.UUID) -> bool:
-    """:func:`threshold_reached` in a sync session (a write unit, see ``Database.write``)."""
-    row = session.execute(_threshold_and_active_job(), {"task_id": task_id}).first()
+    row = (await session.execute(_threshold_and_active_job(), {"task_id": task_id})).first()
     if row is None or row[1]:
         return False  # no such task, or a job is queued or running: no second one now
     threshold = row[0]
-    return feedback_in_window(session, task_id, at_most=threshold) >= threshold
+    counted = await session.run_sync(feedback_in_window, task_id, at_most=threshold)
+    return counted >= threshold

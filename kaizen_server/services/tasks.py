@@ -61,7 +61,6 @@ __all__ = [
     "dotted",
     "find_row",
     "find_task",
-    "find_task_sync",
     "list_task_rows",
     "list_tasks",
     "parse_uuid",
@@ -122,15 +121,10 @@ def _task_by_ref(by_id: bool, for_update: bool) -> Select[Task]:
 
 async def find_task(session: AsyncSession, ref: str, *, for_update: bool = False) -> Task:
     """The task whose UUID or name is ``ref``; :class:`NotFoundError` otherwise."""
-    return await session.run_sync(find_task_sync, ref, for_update=for_update)
-
-
-def find_task_sync(session: Session, ref: str, *, for_update: bool = False) -> Task:
-    """:func:`find_task` in a sync session (a write unit, see ``Database.write``)."""
     if usable_task_ref(ref):
         as_uuid = parse_uuid(ref)
         statement = _task_by_ref(as_uuid is not None, for_update)
-        task = session.scalars(statement, {"name": ref, "id": as_uuid}).first()
+        task = (await session.scalars(statement, {"name": ref, "id": as_uuid})).first()
         if task is not None:
             return task
     raise task_not_found(ref)
