@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,7 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from kaizen_server.db.sqlite_write_thread import SQLiteWriteThread
+from kaizen_server.db.sqlite_write_thread import MAX_ATTEMPTS, SQLiteWriteThread
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Database", "configure_sqlite"]
 
@@ -107,8 +108,10 @@ class Database:
     async def write(
         self, unit: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``unit(session, *args, **kwargs)``, plain SQLAlchemy code that commits its own
-        transaction, in a write session (see the module's docstring for where).
+        """Run ``unit(session, *args, **kwargs)``, plain SQLAlchemy code, in a write
+        transaction and commit it (see the module's docstring for where). A unit that hits a
+        unique constraint (a client id stored meanwhile by a concurrent request) runs again,
+        up to ``MAX_ATTEMPTS`` times, then its ``IntegrityError`` is raised (a 409).
 
         On SQLite each statement of an ``AsyncSession`` is several thread hops of aiosqlite
         (measured: ``SELECT 1`` ~195 us of CPU, ~12 us on a sync connection), so a batch of
@@ -116,8 +119,16 @@ class Database:
         """
         if self.sqlite_writes is not None:
             return await self.sqlite_writes.run(unit, *args, **kwargs)
-        async with self.writer() as session:
-            return await session.run_sync(unit, *args, **kwargs)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self.writer() as session:
+                    result = await session.run_sync(unit, *args, **kwargs)
+                    await session.commit()
+                    return result
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -39,7 +39,7 @@ from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.item_tasks import item_location, resolve_item_tasks
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import list_task_rows
-from kaizen_server.services.transactions import retry_on_conflict_sync
+from kaizen_server.services.transactions import retry_on_conflict
 from kaizen_server.services.views import WireFields, row_fields, to_wire
 
 __all__ = [
@@ -225,7 +225,6 @@ def _store(
         _prune(session, task.id, task.retention_limit)
     created = {record.task_id for record in records if record.created}
     due = {task.id for task in distinct if task.id in created and task.threshold_reached(session)}
-    session.commit()
     if due:
         records = [dataclasses.replace(r, task_due=r.task_id in due) for r in records]
     return records
@@ -234,24 +233,29 @@ def _store(
 def store_feedback(
     session: Session, items: Sequence[FeedbackCreate], *, batch: bool = False
 ) -> list[FeedbackRecord]:
-    """Validate and store ``items`` all-or-nothing, in order, and commit (a write unit of
-    ``Database.write``).
+    """Validate and store ``items`` all-or-nothing, in order, in ``session``'s transaction (a
+    write unit of ``Database.write``, which commits it).
 
     A repeated client ``id`` returns the stored row (``created=False``), also when the repeat
-    races the original. Feedback for a trace that already has feedback updates that row and
-    sets the trace's score. Raises :class:`NotFoundError` (unknown task or trace) or
-    :class:`InputValidationError` (inputs not matching ``schema_json``) naming the item.
+    races the original (the unit runs again). Feedback for a trace that already has feedback
+    updates that row and sets the trace's score. Raises :class:`NotFoundError` (unknown task
+    or trace) or :class:`InputValidationError` (inputs not matching ``schema_json``) naming
+    the item.
     """
-    return retry_on_conflict_sync(
-        session, lambda: _store(session, items, batch=batch), what="feedback"
-    )
+    return _store(session, items, batch=batch)
 
 
 async def record_feedback(
     session: AsyncSession, items: Sequence[FeedbackCreate], *, batch: bool = False
 ) -> list[FeedbackRecord]:
-    """:func:`store_feedback` in ``session``."""
-    return await session.run_sync(store_feedback, items, batch=batch)
+    """:func:`store_feedback` in ``session``, committed."""
+
+    async def attempt() -> list[FeedbackRecord]:
+        records = await session.run_sync(store_feedback, items, batch=batch)
+        await session.commit()
+        return records
+
+    return await retry_on_conflict(session, attempt, what="feedback")
 
 
 async def list_feedback(

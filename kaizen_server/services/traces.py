@@ -32,7 +32,6 @@ from kaizen_server.services.feedback import record_feedback
 from kaizen_server.services.item_tasks import item_location, resolve_item_tasks
 from kaizen_server.services.pagination import Page
 from kaizen_server.services.tasks import find_row, list_task_rows
-from kaizen_server.services.transactions import retry_on_conflict_sync
 from kaizen_server.services.views import (
     WireFields,
     row_fields,
@@ -128,18 +127,15 @@ def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> li
         records.append(TraceRecord(values, True))
     if new_rows:
         insert_rows_sync(session, table_of(Trace), new_rows)
-    session.commit()
     return records
 
 
 def store_traces(
     session: Session, items: Sequence[TraceCreate], *, batch: bool = False
 ) -> list[TraceRecord]:
-    """Validate and store ``items`` all-or-nothing, in order, and commit (a write unit of
-    ``Database.write``); repeats return stored rows."""
-    return retry_on_conflict_sync(
-        session, lambda: _store(session, items, batch=batch), what="trace"
-    )
+    """Validate and store ``items`` all-or-nothing, in order, in ``session``'s transaction (a
+    write unit of ``Database.write``, which commits it); repeats return stored rows."""
+    return _store(session, items, batch=batch)
 
 
 async def score_trace(session: AsyncSession, trace_ref: str, body: TraceScore) -> wire.TraceResult:

@@ -5,8 +5,6 @@ id both try to insert, one gets ``IntegrityError``; retrying it re-reads the sto
 
 Example:
     >>> rows = await retry_on_conflict(session, lambda: insert_or_read(session))  # doctest: +SKIP
-    >>> rows = retry_on_conflict_sync(sync_session, lambda: insert_or_read_sync(sync_session))
-    ... # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,11 +14,10 @@ from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from kaizen_server.services.errors import ConflictError
 
-__all__ = ["MAX_ATTEMPTS", "retry_on_conflict", "retry_on_conflict_sync"]
+__all__ = ["MAX_ATTEMPTS", "retry_on_conflict"]
 
 MAX_ATTEMPTS = 4
 ResultT = TypeVar("ResultT")
@@ -39,24 +36,4 @@ async def retry_on_conflict(
         return await attempt()
     except IntegrityError as exc:
         await session.rollback()
-        raise _gave_up(what) from exc
-
-
-def retry_on_conflict_sync(
-    session: Session, attempt: Callable[[], ResultT], *, what: str = "write"
-) -> ResultT:
-    """:func:`retry_on_conflict` in a sync session (a write unit of ``Database.write``)."""
-    for _ in range(MAX_ATTEMPTS - 1):
-        try:
-            return attempt()
-        except IntegrityError:
-            session.rollback()
-    try:
-        return attempt()
-    except IntegrityError as exc:
-        session.rollback()
-        raise _gave_up(what) from exc
-
-
-def _gave_up(what: str) -> ConflictError:
-    return ConflictError(f"The {what} conflicted with concurrent changes; retry it")
+        raise ConflictError(f"The {what} conflicted with concurrent changes; retry it") from exc
