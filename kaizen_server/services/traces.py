@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,12 @@ async def find_trace(session: AsyncSession, trace_ref: str) -> Trace:
     return await find_row(session, Trace, trace_ref, "Trace")
 
 
+_VERSION_TASKS = select(PromptVersion.id, PromptVersion.task_id).where(
+    PromptVersion.id.in_(bindparam("ids", expanding=True))
+)
+"""The task of each prompt version of ``:ids``: built once, only its parameter is bound."""
+
+
 def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> list[TraceRecord]:
     tasks = resolve_item_tasks(session, items, batch=batch)
     client_ids = {item.id for item in items if item.id is not None}
@@ -76,9 +82,7 @@ def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> li
     version_ids = {item.prompt_version_id for item in items if item.prompt_version_id}
     version_tasks: dict[uuid.UUID, uuid.UUID] = {}
     if version_ids:
-        pairs = session.execute(
-            select(PromptVersion.id, PromptVersion.task_id).where(PromptVersion.id.in_(version_ids))
-        )
+        pairs = session.connection().execute(_VERSION_TASKS, {"ids": list(version_ids)})
         version_tasks = {row[0]: row[1] for row in pairs}
     records = []
     timestamps = iter(utc_now_series(len(items)))  # one clock read for the batch
