@@ -13,7 +13,7 @@ every unit waiting (up to :data:`MAX_GROUP`) into one transaction and commits on
 of the direct write against 0.41-0.50x, traces 0.49-0.50x against 0.39-0.40x). When a unit
 raises, the group runs again with each unit in its own savepoint: the unit that raises is
 rolled back alone (the others are stored), one that hits a unique constraint runs again (up
-to :data:`MAX_ATTEMPTS` times). Every unit's caller hears of it only after the commit, so an
+to :data:`MAX_WRITE_ATTEMPTS` times). Every unit's caller hears of it only after the commit, so an
 answer always means stored. Writers of other
 processes (and this process's async write engine) queue on the database lock as before
 (``BEGIN IMMEDIATE`` and the busy timeout that the engine's ``configure`` sets).
@@ -38,17 +38,17 @@ from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-__all__ = ["MAX_ATTEMPTS", "MAX_GROUP", "SQLiteWriteThread"]
+__all__ = ["MAX_GROUP", "MAX_WRITE_ATTEMPTS", "SQLiteWriteThread"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 MAX_GROUP = 32
 """Most units committed together."""
-MAX_ATTEMPTS = 4
-"""Runs of a unit that keeps hitting a unique constraint before its ``IntegrityError`` is
-its caller's (e.g. a client id stored by another process meanwhile: the unit reads it next
-time)."""
+MAX_WRITE_ATTEMPTS = 4
+"""Runs of a write that keeps hitting a unique constraint before its ``IntegrityError`` is
+its caller's (e.g. a client id stored by a concurrent request meanwhile: the next run reads
+it). The one limit of every retried write (``Database.write``, ``retry_on_conflict``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +173,7 @@ class _UnitFailed(Exception):
 
 def _run_in_savepoint(session: Session, unit: _Unit) -> tuple[Any, BaseException | None]:
     conflict: IntegrityError | None = None
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(MAX_WRITE_ATTEMPTS):
         try:
             with session.begin_nested():
                 return unit.run(session), None

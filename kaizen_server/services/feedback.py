@@ -139,9 +139,18 @@ def _stored_fields(row: Feedback) -> WireFields:
     return row_fields(wire.FeedbackResult, row)
 
 
-def _store(
-    session: Session, items: Sequence[FeedbackCreate], *, batch: bool
+def store_feedback(
+    session: Session, items: Sequence[FeedbackCreate], *, batch: bool = False
 ) -> list[FeedbackRecord]:
+    """Validate and store ``items`` all-or-nothing, in order, in ``session``'s transaction (a
+    write unit of ``Database.write``, which commits it).
+
+    A repeated client ``id`` returns the stored row (``created=False``), also when the repeat
+    races the original (the unit runs again). Feedback for a trace that already has feedback
+    updates that row and sets the trace's score. Raises :class:`NotFoundError` (unknown task
+    or trace) or :class:`InputValidationError` (inputs not matching ``schema_json``) naming
+    the item.
+    """
     tasks = resolve_item_tasks(session, items, batch=batch)
     client_ids = {i.id for i in items if i.id is not None}
     trace_ids = {i.trace_id for i in items if i.trace_id is not None}
@@ -228,21 +237,6 @@ def _store(
     if due:
         records = [dataclasses.replace(r, task_due=r.task_id in due) for r in records]
     return records
-
-
-def store_feedback(
-    session: Session, items: Sequence[FeedbackCreate], *, batch: bool = False
-) -> list[FeedbackRecord]:
-    """Validate and store ``items`` all-or-nothing, in order, in ``session``'s transaction (a
-    write unit of ``Database.write``, which commits it).
-
-    A repeated client ``id`` returns the stored row (``created=False``), also when the repeat
-    races the original (the unit runs again). Feedback for a trace that already has feedback
-    updates that row and sets the trace's score. Raises :class:`NotFoundError` (unknown task
-    or trace) or :class:`InputValidationError` (inputs not matching ``schema_json``) naming
-    the item.
-    """
-    return _store(session, items, batch=batch)
 
 
 async def record_feedback(

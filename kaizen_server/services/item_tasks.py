@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, String, Uuid, bindparam, exists, or_, select
+from sqlalchemy import Select, String, Uuid, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from kaizen_server.db.models import ACTIVE_JOB_STATUSES, OptimizationJob, Task
+from kaizen_server.db.models import Task
 from kaizen_server.request_models import NamesItsTask
 from kaizen_server.services.errors import InputValidationError, NotFoundError
 from kaizen_server.services.input_schema import InputSchema, compile_input_schema
-from kaizen_server.services.optimization_window import feedback_in_window
+from kaizen_server.services.optimization_window import has_active_job, window_reaches
 from kaizen_server.services.tasks import (
     dotted,
     parse_uuid,
@@ -60,9 +60,7 @@ class ItemTask:
     def threshold_reached(self, session: Session) -> bool:
         """True when the task has no active job (as read with the task, in the same
         transaction) and its window holds at least its threshold of feedback."""
-        if self.job_active:
-            return False
-        return feedback_in_window(session, self.id, at_most=self.threshold) >= self.threshold
+        return not self.job_active and window_reaches(session, self.id, self.threshold)
 
 
 def item_location(index: int, batch: bool) -> str:
@@ -76,12 +74,11 @@ def item_loc(index: int, batch: bool) -> tuple[str | int, ...]:
 
 
 @cache
-def _item_task_statement(by_name: bool, by_id: bool) -> Select[Any]:
+def _item_task_statement(
+    by_name: bool, by_id: bool
+) -> Select[uuid.UUID, str, dict[str, Any] | None, int | None, int, bool]:
     """The :class:`ItemTask` columns of the task named ``:name`` and/or whose id is ``:id``,
     built once per variant (only the parameters are bound per call)."""
-    job_active = exists().where(
-        OptimizationJob.task_id == Task.id, OptimizationJob.status.in_(ACTIVE_JOB_STATUSES)
-    )
     conditions = []
     if by_id:
         conditions.append(Task.id == bindparam("id", type_=Uuid()))
@@ -94,7 +91,7 @@ def _item_task_statement(by_name: bool, by_id: bool) -> Select[Any]:
             Task.schema_json,
             Task.feedback_retention_limit,
             Task.feedback_threshold,
-            job_active.label("job_active"),
+            has_active_job(Task.id).label("job_active"),
         )
         .where(or_(*conditions))
         .limit(1)

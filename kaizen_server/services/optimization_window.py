@@ -25,6 +25,7 @@ from functools import cache
 
 from sqlalchemy import (
     ColumnElement,
+    Exists,
     Integer,
     ScalarSelect,
     Select,
@@ -37,7 +38,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from kaizen_sdk.models import JobStatus
 from kaizen_server.db.models import ACTIVE_JOB_STATUSES, Feedback, OptimizationJob, Task
@@ -47,7 +48,9 @@ __all__ = [
     "SEED_SOURCE",
     "counts_toward_threshold",
     "feedback_in_window",
+    "has_active_job",
     "threshold_reached",
+    "window_reaches",
     "window_starts",
 ]
 
@@ -125,14 +128,24 @@ def feedback_in_window(session: Session, task_id: uuid.UUID, *, at_most: int | N
     return int(count or 0)
 
 
+def has_active_job(task_id: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID]) -> Exists:
+    """Whether task ``task_id`` has a PENDING or RUNNING job (then no second one is queued)."""
+    return exists().where(
+        OptimizationJob.task_id == task_id, OptimizationJob.status.in_(ACTIVE_JOB_STATUSES)
+    )
+
+
+def window_reaches(session: Session, task_id: uuid.UUID, threshold: int) -> bool:
+    """True when the window of the task holds at least ``threshold`` feedback rows (the
+    count stops there)."""
+    return feedback_in_window(session, task_id, at_most=threshold) >= threshold
+
+
 @cache
 def _threshold_and_active_job() -> Select[int, bool]:
     """The threshold of task ``:task_id`` and whether it has a PENDING/RUNNING job."""
     task_id = bindparam("task_id", type_=Uuid())
-    active = exists().where(
-        OptimizationJob.task_id == task_id, OptimizationJob.status.in_(ACTIVE_JOB_STATUSES)
-    )
-    return select(Task.feedback_threshold, active).where(Task.id == task_id)
+    return select(Task.feedback_threshold, has_active_job(task_id)).where(Task.id == task_id)
 
 
 async def threshold_reached(session: AsyncSession, task_id: uuid.UUID) -> bool:
@@ -142,6 +155,4 @@ async def threshold_reached(session: AsyncSession, task_id: uuid.UUID) -> bool:
     row = (await session.execute(_threshold_and_active_job(), {"task_id": task_id})).first()
     if row is None or row[1]:
         return False  # no such task, or a job is queued or running: no second one now
-    threshold = row[0]
-    counted = await session.run_sync(feedback_in_window, task_id, at_most=threshold)
-    return counted >= threshold
+    return await session.run_sync(window_reaches, task_id, row[0])

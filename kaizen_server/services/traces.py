@@ -72,7 +72,11 @@ _VERSION_TASKS = select(PromptVersion.id, PromptVersion.task_id).where(
 """The task of each prompt version of ``:ids``: built once, only its parameter is bound."""
 
 
-def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> list[TraceRecord]:
+def store_traces(
+    session: Session, items: Sequence[TraceCreate], *, batch: bool = False
+) -> list[TraceRecord]:
+    """Validate and store ``items`` all-or-nothing, in order, in ``session``'s transaction (a
+    write unit of ``Database.write``, which commits it); repeats return stored rows."""
     tasks = resolve_item_tasks(session, items, batch=batch)
     client_ids = {item.id for item in items if item.id is not None}
     existing: dict[uuid.UUID, WireFields] = {}
@@ -132,14 +136,6 @@ def _store(session: Session, items: Sequence[TraceCreate], *, batch: bool) -> li
     if new_rows:
         insert_rows_sync(session, table_of(Trace), new_rows)
     return records
-
-
-def store_traces(
-    session: Session, items: Sequence[TraceCreate], *, batch: bool = False
-) -> list[TraceRecord]:
-    """Validate and store ``items`` all-or-nothing, in order, in ``session``'s transaction (a
-    write unit of ``Database.write``, which commits it); repeats return stored rows."""
-    return _store(session, items, batch=batch)
 
 
 async def score_trace(session: AsyncSession, trace_ref: str, body: TraceScore) -> wire.TraceResult:

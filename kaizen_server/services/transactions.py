@@ -15,11 +15,11 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kaizen_server.db.engine import MAX_WRITE_ATTEMPTS
 from kaizen_server.services.errors import ConflictError
 
-__all__ = ["MAX_ATTEMPTS", "retry_on_conflict"]
+__all__ = ["retry_on_conflict"]
 
-MAX_ATTEMPTS = 4
 ResultT = TypeVar("ResultT")
 
 
@@ -27,7 +27,7 @@ async def retry_on_conflict(
     session: AsyncSession, attempt: Callable[[], Awaitable[ResultT]], *, what: str = "write"
 ) -> ResultT:
     """Run ``attempt`` (which commits); on ``IntegrityError`` roll back and run it again."""
-    for _ in range(MAX_ATTEMPTS - 1):
+    for _ in range(MAX_WRITE_ATTEMPTS - 1):
         try:
             return await attempt()
         except IntegrityError:

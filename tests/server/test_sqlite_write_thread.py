@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kaizen_server.db.engine import configure_sqlite
-from kaizen_server.db.sqlite_write_thread import MAX_ATTEMPTS, SQLiteWriteThread
+from kaizen_server.db.sqlite_write_thread import MAX_WRITE_ATTEMPTS, SQLiteWriteThread
 
 SESSIONS: dict[str, int] = {}
 """The session each name was last inserted in (one session: one transaction, one group)."""
@@ -93,6 +93,6 @@ async def test_a_unit_that_keeps_conflicting_gets_the_conflict_after_its_attempt
     assert outcomes[2] == "y"
     assert isinstance(outcomes[1], IntegrityError)
     assert SESSIONS["x"] == SESSIONS["y"]
-    # Once in the group's first run, then MAX_ATTEMPTS times in its own savepoint.
-    assert len(attempts) == 1 + MAX_ATTEMPTS
+    # Once in the group's first run, then MAX_WRITE_ATTEMPTS times in its own savepoint.
+    assert len(attempts) == 1 + MAX_WRITE_ATTEMPTS
     assert await writes.run(_names) == ["taken", "x", "y"]
